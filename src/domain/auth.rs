@@ -1,0 +1,57 @@
+//! Signing in: throttling, password check, disabled accounts, audit.
+
+use serde_json::json;
+
+use super::{audit, passwords, throttle, users, Actor};
+use crate::db::models::User;
+use crate::db::Database;
+use crate::error::AppError;
+
+pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
+
+/// Checks the credentials of a person signing in from `ip`. Runs argon2 on the blocking
+/// pool and the database work through `db.run`.
+pub async fn login(db: &Database, email: &str, password: String, ip: String) -> Result<User, AppError> {
+    let email = email.trim().to_lowercase();
+    let (e, i) = (email.clone(), ip.clone());
+    let user = db
+        .run(move |conn| {
+            throttle::check(conn, &e, &i, super::now())?;
+            users::find_by_email(conn, &e)
+        })
+        .await?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| passwords::dummy_hash().to_string());
+    let ok = passwords::verify_async(password, hash).await;
+    let actor = Actor {
+        user_id: user.as_ref().map(|u| u.id),
+        label: email.clone(),
+        ip: Some(ip.clone()),
+    };
+    db.run(move |conn| match user {
+        Some(user) if ok && !user.disabled => {
+            throttle::clear_account(conn, &user.email)?;
+            diesel::update(crate::db::schema::users::table.find(user.id))
+                .set(crate::db::schema::users::last_login_at.eq(super::now()))
+                .execute(conn)?;
+            audit::record(conn, &actor, "login", &user.email, json!({}))?;
+            Ok(user)
+        }
+        Some(user) if ok => {
+            audit::record(conn, &actor, "login.disabled", &user.email, json!({}))?;
+            Err(AppError::Forbidden(
+                "This account is disabled. Ask an account executive to enable it.".into(),
+            ))
+        }
+        _ => {
+            throttle::record_failure(conn, &email, &ip, super::now())?;
+            audit::record(conn, &actor, "login.failed", &email, json!({}))?;
+            Err(AppError::Validation(WRONG_CREDENTIALS.into()))
+        }
+    })
+    .await
+}
+
+use diesel::prelude::*;

@@ -1,0 +1,83 @@
+//! Login throttling: 5 failures per account or per IP within 15 minutes block further
+//! attempts until the oldest of them is 15 minutes old. Kept in the database so that
+//! every portal process behind a load balancer sees the same count.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::schema::login_failures;
+use crate::db::DbConn;
+use crate::error::AppError;
+
+pub const MAX_FAILURES: i64 = 5;
+pub const WINDOW_MINUTES: i64 = 15;
+
+fn window_start(now: NaiveDateTime) -> NaiveDateTime {
+    now - Duration::minutes(WINDOW_MINUTES)
+}
+
+/// Err(TooManyRequests) when the account or the IP is blocked at `now`.
+pub fn check(conn: &mut DbConn, email: &str, ip: &str, now: NaiveDateTime) -> Result<(), AppError> {
+    let since = window_start(now);
+    for by_email in [true, false] {
+        let mut q = login_failures::table
+            .filter(login_failures::at.gt(since))
+            .into_boxed();
+        q = if by_email {
+            q.filter(login_failures::email.eq(email))
+        } else {
+            q.filter(login_failures::ip.eq(ip))
+        };
+        let times: Vec<NaiveDateTime> = q
+            .select(login_failures::at)
+            .order(login_failures::at.desc())
+            .limit(MAX_FAILURES)
+            .load(conn)?;
+        if times.len() as i64 >= MAX_FAILURES {
+            // Blocked until the 5th most recent failure leaves the window.
+            let oldest = times.last().copied().unwrap_or(now);
+            let until = oldest + Duration::minutes(WINDOW_MINUTES);
+            let secs = (until - now).num_seconds().max(1) as u64;
+            let minutes = secs.div_ceil(60);
+            let what = if by_email {
+                "this account"
+            } else {
+                "your network address"
+            };
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "Too many failed sign-ins for {what}. Try again in {minutes} minute{} (after {} UTC).",
+                    if minutes == 1 { "" } else { "s" },
+                    until.format("%H:%M:%S")
+                ),
+                retry_after_secs: secs,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Records one failed attempt and drops this account's and IP's entries older than a day.
+pub fn record_failure(conn: &mut DbConn, email: &str, ip: &str, now: NaiveDateTime) -> Result<(), AppError> {
+    let old = now - Duration::days(1);
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::email.eq(email).or(login_failures::ip.eq(ip)))
+            .filter(login_failures::at.lt(old)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(login_failures::table)
+        .values((
+            login_failures::email.eq(email),
+            login_failures::ip.eq(ip),
+            login_failures::at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A successful sign-in clears the account's failures (the IP's stay).
+pub fn clear_account(conn: &mut DbConn, email: &str) -> Result<(), AppError> {
+    diesel::delete(login_failures::table.filter(login_failures::email.eq(email))).execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! merchant-crm: a self-hosted CRM portal for direct-response merchants who sell through
+//! ClickBank. `Application` builds the HTTP server; the route table is `web::routes`.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod web;
+
+use std::net::TcpListener;
+
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{web as aweb, App, HttpServer};
+use tracing::Span;
+use tracing_actix_web::{RootSpanBuilder, TracingLogger};
+
+use config::Config;
+use db::Database;
+use error::AppError;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Database,
+    pub config: Config,
+}
+
+/// Request spans that name the path only: query strings can carry secrets (ClickBank
+/// sends the API user's password in the Instant Notification URL), so they are never logged.
+pub struct PathOnlySpan;
+
+impl RootSpanBuilder for PathOnlySpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %request.path(),
+            status = tracing::field::Empty
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: Span,
+        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+        let status = match outcome {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        span.record("status", status);
+        tracing::info!(parent: &span, status, "done");
+    }
+}
+
+/// Security headers on every response.
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Content-Type-Options", "nosniff"))
+}
+
+/// A running portal: its server future and the port it listens on.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations and binds `config.bind`.
+    pub fn build(config: Config) -> Result<Self, AppError> {
+        let db = Database::connect(&config.database_url, config.pool_size)?;
+        db.migrate()?;
+        let listener = TcpListener::bind(&config.bind)
+            .map_err(|e| AppError::Config(format!("cannot listen on {}: {e}", config.bind)))?;
+        Self::from_parts(config, db, listener)
+    }
+
+    /// Serves `db` on an already-bound listener (tests bind port 0).
+    pub fn from_parts(config: Config, db: Database, listener: TcpListener) -> Result<Self, AppError> {
+        let port = listener
+            .local_addr()
+            .map_err(|e| AppError::Config(format!("listener has no address: {e}")))?
+            .port();
+        let key = Key::try_from(config.session_key.as_slice())
+            .map_err(|e| AppError::Config(format!("session key unusable: {e}")))?;
+        let secure = config.secure_cookies;
+        let state = aweb::Data::new(AppState { db, config });
+        let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+                .cookie_name("merchant_crm_session".into())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(secure)
+                .session_lifecycle(
+                    PersistentSession::default()
+                        .session_ttl(actix_web::cookie::time::Duration::hours(12))
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                )
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::form_config())
+                .app_data(web::query_config())
+                .app_data(web::path_config())
+                .configure(web::routes)
+                .default_service(aweb::to(web::not_found))
+                .wrap(from_fn(web::csrf::protect))
+                .wrap(sessions)
+                .wrap(security_headers())
+                .wrap(TracingLogger::<PathOnlySpan>::new())
+        })
+        .listen(listener)
+        .map_err(|e| AppError::Config(format!("cannot serve: {e}")))?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (tests, the demo).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,200 @@
+//! The `merchant-crm` command: serve the portal (default), migrate, manage users.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use merchant_crm::config::{Config, Overrides};
+use merchant_crm::db::Database;
+use merchant_crm::domain::users::{self, Role};
+use merchant_crm::domain::{passwords, Actor};
+use merchant_crm::error::AppError;
+use merchant_crm::Application;
+
+#[derive(Parser)]
+#[command(name = "merchant-crm", version, about = "CRM portal for ClickBank merchants")]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Clone, Default)]
+struct Common {
+    /// Data folder (SQLite file, generated keys) [env: MERCHANT_CRM_DATA_DIR] [default: ./data]
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: postgres://... or a SQLite file path [env: DATABASE_URL]
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// A file of KEY=VALUE settings [env: MERCHANT_CRM_CONFIG]
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal (the default command).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage portal users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// address:port to listen on [env: MERCHANT_CRM_BIND] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    bind: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin (account executive) or merchant (merchant staff)
+        #[arg(long)]
+        role: String,
+        /// The password (visible in the process list: prefer --password-stdin)
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn overrides(common: &Common, bind: Option<String>) -> Overrides {
+    Overrides {
+        bind,
+        data_dir: common.data_dir.clone(),
+        database_url: common.database_url.clone(),
+        config_file: common.config.clone(),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), AppError> {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(Config::load(&overrides(&cli.common, args.bind))?),
+        Command::Migrate => {
+            let config = Config::load(&overrides(&cli.common, None))?;
+            let db = Database::connect(&config.database_url, 1)?;
+            let applied = db.migrate()?;
+            if applied.is_empty() {
+                println!("{} database is up to date", db.backend.name());
+            } else {
+                for v in applied {
+                    println!("applied {v}");
+                }
+            }
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let config = Config::load(&overrides(&cli.common, None))?;
+            let db = Database::connect(&config.database_url, 1)?;
+            db.migrate()?;
+            user_command(&db, cmd)
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), AppError> {
+    let rt = actix_web::rt::System::new();
+    rt.block_on(async move {
+        tracing::info!(?config, "starting merchant-crm");
+        let app = Application::build(config.clone())?;
+        let url = format!("http://{}", config.bind);
+        println!(
+            "merchant-crm is serving {url} on {}",
+            merchant_crm::config::redact_url(&config.database_url)
+        );
+        let db = Database::connect(&config.database_url, 1)?;
+        let open = db.run(users::setup_open).await?;
+        if open {
+            println!("No users yet: open {url}/setup to create the first account executive.");
+        }
+        app.run_until_stopped()
+            .await
+            .map_err(|e| AppError::Internal(format!("server stopped: {e}")))
+    })
+}
+
+fn user_command(db: &Database, cmd: UserCommand) -> Result<(), AppError> {
+    let mut conn = db.conn()?;
+    match cmd {
+        UserCommand::Create {
+            email,
+            role,
+            password,
+            password_stdin,
+        } => {
+            let role = Role::parse(&role)?;
+            let email = users::normalize_email(&email)?;
+            let password = match password {
+                Some(p) => p,
+                None if password_stdin => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s).map_err(|e| {
+                        AppError::Validation(format!("cannot read the password from stdin: {e}"))
+                    })?;
+                    s.trim_end_matches(['\r', '\n']).to_string()
+                }
+                None => return Err(AppError::Validation("give --password or --password-stdin".into())),
+            };
+            passwords::validate(&password)?;
+            let hash = passwords::hash(&password)?;
+            let user = users::create(&mut conn, &Actor::cli(), &email, &hash, role)?;
+            println!("created {} ({})", user.email, user.role().label());
+        }
+        UserCommand::List => {
+            println!(
+                "{:<6} {:<40} {:<20} {:<9} last sign-in",
+                "id", "email", "role", "status"
+            );
+            for u in users::list(&mut conn)? {
+                println!(
+                    "{:<6} {:<40} {:<20} {:<9} {}",
+                    u.id,
+                    u.email,
+                    u.role().label(),
+                    if u.disabled { "disabled" } else { "active" },
+                    u.last_login_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+    }
+    Ok(())
+}

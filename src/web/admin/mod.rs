@@ -1,0 +1,4 @@
+//! Account executive pages.
+
+pub mod audit;
+pub mod users;

@@ -1,0 +1,46 @@
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use super::extract::Staff;
+use super::page::PageCtx;
+use super::render;
+use crate::db::models::AuditEntry;
+use crate::domain::audit::{self, AuditFilter};
+use crate::domain::users;
+use crate::error::AppError;
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    ctx: PageCtx,
+    role_label: &'static str,
+    last_login: String,
+    user_count: i64,
+    recent: Vec<AuditEntry>,
+}
+
+/// The landing page after sign-in: who you are and the latest activity (all of it for
+/// account executives, one's own for merchant staff).
+pub async fn show(state: web::Data<AppState>, s: Staff) -> Result<HttpResponse, AppError> {
+    let is_admin = s.ctx.is_admin();
+    let email = s.user.email.clone();
+    let (user_count, mut recent) = state
+        .db
+        .run(move |conn| {
+            let filter = AuditFilter {
+                actor: (!is_admin).then_some(email),
+                ..Default::default()
+            };
+            Ok((users::count(conn)?, audit::list(conn, &filter)?.0))
+        })
+        .await?;
+    recent.truncate(10);
+    render(&DashboardPage {
+        role_label: s.user.role().label(),
+        last_login: s.ctx.time_opt(&s.user.last_login_at),
+        user_count,
+        recent,
+        ctx: s.0.ctx,
+    })
+}

@@ -1,0 +1,183 @@
+//! The one place roles are checked: `Staff` (any signed-in user) and `Admin` (account
+//! executives) load the user from the database on every request, so a disabled user or a
+//! changed role takes effect at once. `Visitor` is for pages without sign-in.
+
+use std::ops::Deref;
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use super::page::{PageCtx, PageUser};
+use super::session;
+use crate::db::models::User;
+use crate::domain::users::Role;
+use crate::domain::Actor;
+use crate::error::AppError;
+use crate::AppState;
+
+/// The client address: the peer, or the first X-Forwarded-For hop when the operator says
+/// the portal sits behind its own proxy.
+pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
+    if trust_proxy {
+        if let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+        {
+            return ip.to_string();
+        }
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("application state missing".into()))
+}
+
+/// A request from someone who may not be signed in.
+pub struct Visitor {
+    pub ctx: PageCtx,
+    pub session: Session,
+    pub ip: String,
+}
+
+impl Visitor {
+    fn build(req: &HttpRequest, st: &AppState, user: Option<&User>) -> Result<Self, AppError> {
+        let session = req.get_session();
+        let csrf = session::csrf_token(&session)?;
+        let flashes = session::take_flashes(&session);
+        let ctx = PageCtx {
+            user: user.map(|u| PageUser {
+                id: u.id,
+                email: u.email.clone(),
+                role: u.role(),
+            }),
+            csrf,
+            flashes,
+            tz: st.config.time_zone,
+            path: req.path().to_string(),
+        };
+        Ok(Visitor {
+            ctx,
+            session,
+            ip: client_ip(req, st.config.trust_proxy),
+        })
+    }
+}
+
+impl FromRequest for Visitor {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(state(req).and_then(|st| Visitor::build(req, &st, None)))
+    }
+}
+
+/// A signed-in, enabled user with the page context built for them.
+pub struct Signed {
+    pub user: User,
+    pub ctx: PageCtx,
+    pub session: Session,
+    pub ip: String,
+}
+
+impl Signed {
+    /// The audit identity of this request.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user.id),
+            label: self.user.email.clone(),
+            ip: Some(self.ip.clone()),
+        }
+    }
+
+    pub fn flash(&self, kind: &str, text: impl Into<String>) {
+        session::flash(&self.session, kind, text);
+    }
+}
+
+async fn load_signed(req: HttpRequest) -> Result<Signed, AppError> {
+    let st = state(&req)?;
+    let session = req.get_session();
+    let id = session::user_id(&session).ok_or(AppError::Unauthenticated)?;
+    let user = st
+        .db
+        .run(move |conn| {
+            crate::domain::users::find(conn, id)
+                .map(Some)
+                .or_else(|e| match e {
+                    AppError::NotFound => Ok(None),
+                    other => Err(other),
+                })
+        })
+        .await?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        session::sign_out(&session);
+        return Err(AppError::Unauthenticated);
+    };
+    let v = Visitor::build(&req, &st, Some(&user))?;
+    Ok(Signed {
+        user,
+        ctx: v.ctx,
+        session: v.session,
+        ip: v.ip,
+    })
+}
+
+/// Any signed-in user (merchant staff or account executive).
+pub struct Staff(pub Signed);
+
+impl FromRequest for Staff {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { load_signed(req).await.map(Staff) })
+    }
+}
+
+impl Deref for Staff {
+    type Target = Signed;
+    fn deref(&self) -> &Signed {
+        &self.0
+    }
+}
+
+/// An account executive; merchant staff get 403.
+pub struct Admin(pub Signed);
+
+impl FromRequest for Admin {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let s = load_signed(req).await?;
+            if s.user.role() != Role::Admin {
+                return Err(AppError::Forbidden(
+                    "This page is for account executives only.".into(),
+                ));
+            }
+            Ok(Admin(s))
+        })
+    }
+}
+
+impl Deref for Admin {
+    type Target = Signed;
+    fn deref(&self) -> &Signed {
+        &self.0
+    }
+}

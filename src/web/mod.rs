@@ -1,0 +1,82 @@
+//! HTTP: the route table (one function), middleware, and handlers by section.
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod auth;
+pub mod csrf;
+pub mod dashboard;
+pub mod extract;
+pub mod health;
+pub mod page;
+pub mod session;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::error::AppError;
+
+/// Every route of the portal.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/static/{name}", web::get().to(assets::serve))
+        .route("/setup", web::get().to(auth::setup_form))
+        .route("/setup", web::post().to(auth::setup_submit))
+        .route("/login", web::get().to(auth::login_form))
+        .route("/login", web::post().to(auth::login_submit))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/", web::get().to(dashboard::show))
+        .route("/account/password", web::get().to(account::password_form))
+        .route("/account/password", web::post().to(account::password_submit))
+        .route("/admin/users", web::get().to(admin::users::list))
+        .route("/admin/users", web::post().to(admin::users::create))
+        .route("/admin/users/{id}/role", web::post().to(admin::users::set_role))
+        .route("/admin/users/{id}/disable", web::post().to(admin::users::disable))
+        .route("/admin/users/{id}/enable", web::post().to(admin::users::enable))
+        .route(
+            "/admin/users/{id}/password",
+            web::post().to(admin::users::reset_password),
+        )
+        .route("/admin/audit", web::get().to(admin::audit::list));
+}
+
+/// Renders a template as an HTML response.
+pub fn render<T: Template>(t: &T) -> Result<HttpResponse, AppError> {
+    render_status(t, StatusCode::OK)
+}
+
+pub fn render_status<T: Template>(t: &T, status: StatusCode) -> Result<HttpResponse, AppError> {
+    let body = t.render()?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// 303 to `to` (after a POST).
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// Form deserialisation errors become a clear 400 page instead of actix's plain text.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(csrf::FORM_LIMIT)
+        .error_handler(|err, _| AppError::Validation(format!("The form could not be read: {err}")).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        AppError::Validation(format!("The address has a bad parameter: {err}")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into())
+}
+
+pub async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

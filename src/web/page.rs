@@ -1,0 +1,136 @@
+//! The context every page template receives (`ctx`): who is signed in, the CSRF token for
+//! forms, flash messages, the display time zone and the current path for the navigation.
+
+use chrono::NaiveDateTime;
+
+use super::session::Flash;
+use crate::domain::users::Role;
+
+#[derive(Debug, Clone)]
+pub struct PageUser {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct PageCtx {
+    pub user: Option<PageUser>,
+    pub csrf: String,
+    pub flashes: Vec<Flash>,
+    pub tz: chrono_tz::Tz,
+    pub path: String,
+}
+
+/// One entry of the main navigation.
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    /// Only account executives see it.
+    pub admin_only: bool,
+    /// False for sections that later releases add: shown greyed, not linked.
+    pub ready: bool,
+}
+
+/// The sections of the product, in menu order.
+pub const NAV: &[NavItem] = &[
+    NavItem {
+        label: "Dashboard",
+        href: "/",
+        admin_only: false,
+        ready: true,
+    },
+    NavItem {
+        label: "Customer Service",
+        href: "/customer-service",
+        admin_only: false,
+        ready: false,
+    },
+    NavItem {
+        label: "Fulfillment",
+        href: "/fulfillment",
+        admin_only: false,
+        ready: false,
+    },
+    NavItem {
+        label: "Products",
+        href: "/crm/products",
+        admin_only: false,
+        ready: false,
+    },
+    NavItem {
+        label: "Campaigns",
+        href: "/crm/campaigns",
+        admin_only: false,
+        ready: false,
+    },
+    NavItem {
+        label: "Reports",
+        href: "/reports",
+        admin_only: false,
+        ready: false,
+    },
+    NavItem {
+        label: "Plugins",
+        href: "/admin/plugins",
+        admin_only: true,
+        ready: false,
+    },
+    NavItem {
+        label: "Users",
+        href: "/admin/users",
+        admin_only: true,
+        ready: true,
+    },
+    NavItem {
+        label: "Audit log",
+        href: "/admin/audit",
+        admin_only: true,
+        ready: true,
+    },
+];
+
+impl PageCtx {
+    /// For pages rendered without a session (error pages).
+    pub fn anonymous() -> Self {
+        PageCtx {
+            user: None,
+            csrf: String::new(),
+            flashes: Vec::new(),
+            tz: chrono_tz::UTC,
+            path: String::new(),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role == Role::Admin)
+    }
+
+    /// The menu entries this user may see.
+    pub fn nav(&self) -> Vec<&'static NavItem> {
+        if self.user.is_none() {
+            return Vec::new();
+        }
+        NAV.iter().filter(|n| !n.admin_only || self.is_admin()).collect()
+    }
+
+    pub fn is_current(&self, item: &NavItem) -> bool {
+        if item.href == "/" {
+            self.path == "/"
+        } else {
+            self.path.starts_with(item.href)
+        }
+    }
+
+    /// A stored UTC time shown in the portal's time zone.
+    pub fn time(&self, t: &NaiveDateTime) -> String {
+        t.and_utc()
+            .with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string()
+    }
+
+    pub fn time_opt(&self, t: &Option<NaiveDateTime>) -> String {
+        t.as_ref().map(|t| self.time(t)).unwrap_or_else(|| "never".into())
+    }
+}

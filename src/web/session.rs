@@ -1,0 +1,88 @@
+//! What the portal keeps in the (encrypted, signed) session cookie: the signed-in user,
+//! the CSRF token and pending flash messages.
+
+use actix_session::Session;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+const USER_ID: &str = "uid";
+const CSRF: &str = "csrf";
+const FLASH: &str = "flash";
+
+/// A one-time message shown on the next page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flash {
+    /// `ok`, `info` or `error` (a CSS class).
+    pub kind: String,
+    pub text: String,
+}
+
+fn session_err(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("session error: {e}"))
+}
+
+pub fn user_id(session: &Session) -> Option<i64> {
+    session.get::<i64>(USER_ID).ok().flatten()
+}
+
+/// Starts a signed-in session: a new session (fixation-proof) with a new CSRF token.
+pub fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
+    let flashes = take_flashes(session);
+    session.clear();
+    session.insert(USER_ID, user_id).map_err(session_err)?;
+    session.insert(CSRF, new_token()).map_err(session_err)?;
+    if !flashes.is_empty() {
+        session.insert(FLASH, flashes).map_err(session_err)?;
+    }
+    session.renew();
+    Ok(())
+}
+
+pub fn sign_out(session: &Session) {
+    session.purge();
+}
+
+/// The session's CSRF token, created on first use.
+pub fn csrf_token(session: &Session) -> Result<String, AppError> {
+    if let Some(t) = session.get::<String>(CSRF).ok().flatten() {
+        return Ok(t);
+    }
+    let t = new_token();
+    session.insert(CSRF, &t).map_err(session_err)?;
+    Ok(t)
+}
+
+/// The token if the session has one (never creates).
+pub fn existing_csrf_token(session: &Session) -> Option<String> {
+    session.get::<String>(CSRF).ok().flatten()
+}
+
+fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+pub fn flash(session: &Session, kind: &str, text: impl Into<String>) {
+    let mut all = session
+        .get::<Vec<Flash>>(FLASH)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    all.push(Flash {
+        kind: kind.into(),
+        text: text.into(),
+    });
+    // A session that cannot take the message only loses the message.
+    let _ = session.insert(FLASH, all);
+}
+
+pub fn take_flashes(session: &Session) -> Vec<Flash> {
+    session
+        .remove_as::<Vec<Flash>>(FLASH)
+        .and_then(Result::ok)
+        .unwrap_or_default()
+}

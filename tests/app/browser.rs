@@ -1,0 +1,172 @@
+//! A real browser (Debian's chromium + chromedriver, headless) clicking through the portal
+//! as a new account executive would. `.ci/run` installs both; set CHROMEDRIVER / CHROME_BIN
+//! to use other paths.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::helpers::TestApp;
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn which(env: &str, default: &str) -> String {
+    let path = std::env::var(env).unwrap_or_else(|_| default.to_string());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} not found: install Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver, as .ci/run does) or set {env}"
+    );
+    path
+}
+
+pub async fn browser() -> Browser {
+    let driver_path = which("CHROMEDRIVER", "/usr/bin/chromedriver");
+    let chrome = which("CHROME_BIN", "/usr/bin/chromium");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = tempfile::tempdir().unwrap();
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": chrome,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let caps = caps.as_object().unwrap().clone();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_err = String::new();
+    for _ in 0..50 {
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Browser {
+                    client,
+                    driver,
+                    _profile: profile,
+                }
+            }
+            Err(e) => {
+                last_err = e.to_string();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("could not start a browser session: {last_err}");
+}
+
+pub async fn fill(c: &Client, css: &str, text: &str) {
+    let el = c
+        .wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    el.clear().await.unwrap();
+    el.send_keys(text).await.unwrap();
+}
+
+pub async fn click(c: &Client, css: &str) {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+pub async fn text_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sign_out(c: &Client) {
+    click(c, ".usermenu summary").await;
+    click(c, "#logout").await;
+    c.wait().for_element(Locator::Id("login-submit")).await.unwrap();
+}
+
+#[actix_web::test]
+async fn setup_login_create_user_logout_in_a_real_browser() {
+    let app = TestApp::spawn().await;
+    let b = browser().await;
+    let c = &b.client;
+
+    c.goto(&app.url("/")).await.unwrap();
+    // Not signed in and no users: the portal leads to setup.
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "input[name=email]", "exec@example.com").await;
+    fill(c, "input[name=password]", "browser password 1").await;
+    fill(c, "input[name=password_confirm]", "browser password 1").await;
+    click(c, "#setup-submit").await;
+    assert_eq!(text_of(c, "#whoami").await, "exec@example.com");
+
+    sign_out(c).await;
+    fill(c, "input[name=email]", "exec@example.com").await;
+    fill(c, "input[name=password]", "not my password").await;
+    click(c, "#login-submit").await;
+    assert!(text_of(c, "#login-error")
+        .await
+        .contains("Wrong email or password"));
+
+    fill(c, "input[name=email]", "exec@example.com").await;
+    fill(c, "input[name=password]", "browser password 1").await;
+    click(c, "#login-submit").await;
+    assert_eq!(text_of(c, "#whoami").await, "exec@example.com");
+
+    click(c, "a[href='/admin/users']").await;
+    fill(c, "#create-user input[name=email]", "staff@example.com").await;
+    fill(c, "#create-user input[name=password]", "staff password 123").await;
+    click(c, "#create-user button[type=submit]").await;
+    assert!(text_of(c, ".flash-ok")
+        .await
+        .contains("User staff@example.com created."));
+    assert!(text_of(c, "#users").await.contains("staff@example.com"));
+
+    sign_out(c).await;
+    fill(c, "input[name=email]", "staff@example.com").await;
+    fill(c, "input[name=password]", "staff password 123").await;
+    click(c, "#login-submit").await;
+    assert_eq!(text_of(c, "#whoami").await, "staff@example.com");
+    assert!(
+        c.find(Locator::Css("a[href='/admin/users']")).await.is_err(),
+        "merchant staff see no admin menu"
+    );
+    sign_out(c).await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    b.client.clone().close().await.unwrap();
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the portal. Every test gets its own app and database; the same
+//! suite runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+
+mod auth;
+mod browser;
+mod cli;
+mod csrf;
+mod health;
+mod helpers;
+mod users;
