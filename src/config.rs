@@ -21,6 +21,8 @@ pub struct Config {
     pub trust_proxy: bool,
     pub pool_size: u32,
     pub time_zone: chrono_tz::Tz,
+    pub master_key: Vec<u8>,
+    pub ip_ranges: crate::domain::ip_allow::IpRanges,
 }
 
 impl std::fmt::Debug for Config {
@@ -35,6 +37,7 @@ impl std::fmt::Debug for Config {
             .field("trust_proxy", &self.trust_proxy)
             .field("pool_size", &self.pool_size)
             .field("time_zone", &self.time_zone)
+            .field("ip_ranges", &self.ip_ranges.loaded())
             .finish_non_exhaustive()
     }
 }
@@ -185,7 +188,19 @@ impl Config {
             Some(v) => decode_key("MERCHANT_CRM_SESSION_KEY", &v, 64)?,
             None => load_or_create_key(&data_dir, "session.key", 64)?,
         };
+        let master_key = match get("MERCHANT_CRM_MASTER_KEY") {
+            Some(v) => decode_key("MERCHANT_CRM_MASTER_KEY", &v, 32)?,
+            None => load_or_create_key(&data_dir, "master.key", 32)?,
+        };
+        if master_key.len() != 32 {
+            return Err(AppError::Config(
+                "MERCHANT_CRM_MASTER_KEY must decode to exactly 32 bytes".into(),
+            ));
+        }
+        let ip_ranges = crate::domain::ip_allow::IpRanges::load(get)?;
         Ok(Config {
+            master_key,
+            ip_ranges,
             bind,
             data_dir,
             database_url,

@@ -17,6 +17,9 @@ pub enum AppError {
     NotFound,
     #[error("please sign in")]
     Unauthenticated,
+    /// A machine caller (API user) with bad credentials: 401, no redirect.
+    #[error("{0}")]
+    ApiUnauthorized(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -62,7 +65,7 @@ impl AppError {
             AppError::Validation(_) => "Please check the form",
             AppError::Conflict(_) => "Already exists",
             AppError::NotFound => "Page not found",
-            AppError::Unauthenticated => "Please sign in",
+            AppError::Unauthenticated | AppError::ApiUnauthorized(_) => "Please sign in",
             AppError::Forbidden(_) => "Not allowed",
             AppError::Csrf(_) => "Request rejected",
             AppError::TooManyRequests { .. } => "Too many attempts",
@@ -93,6 +96,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::SEE_OTHER,
+            AppError::ApiUnauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf(_) => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

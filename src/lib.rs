@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod secrets;
 pub mod web;
 
 use std::net::TcpListener;
@@ -27,6 +28,8 @@ use error::AppError;
 pub struct AppState {
     pub db: Database,
     pub config: Config,
+    pub secrets: secrets::SecretBox,
+    pub api_auth: domain::api_users::ApiAuthenticator,
 }
 
 /// Request spans that name the path only: query strings can carry secrets (ClickBank
@@ -94,7 +97,13 @@ impl Application {
         let key = Key::try_from(config.session_key.as_slice())
             .map_err(|e| AppError::Config(format!("session key unusable: {e}")))?;
         let secure = config.secure_cookies;
-        let state = aweb::Data::new(AppState { db, config });
+        let secrets = secrets::SecretBox::new(&config.master_key)?;
+        let state = aweb::Data::new(AppState {
+            db,
+            config,
+            secrets,
+            api_auth: Default::default(),
+        });
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name("merchant_crm_session".into())

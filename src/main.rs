@@ -44,6 +44,35 @@ enum Command {
     /// Manage portal users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API users (machine logins for ClickBank INS and fulfillment houses).
+    #[command(subcommand, name = "api-user")]
+    ApiUser(ApiUserCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiUserCommand {
+    /// Create an API user.
+    Create {
+        #[arg(long)]
+        login_id: String,
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// An allowed address, CIDR range or keyword (AWS GOOGLE AZURE CLOUDFLARE DIGITAL_OCEAN); repeatable
+        #[arg(long = "allow-ip", required = true, num_args = 1..)]
+        allow_ip: Vec<String>,
+        /// import_order or update_fulfillment; repeatable
+        #[arg(long = "permission", required = true, num_args = 1..)]
+        permission: Vec<String>,
+    },
+    /// List API users.
+    List,
 }
 
 #[derive(Args, Default)]
@@ -126,7 +155,67 @@ fn run(cli: Cli) -> Result<(), AppError> {
             db.migrate()?;
             user_command(&db, cmd)
         }
+        Command::ApiUser(cmd) => {
+            let config = Config::load(&overrides(&cli.common, None))?;
+            let db = Database::connect(&config.database_url, 1)?;
+            db.migrate()?;
+            api_user_command(&db, cmd)
+        }
     }
+}
+
+/// The password from --password or standard input.
+fn password_arg(password: Option<String>, from_stdin: bool) -> Result<String, AppError> {
+    match password {
+        Some(p) => Ok(p),
+        None if from_stdin => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| AppError::Validation(format!("cannot read the password from stdin: {e}")))?;
+            Ok(s.trim_end_matches(['\r', '\n']).to_string())
+        }
+        None => Err(AppError::Validation("give --password or --password-stdin".into())),
+    }
+}
+
+fn api_user_command(db: &Database, cmd: ApiUserCommand) -> Result<(), AppError> {
+    use merchant_crm::domain::api_users;
+    let mut conn = db.conn()?;
+    match cmd {
+        ApiUserCommand::Create {
+            login_id,
+            password,
+            password_stdin,
+            allow_ip,
+            permission,
+        } => {
+            let password = password_arg(password, password_stdin)?;
+            let perms = api_users::parse_permissions(permission.iter().map(String::as_str))?;
+            let input = api_users::ApiUserInput::new(&login_id, &allow_ip.join(" "), perms)?;
+            passwords::validate(&password)?;
+            let hash = passwords::hash(&password)?;
+            let u = api_users::create(&mut conn, &Actor::cli(), &input, &hash)?;
+            println!(
+                "created API user {} (allow: {}; permissions: {})",
+                u.login_id, u.allow_ips, u.permissions
+            );
+        }
+        ApiUserCommand::List => {
+            println!(
+                "{:<24} {:<9} {:<30} allowed IPs",
+                "login id", "status", "permissions"
+            );
+            for u in api_users::list(&mut conn)? {
+                let status = if u.disabled { "disabled" } else { "active" };
+                println!(
+                    "{:<24} {:<9} {:<30} {}",
+                    u.login_id, status, u.permissions, u.allow_ips
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn serve(config: Config) -> Result<(), AppError> {
@@ -161,17 +250,7 @@ fn user_command(db: &Database, cmd: UserCommand) -> Result<(), AppError> {
         } => {
             let role = Role::parse(&role)?;
             let email = users::normalize_email(&email)?;
-            let password = match password {
-                Some(p) => p,
-                None if password_stdin => {
-                    let mut s = String::new();
-                    std::io::stdin().read_to_string(&mut s).map_err(|e| {
-                        AppError::Validation(format!("cannot read the password from stdin: {e}"))
-                    })?;
-                    s.trim_end_matches(['\r', '\n']).to_string()
-                }
-                None => return Err(AppError::Validation("give --password or --password-stdin".into())),
-            };
+            let password = password_arg(password, password_stdin)?;
             passwords::validate(&password)?;
             let hash = passwords::hash(&password)?;
             let user = users::create(&mut conn, &Actor::cli(), &email, &hash, role)?;

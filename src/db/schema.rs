@@ -36,9 +36,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(audit_log -> users (actor_user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, audit_log, login_failures, app_settings);
-
 diesel::table! {
     app_settings (key) {
         key -> Text,
@@ -46,3 +43,296 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    plugins (id) {
+        id -> BigInt,
+        kind -> Text,
+        name -> Text,
+        site -> Text,
+        dev_key_enc -> Nullable<Text>,
+        api_key_enc -> Text,
+        secret_key_enc -> Nullable<Text>,
+        include_test -> Bool,
+        send_confirmations -> Bool,
+        unique_products -> Bool,
+        clickbank_ships -> Bool,
+        active -> Bool,
+        last_connected_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_users (id) {
+        id -> BigInt,
+        login_id -> Text,
+        password_hash -> Text,
+        allow_ips -> Text,
+        permissions -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fulfillment_houses (id) {
+        id -> BigInt,
+        name -> Text,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_categories (id) {
+        id -> BigInt,
+        name -> Text,
+        plugin_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        category_id -> BigInt,
+        sku -> Text,
+        title -> Text,
+        currency -> Nullable<Text>,
+        msrp_minor -> Nullable<BigInt>,
+        cost_minor -> Nullable<BigInt>,
+        description -> Text,
+        shippable -> Bool,
+        recurring -> Bool,
+        fulfillment_house_id -> BigInt,
+        fulfillment_type -> Text,
+        delay_hours -> Integer,
+        merchant_edited -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> BigInt,
+        plugin_id -> Nullable<BigInt>,
+        currency -> Text,
+        is_test -> Bool,
+        name -> Text,
+        name_locked -> Bool,
+        bundle_window_hours -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customers (id) {
+        id -> BigInt,
+        plugin_id -> BigInt,
+        email -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        phone -> Text,
+        bill_address1 -> Text,
+        bill_address2 -> Text,
+        bill_city -> Text,
+        bill_state -> Text,
+        bill_postal_code -> Text,
+        bill_country -> Text,
+        ship_first_name -> Text,
+        ship_last_name -> Text,
+        ship_address1 -> Text,
+        ship_address2 -> Text,
+        ship_city -> Text,
+        ship_state -> Text,
+        ship_postal_code -> Text,
+        ship_country -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        plugin_id -> BigInt,
+        campaign_id -> BigInt,
+        customer_id -> BigInt,
+        receipt -> Text,
+        parent_receipt -> Nullable<Text>,
+        order_type -> Text,
+        status -> Text,
+        affiliate -> Nullable<Text>,
+        payment_method -> Nullable<Text>,
+        currency -> Text,
+        total_minor -> BigInt,
+        tax_minor -> BigInt,
+        shipping_minor -> BigInt,
+        refunded_minor -> BigInt,
+        transaction_time -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        product_id -> BigInt,
+        item_no -> Text,
+        title -> Text,
+        line_item_type -> Text,
+        quantity -> Integer,
+        amount_minor -> BigInt,
+        shippable -> Bool,
+        recurring -> Bool,
+    }
+}
+
+diesel::table! {
+    transactions (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        kind -> Text,
+        item_no -> Nullable<Text>,
+        amount_minor -> BigInt,
+        currency -> Text,
+        transaction_time -> Timestamp,
+        source -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    purchases (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        order_item_id -> BigInt,
+        customer_id -> BigInt,
+        product_id -> BigInt,
+        status -> Text,
+        pending_request -> Nullable<Text>,
+        billing_cycle -> Integer,
+        rebill_amount_minor -> Nullable<BigInt>,
+        frequency -> Nullable<Text>,
+        next_bill_date -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        paused_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fulfillments (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        order_item_id -> BigInt,
+        house_id -> BigInt,
+        status -> Text,
+        shipment_id -> Nullable<Text>,
+        tracking_number -> Nullable<Text>,
+        carrier -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    partials (id) {
+        id -> BigInt,
+        plugin_id -> BigInt,
+        email -> Text,
+        first_name -> Text,
+        last_name -> Text,
+        phone -> Text,
+        country -> Text,
+        item_no -> Nullable<Text>,
+        event_time -> Timestamp,
+        converted_order_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    applied_events (event_key) {
+        event_key -> Text,
+        plugin_id -> BigInt,
+        order_id -> Nullable<BigInt>,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    pending_events (id) {
+        id -> BigInt,
+        event_key -> Text,
+        plugin_id -> BigInt,
+        receipt -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    inbound_notifications (id) {
+        id -> BigInt,
+        received_at -> Timestamp,
+        source_ip -> Text,
+        api_user_id -> Nullable<BigInt>,
+        body -> Text,
+        status -> Text,
+        error -> Nullable<Text>,
+        plugin_id -> Nullable<BigInt>,
+        transaction_type -> Nullable<Text>,
+        receipt -> Nullable<Text>,
+        vendor -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        attempts -> Integer,
+        processed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(audit_log -> users (actor_user_id));
+diesel::joinable!(products -> product_categories (category_id));
+diesel::joinable!(products -> fulfillment_houses (fulfillment_house_id));
+diesel::joinable!(campaigns -> plugins (plugin_id));
+diesel::joinable!(customers -> plugins (plugin_id));
+diesel::joinable!(orders -> campaigns (campaign_id));
+diesel::joinable!(orders -> customers (customer_id));
+diesel::joinable!(orders -> plugins (plugin_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_items -> products (product_id));
+diesel::joinable!(transactions -> orders (order_id));
+diesel::joinable!(purchases -> order_items (order_item_id));
+diesel::joinable!(purchases -> products (product_id));
+diesel::joinable!(fulfillments -> order_items (order_item_id));
+diesel::joinable!(fulfillments -> fulfillment_houses (house_id));
+diesel::joinable!(inbound_notifications -> plugins (plugin_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    audit_log,
+    login_failures,
+    app_settings,
+    plugins,
+    api_users,
+    fulfillment_houses,
+    product_categories,
+    products,
+    campaigns,
+    customers,
+    orders,
+    order_items,
+    transactions,
+    purchases,
+    fulfillments,
+    partials,
+    applied_events,
+    pending_events,
+    inbound_notifications,
+);

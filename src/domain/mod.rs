@@ -1,8 +1,10 @@
 //! Business rules with no HTTP in them. Functions take a connection and run on a
 //! blocking thread (the web layer calls them through `Database::run`).
 
+pub mod api_users;
 pub mod audit;
 pub mod auth;
+pub mod ip_allow;
 pub mod passwords;
 pub mod throttle;
 pub mod users;

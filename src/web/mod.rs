@@ -38,7 +38,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/users/{id}/password",
             web::post().to(admin::users::reset_password),
         )
-        .route("/admin/audit", web::get().to(admin::audit::list));
+        .route("/admin/audit", web::get().to(admin::audit::list))
+        .route("/admin/api-users", web::get().to(admin::api_users::list))
+        .route("/admin/api-users", web::post().to(admin::api_users::create))
+        .route("/admin/api-users/{id}", web::post().to(admin::api_users::update))
+        .route(
+            "/admin/api-users/{id}/disable",
+            web::post().to(admin::api_users::disable),
+        )
+        .route(
+            "/admin/api-users/{id}/enable",
+            web::post().to(admin::api_users::enable),
+        );
 }
 
 /// Renders a template as an HTML response.

@@ -133,3 +133,74 @@ fn migrate_and_user_commands() {
     );
     assert!(!out.contains("x@example.com"));
 }
+
+#[test]
+fn api_user_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(dir.path());
+    let (ok, out) = crm(
+        dir.path(),
+        &url,
+        &[
+            "api-user",
+            "create",
+            "--login-id",
+            "ins",
+            "--password",
+            "ins password 1234",
+            "--allow-ip",
+            "127.0.0.1",
+            "--allow-ip",
+            "AWS",
+            "--permission",
+            "import_order",
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("created API user ins (allow: 127.0.0.1 AWS; permissions: import_order)"),
+        "{out}"
+    );
+    let (ok, out) = crm(
+        dir.path(),
+        &url,
+        &[
+            "api-user",
+            "create",
+            "--login-id",
+            "x",
+            "--password",
+            "ins password 1234",
+            "--allow-ip",
+            "127.0.0.1",
+            "--permission",
+            "import_order",
+        ],
+        None,
+    );
+    assert!(!ok && out.contains("login id must be"), "{out}");
+    let (ok, out) = crm(
+        dir.path(),
+        &url,
+        &[
+            "api-user",
+            "create",
+            "--login-id",
+            "house",
+            "--password",
+            "ins password 1234",
+            "--allow-ip",
+            "127.0.0.1",
+            "--permission",
+            "ship_it",
+        ],
+        None,
+    );
+    assert!(!ok && out.contains("Unknown permission"), "{out}");
+    let (ok, out) = crm(dir.path(), &url, &["api-user", "list"], None);
+    assert!(
+        ok && out.contains("ins") && out.contains("import_order") && !out.contains("house"),
+        "{out}"
+    );
+}

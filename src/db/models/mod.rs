@@ -5,3 +5,6 @@ mod user;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use user::{NewUser, User};
+
+mod api_user;
+pub use api_user::ApiUser;

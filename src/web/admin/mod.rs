@@ -1,4 +1,5 @@
 //! Account executive pages.
 
+pub mod api_users;
 pub mod audit;
 pub mod users;

@@ -1,0 +1,16 @@
+DROP TABLE inbound_notifications;
+DROP TABLE pending_events;
+DROP TABLE applied_events;
+DROP TABLE partials;
+DROP TABLE fulfillments;
+DROP TABLE purchases;
+DROP TABLE transactions;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE customers;
+DROP TABLE campaigns;
+DROP TABLE products;
+DROP TABLE product_categories;
+DROP TABLE fulfillment_houses;
+DROP TABLE api_users;
+DROP TABLE plugins;

@@ -1,0 +1,152 @@
+//! Admin → Users → API users: machine logins with IP allowlists and permissions.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+
+use crate::db::models::ApiUser;
+use crate::domain::api_users::{self, ApiUserInput, Permission, PERMISSIONS};
+use crate::domain::ip_allow::KEYWORDS;
+use crate::domain::passwords;
+use crate::error::AppError;
+use crate::web::extract::Admin;
+use crate::web::page::PageCtx;
+use crate::web::{redirect, render};
+use crate::AppState;
+
+const PAGE: &str = "/admin/api-users";
+
+#[derive(Template)]
+#[template(path = "admin/api_users.html")]
+struct ApiUsersPage {
+    ctx: PageCtx,
+    users: Vec<ApiUser>,
+    permissions: &'static [Permission],
+    keywords: String,
+    loaded: Vec<(String, usize)>,
+}
+
+pub async fn list(state: web::Data<AppState>, a: Admin) -> Result<HttpResponse, AppError> {
+    let users = state.db.run(api_users::list).await?;
+    render(&ApiUsersPage {
+        ctx: a.0.ctx,
+        users,
+        permissions: PERMISSIONS,
+        keywords: KEYWORDS.join(", "),
+        loaded: state.config.ip_ranges.loaded(),
+    })
+}
+
+/// A form with repeated `permission` checkboxes, read from the raw body (serde_urlencoded
+/// cannot collect repeated keys into a Vec).
+fn form_values(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(f: &'a [(String, String)], name: &str) -> &'a str {
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+fn permissions_of(f: &[(String, String)]) -> Result<Vec<Permission>, AppError> {
+    api_users::parse_permissions(
+        f.iter()
+            .filter(|(k, _)| k == "permission")
+            .map(|(_, v)| v.as_str()),
+    )
+}
+
+async fn outcome(a: &Admin, ok: &str, r: Result<(), AppError>) -> Result<HttpResponse, AppError> {
+    match r {
+        Ok(()) => a.flash("ok", ok),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => a.flash("error", e.to_string()),
+        Err(e) => return Err(e),
+    }
+    Ok(redirect(PAGE))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    a: Admin,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let f = form_values(&body);
+    let login = field(&f, "login_id").trim().to_string();
+    let r = async {
+        let input = ApiUserInput::new(&login, field(&f, "allow_ips"), permissions_of(&f)?)?;
+        let hash = passwords::hash_async(field(&f, "password").to_string()).await?;
+        let actor = a.actor();
+        state
+            .db
+            .run(move |c| api_users::create(c, &actor, &input, &hash).map(|_| ()))
+            .await
+    }
+    .await;
+    outcome(&a, &format!("API user {login} created."), r).await
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    let f = form_values(&body);
+    let r = async {
+        let perms = permissions_of(&f)?;
+        let allow = field(&f, "allow_ips").to_string();
+        let hash = match field(&f, "password") {
+            "" => None,
+            p => Some(passwords::hash_async(p.to_string()).await?),
+        };
+        let (actor, id) = (a.actor(), id.into_inner());
+        state
+            .db
+            .run(move |c| api_users::update(c, &actor, id, &allow, &perms, hash.as_deref()).map(|_| ()))
+            .await
+    }
+    .await;
+    outcome(&a, "API user saved.", r).await
+}
+
+async fn set_disabled(
+    state: &AppState,
+    a: &Admin,
+    id: i64,
+    disabled: bool,
+) -> Result<HttpResponse, AppError> {
+    let actor = a.actor();
+    let r = state
+        .db
+        .run(move |c| api_users::set_disabled(c, &actor, id, disabled))
+        .await;
+    outcome(
+        a,
+        if disabled {
+            "API user disabled."
+        } else {
+            "API user enabled."
+        },
+        r,
+    )
+    .await
+}
+
+pub async fn disable(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_disabled(&state, &a, id.into_inner(), true).await
+}
+
+pub async fn enable(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    set_disabled(&state, &a, id.into_inner(), false).await
+}
