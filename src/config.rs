@@ -22,6 +22,8 @@ pub struct Config {
     pub pool_size: u32,
     pub time_zone: chrono_tz::Tz,
     pub master_key: Vec<u8>,
+    /// ClickBank REST base URL (the sandbox's in demos and tests).
+    pub clickbank_api_base: String,
     pub ip_ranges: crate::domain::ip_allow::IpRanges,
 }
 
@@ -37,6 +39,7 @@ impl std::fmt::Debug for Config {
             .field("trust_proxy", &self.trust_proxy)
             .field("pool_size", &self.pool_size)
             .field("time_zone", &self.time_zone)
+            .field("clickbank_api_base", &self.clickbank_api_base)
             .field("ip_ranges", &self.ip_ranges.loaded())
             .finish_non_exhaustive()
     }
@@ -197,9 +200,16 @@ impl Config {
                 "MERCHANT_CRM_MASTER_KEY must decode to exactly 32 bytes".into(),
             ));
         }
+        let clickbank_api_base = get("CLICKBANK_API_BASE")
+            .unwrap_or_else(|| crate::clickbank::DEFAULT_BASE_URL.to_string())
+            .trim_end_matches('/')
+            .to_string();
+        url::Url::parse(&clickbank_api_base)
+            .map_err(|e| AppError::Config(format!("CLICKBANK_API_BASE is not a URL ({e})")))?;
         let ip_ranges = crate::domain::ip_allow::IpRanges::load(get)?;
         Ok(Config {
             master_key,
+            clickbank_api_base,
             ip_ranges,
             bind,
             data_dir,

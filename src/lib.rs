@@ -1,6 +1,7 @@
 //! merchant-crm: a self-hosted CRM portal for direct-response merchants who sell through
 //! ClickBank. `Application` builds the HTTP server; the route table is `web::routes`.
 
+pub mod clickbank;
 pub mod config;
 pub mod db;
 pub mod domain;

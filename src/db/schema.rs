@@ -233,6 +233,7 @@ diesel::table! {
         id -> BigInt,
         order_id -> BigInt,
         order_item_id -> BigInt,
+        cycle -> Integer,
         house_id -> BigInt,
         status -> Text,
         shipment_id -> Nullable<Text>,

@@ -4,7 +4,10 @@
 pub mod api_users;
 pub mod audit;
 pub mod auth;
+pub mod events;
+pub mod inbox;
 pub mod ip_allow;
+pub mod plugins;
 pub mod passwords;
 pub mod throttle;
 pub mod users;

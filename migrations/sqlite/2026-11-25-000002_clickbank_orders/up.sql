@@ -177,14 +177,16 @@ CREATE INDEX purchases_customer ON purchases (customer_id);
 CREATE TABLE fulfillments (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     order_id BIGINT NOT NULL REFERENCES orders(id),
-    order_item_id BIGINT NOT NULL UNIQUE REFERENCES order_items(id),
+    order_item_id BIGINT NOT NULL REFERENCES order_items(id),
+    cycle INTEGER NOT NULL DEFAULT 1,
     house_id BIGINT NOT NULL REFERENCES fulfillment_houses(id),
     status TEXT NOT NULL,
     shipment_id TEXT,
     tracking_number TEXT,
     carrier TEXT,
     created_at TIMESTAMP NOT NULL,
-    updated_at TIMESTAMP NOT NULL
+    updated_at TIMESTAMP NOT NULL,
+    UNIQUE (order_item_id, cycle)
 );
 CREATE INDEX fulfillments_status ON fulfillments (status, house_id);
 

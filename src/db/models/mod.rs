@@ -8,3 +8,9 @@ pub use user::{NewUser, User};
 
 mod api_user;
 pub use api_user::ApiUser;
+
+mod plugin;
+pub use plugin::Plugin;
+
+mod inbound;
+pub use inbound::InboundNotification;

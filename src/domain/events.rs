@@ -1,0 +1,813 @@
+//! The one domain function that turns a ClickBank event into CRM records. Instant
+//! Notifications and the orders-list import both build an [`OrderEvent`] and call
+//! [`apply`], so the same sale seen twice — in either order of arrival — is one order.
+//!
+//! Idempotency: every applied event's key (plugin, receipt, type, time, items) is stored in
+//! `applied_events`; a key seen again changes nothing. Events that need an order which has not
+//! arrived yet (an RFND before its SALE) wait in `pending_events` and are applied right after
+//! the SALE, in the same transaction.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::clickbank::ins::Notification;
+use crate::clickbank::{Amount, OrderRecord};
+use crate::db::models::Plugin;
+use crate::db::schema::{
+    applied_events, campaigns, customers, fulfillment_houses, fulfillments, order_items, orders, partials,
+    pending_events, product_categories, products, purchases, transactions,
+};
+use crate::db::DbConn;
+use crate::error::AppError;
+
+/// The customer as ClickBank sent them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EventCustomer {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    pub billing: EventAddress,
+    pub shipping: EventAddress,
+    pub ship_first_name: String,
+    pub ship_last_name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EventAddress {
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+/// One line item of an event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EventItem {
+    pub item_no: String,
+    pub title: String,
+    pub line_item_type: String,
+    pub quantity: i32,
+    pub amount_minor: i64,
+    pub shippable: bool,
+    pub recurring: bool,
+    pub rebill_amount_minor: Option<i64>,
+    pub next_payment: Option<DateTime<Utc>>,
+    pub frequency: Option<String>,
+    pub payments_processed: Option<i32>,
+}
+
+/// A ClickBank transaction or notification, whatever channel brought it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrderEvent {
+    /// ClickBank's `transactionType` spelling (`SALE`, `CANCEL-REBILL`, ...).
+    pub kind: String,
+    pub time: DateTime<Utc>,
+    pub receipt: String,
+    pub parent_receipt: Option<String>,
+    pub vendor: Option<String>,
+    pub affiliate: Option<String>,
+    pub payment_method: Option<String>,
+    pub currency: String,
+    pub total_minor: i64,
+    pub tax_minor: i64,
+    pub shipping_minor: i64,
+    pub customer: EventCustomer,
+    pub items: Vec<EventItem>,
+}
+
+fn s(v: &Option<String>) -> String {
+    v.as_deref().unwrap_or("").trim().to_string()
+}
+
+fn minor(a: &Option<Amount>, currency: &str) -> Result<i64, AppError> {
+    match a {
+        Some(a) => a
+            .to_minor(currency)
+            .map(i64::abs)
+            .map_err(|e| AppError::Validation(format!("bad amount {:?}: {e}", a.as_str()))),
+        None => Ok(0),
+    }
+}
+
+fn currency_of(c: &Option<String>) -> String {
+    let c = s(c).to_ascii_uppercase();
+    if c.len() == 3 && c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+        c
+    } else {
+        "USD".to_string()
+    }
+}
+
+impl OrderEvent {
+    /// From a decrypted Instant Notification.
+    pub fn from_notification(n: &Notification) -> Result<Self, AppError> {
+        let currency = currency_of(&n.currency);
+        let contact = n.contact();
+        let ship = n.customer.as_ref().and_then(|c| c.shipping.as_ref());
+        let addr = |c: Option<&crate::clickbank::ins::Contact>| {
+            c.and_then(|c| c.address.as_ref())
+                .map(|a| EventAddress {
+                    address1: s(&a.address1),
+                    address2: s(&a.address2),
+                    city: s(&a.city),
+                    state: s(&a.state),
+                    postal_code: s(&a.postal_code),
+                    country: s(&a.country),
+                })
+                .unwrap_or_default()
+        };
+        let customer = EventCustomer {
+            email: n.email().unwrap_or("").trim().to_lowercase(),
+            first_name: contact.map(|c| s(&c.first_name)).unwrap_or_default(),
+            last_name: contact.map(|c| s(&c.last_name)).unwrap_or_default(),
+            phone: contact.map(|c| s(&c.phone_number)).unwrap_or_default(),
+            billing: addr(n.customer.as_ref().and_then(|c| c.billing.as_ref()).or(ship)),
+            shipping: addr(ship.or(contact)),
+            ship_first_name: ship.map(|c| s(&c.first_name)).unwrap_or_default(),
+            ship_last_name: ship.map(|c| s(&c.last_name)).unwrap_or_default(),
+        };
+        let mut items = Vec::new();
+        for li in &n.line_items {
+            let plan = li.payment_plan.as_ref();
+            let price = li.product_price.clone().or_else(|| li.account_amount.clone());
+            items.push(EventItem {
+                item_no: li.item_no.trim().to_string(),
+                title: s(&li.product_title),
+                line_item_type: li.line_item_type.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "ORIGINAL".into()),
+                quantity: li.quantity.unwrap_or(1).min(i32::MAX as u32) as i32,
+                amount_minor: minor(&price, &currency)?,
+                shippable: li.shippable.unwrap_or(false),
+                recurring: li.recurring.unwrap_or(false),
+                rebill_amount_minor: plan.and_then(|p| p.rebill_amount.as_ref()).map(|a| minor(&Some(a.clone()), &currency)).transpose()?,
+                next_payment: plan.and_then(|p| p.next_payment_date),
+                frequency: plan.and_then(|p| p.rebill_frequency.as_ref()).map(|f| f.to_string()),
+                payments_processed: plan.and_then(|p| p.payments_processed).map(|n| n.min(i32::MAX as u32) as i32),
+            });
+        }
+        Ok(OrderEvent {
+            kind: n.transaction_type.to_string(),
+            time: n.transaction_time,
+            receipt: n.receipt.trim().to_string(),
+            parent_receipt: n.upsell.as_ref().and_then(|u| u.upsell_original_receipt.clone()).filter(|r| !r.trim().is_empty()),
+            vendor: n.vendor.clone(),
+            affiliate: n.affiliate.clone().filter(|a| !a.trim().is_empty()),
+            payment_method: n.payment_method.clone(),
+            total_minor: minor(&n.total_order_amount, &currency)?,
+            tax_minor: minor(&n.total_tax_amount, &currency)?,
+            shipping_minor: minor(&n.total_shipping_amount, &currency)?,
+            currency,
+            customer,
+            items,
+        })
+    }
+
+    /// From a record of ClickBank's orders list (the API import).
+    pub fn from_record(r: &OrderRecord) -> Result<Self, AppError> {
+        let currency = currency_of(&r.currency);
+        let phone = r
+            .customer_contact_info
+            .iter()
+            .find(|c| c.field.as_deref().is_some_and(|f| f.to_ascii_lowercase().contains("phone")))
+            .map(|c| s(&c.value))
+            .unwrap_or_default();
+        let address = EventAddress {
+            state: s(&r.state),
+            postal_code: s(&r.postal_code),
+            country: s(&r.country),
+            ..Default::default()
+        };
+        let customer = EventCustomer {
+            email: s(&r.email).to_lowercase(),
+            first_name: s(&r.first_name),
+            last_name: s(&r.last_name),
+            phone,
+            billing: address.clone(),
+            shipping: address,
+            ship_first_name: s(&r.first_name),
+            ship_last_name: s(&r.last_name),
+        };
+        let mut items = Vec::new();
+        for li in &r.line_items {
+            items.push(EventItem {
+                item_no: li.item_no.trim().to_string(),
+                title: s(&li.product_title),
+                line_item_type: li.line_item_type.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "ORIGINAL".into()),
+                quantity: li.quantity.unwrap_or(1).min(i32::MAX as u32) as i32,
+                amount_minor: minor(&li.customer_amount.clone().or_else(|| li.account_amount.clone()), &currency)?,
+                shippable: li.shippable.unwrap_or(false),
+                recurring: li.recurring.unwrap_or(false),
+                rebill_amount_minor: li.rebill_amount.as_ref().map(|a| minor(&Some(a.clone()), &currency)).transpose()?,
+                next_payment: li.next_payment_date,
+                frequency: None,
+                payments_processed: li.processed_payments.map(|n| n.min(i32::MAX as u32) as i32),
+            });
+        }
+        Ok(OrderEvent {
+            kind: r.transaction_type.to_string(),
+            time: r.transaction_time,
+            receipt: r.receipt.trim().to_string(),
+            parent_receipt: r.upsell_original_receipt.clone().filter(|x| !x.trim().is_empty()),
+            vendor: r.vendor.clone(),
+            affiliate: r.affiliate.clone().filter(|a| !a.trim().is_empty()),
+            payment_method: r.payment_method.clone(),
+            total_minor: minor(&r.total_order_amount, &currency)?,
+            tax_minor: minor(&r.total_tax_amount, &currency)?,
+            shipping_minor: minor(&r.total_shipping_amount, &currency)?,
+            currency,
+            customer,
+            items,
+        })
+    }
+
+    /// The one event key: (plugin, receipt, type, time, items).
+    pub fn key(&self, plugin_id: i64) -> String {
+        let mut items: Vec<&str> = self.items.iter().map(|i| i.item_no.as_str()).collect();
+        items.sort_unstable();
+        format!(
+            "{plugin_id}|{}|{}|{}|{}",
+            self.receipt,
+            self.kind,
+            self.time.format("%Y-%m-%dT%H:%M:%SZ"),
+            items.join("+")
+        )
+    }
+
+    fn is_test(&self) -> bool {
+        self.kind == "TEST" || self.kind.starts_with("TEST_") || self.kind.contains("-TEST-")
+    }
+
+    /// The live type a test type stands for (`TEST_SALE` → `SALE`).
+    fn live_kind(&self) -> &str {
+        match self.kind.as_str() {
+            "TEST_SALE" => "SALE",
+            "TEST_BILL" => "BILL",
+            "TEST_RFND" => "RFND",
+            "CANCEL-TEST-REBILL" => "CANCEL-REBILL",
+            "UNCANCEL-TEST-REBILL" => "UNCANCEL-REBILL",
+            other => other,
+        }
+    }
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied { order_id: Option<i64> },
+    /// Seen before: nothing changed.
+    Duplicate,
+    /// Waits for its parent order.
+    Pending,
+    /// Kept but not applied, with the reason.
+    Ignored(String),
+}
+
+fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// Applies `ev` for `plugin` in one transaction. `source` is `ins` or `import`.
+pub fn apply(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, source: &str) -> Result<Outcome, AppError> {
+    conn.transaction(|conn| apply_in_tx(conn, plugin, ev, source))
+}
+
+fn apply_in_tx(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, source: &str) -> Result<Outcome, AppError> {
+    let key = ev.key(plugin.id);
+    let seen: i64 = applied_events::table.filter(applied_events::event_key.eq(&key)).count().get_result(conn)?;
+    if seen > 0 {
+        return Ok(Outcome::Duplicate);
+    }
+    if ev.kind == "TEST" {
+        return Ok(Outcome::Ignored("ClickBank test notification (the Test URL button): logged only".into()));
+    }
+    let test = ev.is_test();
+    if test && !plugin.include_test {
+        return Ok(Outcome::Ignored(
+            "test transaction: this plugin does not include test transactions".into(),
+        ));
+    }
+    let outcome = match ev.live_kind() {
+        "SALE" => sale(conn, plugin, ev, test, source)?,
+        "BILL" => with_order(conn, plugin, ev, |conn, order| rebill(conn, order, ev, source))?,
+        "RFND" | "CGBK" | "INSF" => with_order(conn, plugin, ev, |conn, order| refund(conn, order, ev, source))?,
+        "CANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| set_purchases(conn, order, ev, "CANCELLED"))?,
+        "UNCANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| set_purchases(conn, order, ev, "ACTIVE"))?,
+        "SUBSCRIPTION-CHG" => with_order(conn, plugin, ev, |conn, order| subscription_change(conn, order, ev))?,
+        "ABANDONED_ORDER" => partial(conn, plugin, ev)?,
+        other => Outcome::Ignored(format!("{other} notifications are logged only")),
+    };
+    if matches!(outcome, Outcome::Applied { .. }) {
+        let order_id = match &outcome {
+            Outcome::Applied { order_id } => *order_id,
+            _ => None,
+        };
+        diesel::insert_into(applied_events::table)
+            .values((
+                applied_events::event_key.eq(&key),
+                applied_events::plugin_id.eq(plugin.id),
+                applied_events::order_id.eq(order_id),
+                applied_events::applied_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(outcome)
+}
+
+#[derive(Queryable, Debug, Clone)]
+struct OrderRow {
+    id: i64,
+    total_minor: i64,
+    refunded_minor: i64,
+}
+
+fn find_order(conn: &mut DbConn, plugin_id: i64, receipt: &str) -> Result<Option<OrderRow>, AppError> {
+    let q = |conn: &mut DbConn, r: &str| -> QueryResult<Option<OrderRow>> {
+        orders::table
+            .filter(orders::plugin_id.eq(plugin_id))
+            .filter(orders::receipt.eq(r.to_string()))
+            .select((orders::id, orders::total_minor, orders::refunded_minor))
+            .first(conn)
+            .optional()
+    };
+    if let Some(o) = q(conn, receipt)? {
+        return Ok(Some(o));
+    }
+    // Rebill receipts may carry a suffix after the original receipt (`ABCD1234-B01`).
+    match receipt.split_once('-') {
+        Some((base, _)) if !base.is_empty() => Ok(q(conn, base)?),
+        _ => Ok(None),
+    }
+}
+
+/// Runs `f` on the event's order, or parks the event until that order arrives.
+fn with_order<F>(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, f: F) -> Result<Outcome, AppError>
+where
+    F: FnOnce(&mut DbConn, &OrderRow) -> Result<(), AppError>,
+{
+    match find_order(conn, plugin.id, &ev.receipt)? {
+        Some(order) => {
+            f(conn, &order)?;
+            Ok(Outcome::Applied { order_id: Some(order.id) })
+        }
+        None => {
+            let key = ev.key(plugin.id);
+            let payload = serde_json::to_string(ev).map_err(|e| AppError::Internal(format!("event encoding: {e}")))?;
+            let parked = conn.transaction(|c| {
+                diesel::insert_into(pending_events::table)
+                    .values((
+                        pending_events::event_key.eq(&key),
+                        pending_events::plugin_id.eq(plugin.id),
+                        pending_events::receipt.eq(&ev.receipt),
+                        pending_events::payload.eq(&payload),
+                        pending_events::created_at.eq(super::now()),
+                    ))
+                    .execute(c)
+            });
+            match parked {
+                Ok(_) => Ok(Outcome::Pending),
+                Err(e) if is_unique_violation(&e) => Ok(Outcome::Duplicate),
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Inserts inside a savepoint and ignores a unique violation (another writer won), so the
+/// caller can select the row either way on both backends.
+fn insert_ignoring_duplicate<F>(conn: &mut DbConn, f: F) -> Result<(), AppError>
+where
+    F: FnOnce(&mut DbConn) -> QueryResult<usize>,
+{
+    match conn.transaction(f) {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn campaign_id(conn: &mut DbConn, plugin: &Plugin, currency: &str, test: bool) -> Result<i64, AppError> {
+    let find = |conn: &mut DbConn| -> QueryResult<Option<i64>> {
+        campaigns::table
+            .filter(campaigns::plugin_id.eq(plugin.id))
+            .filter(campaigns::currency.eq(currency))
+            .filter(campaigns::is_test.eq(test))
+            .select(campaigns::id)
+            .first(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    let name = format!("{}_{}{}", plugin.name, currency, if test { "_TEST" } else { "" });
+    insert_ignoring_duplicate(conn, |c| {
+        diesel::insert_into(campaigns::table)
+            .values((
+                campaigns::plugin_id.eq(plugin.id),
+                campaigns::currency.eq(currency),
+                campaigns::is_test.eq(test),
+                campaigns::name.eq(&name),
+                campaigns::name_locked.eq(true),
+                campaigns::created_at.eq(super::now()),
+            ))
+            .execute(c)
+    })?;
+    find(conn)?.ok_or_else(|| AppError::Internal(format!("campaign {name} could not be created (name taken?)")))
+}
+
+/// The category new products of this plugin land in.
+fn category_id(conn: &mut DbConn, plugin: &Plugin) -> Result<i64, AppError> {
+    let (name, owner) = if plugin.unique_products {
+        (format!("{} Imports", plugin.name), Some(plugin.id))
+    } else {
+        ("ClickBank Imports".to_string(), None)
+    };
+    let find = |conn: &mut DbConn| -> QueryResult<Option<i64>> {
+        product_categories::table
+            .filter(product_categories::name.eq(&name))
+            .select(product_categories::id)
+            .first(conn)
+            .optional()
+    };
+    if let Some(id) = find(conn)? {
+        return Ok(id);
+    }
+    insert_ignoring_duplicate(conn, |c| {
+        diesel::insert_into(product_categories::table)
+            .values((
+                product_categories::name.eq(&name),
+                product_categories::plugin_id.eq(owner),
+                product_categories::created_at.eq(super::now()),
+            ))
+            .execute(c)
+    })?;
+    find(conn)?.ok_or_else(|| AppError::Internal(format!("category {name} could not be created")))
+}
+
+/// The dummy house: ClickBank ships, never exported.
+pub fn clickbank_house_id(conn: &mut DbConn) -> Result<i64, AppError> {
+    Ok(fulfillment_houses::table
+        .filter(fulfillment_houses::kind.eq("clickbank"))
+        .select(fulfillment_houses::id)
+        .order(fulfillment_houses::id.asc())
+        .first(conn)?)
+}
+
+/// (product id, its fulfillment house) for an item, creating the product on first sight.
+fn product_for(conn: &mut DbConn, plugin: &Plugin, item: &EventItem, currency: &str) -> Result<(i64, i64), AppError> {
+    let cat = category_id(conn, plugin)?;
+    let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, i64)>> {
+        products::table
+            .filter(products::category_id.eq(cat))
+            .filter(products::sku.eq(&item.item_no))
+            .select((products::id, products::fulfillment_house_id))
+            .first(conn)
+            .optional()
+    };
+    if let Some(p) = find(conn)? {
+        return Ok(p);
+    }
+    let house = clickbank_house_id(conn)?;
+    let now = super::now();
+    let title = if item.title.is_empty() { format!("ClickBank product {}", item.item_no) } else { item.title.clone() };
+    insert_ignoring_duplicate(conn, |c| {
+        diesel::insert_into(products::table)
+            .values((
+                products::category_id.eq(cat),
+                products::sku.eq(&item.item_no),
+                products::title.eq(&title),
+                products::currency.eq(currency),
+                products::msrp_minor.eq(Some(item.amount_minor)),
+                products::shippable.eq(item.shippable),
+                products::recurring.eq(item.recurring),
+                products::fulfillment_house_id.eq(house),
+                products::created_at.eq(now),
+                products::updated_at.eq(now),
+            ))
+            .execute(c)
+    })?;
+    find(conn)?.ok_or_else(|| AppError::Internal(format!("product {} could not be created", item.item_no)))
+}
+
+fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<i64, AppError> {
+    if c.email.is_empty() {
+        return Err(AppError::Validation("the event has no customer email".into()));
+    }
+    let now = super::now();
+    let existing: Option<i64> = customers::table
+        .filter(customers::plugin_id.eq(plugin.id))
+        .filter(customers::email.eq(&c.email))
+        .select(customers::id)
+        .first(conn)
+        .optional()?;
+    let values = (
+        customers::first_name.eq(&c.first_name),
+        customers::last_name.eq(&c.last_name),
+        customers::phone.eq(&c.phone),
+        customers::bill_address1.eq(&c.billing.address1),
+        customers::bill_address2.eq(&c.billing.address2),
+        customers::bill_city.eq(&c.billing.city),
+        customers::bill_state.eq(&c.billing.state),
+        customers::bill_postal_code.eq(&c.billing.postal_code),
+        customers::bill_country.eq(&c.billing.country),
+        customers::ship_first_name.eq(&c.ship_first_name),
+        customers::ship_last_name.eq(&c.ship_last_name),
+        customers::ship_address1.eq(&c.shipping.address1),
+        customers::ship_address2.eq(&c.shipping.address2),
+        customers::ship_city.eq(&c.shipping.city),
+        customers::ship_state.eq(&c.shipping.state),
+        customers::ship_postal_code.eq(&c.shipping.postal_code),
+        customers::ship_country.eq(&c.shipping.country),
+    );
+    if let Some(id) = existing {
+        // Newer data wins, but an event that lacks a field (the orders list has no street)
+        // never blanks what an earlier one gave.
+        if !c.billing.address1.is_empty() || !c.first_name.is_empty() {
+            if !c.billing.address1.is_empty() {
+                diesel::update(customers::table.find(id)).set((values, customers::updated_at.eq(now))).execute(conn)?;
+            } else {
+                diesel::update(customers::table.find(id))
+                    .set((
+                        customers::first_name.eq(&c.first_name),
+                        customers::last_name.eq(&c.last_name),
+                        customers::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        return Ok(id);
+    }
+    insert_ignoring_duplicate(conn, |conn| {
+        diesel::insert_into(customers::table)
+            .values((
+                customers::plugin_id.eq(plugin.id),
+                customers::email.eq(&c.email),
+                values,
+                customers::created_at.eq(now),
+                customers::updated_at.eq(now),
+            ))
+            .execute(conn)
+    })?;
+    Ok(customers::table
+        .filter(customers::plugin_id.eq(plugin.id))
+        .filter(customers::email.eq(&c.email))
+        .select(customers::id)
+        .first(conn)?)
+}
+
+fn sale(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, test: bool, source: &str) -> Result<Outcome, AppError> {
+    if let Some(existing) = find_order(conn, plugin.id, &ev.receipt)?.filter(|_| !ev.receipt.contains('-')) {
+        // The same sale from the other channel (or with another time stamp): one order.
+        return Ok(Outcome::Applied { order_id: Some(existing.id) });
+    }
+    let campaign = campaign_id(conn, plugin, &ev.currency, test)?;
+    let customer = customer_id(conn, plugin, &ev.customer)?;
+    let now = super::now();
+    let t = naive(ev.time);
+    diesel::insert_into(orders::table)
+        .values((
+            orders::plugin_id.eq(plugin.id),
+            orders::campaign_id.eq(campaign),
+            orders::customer_id.eq(customer),
+            orders::receipt.eq(&ev.receipt),
+            orders::parent_receipt.eq(&ev.parent_receipt),
+            orders::order_type.eq(&ev.kind),
+            orders::status.eq("COMPLETE"),
+            orders::affiliate.eq(&ev.affiliate),
+            orders::payment_method.eq(&ev.payment_method),
+            orders::currency.eq(&ev.currency),
+            orders::total_minor.eq(ev.total_minor),
+            orders::tax_minor.eq(ev.tax_minor),
+            orders::shipping_minor.eq(ev.shipping_minor),
+            orders::refunded_minor.eq(0i64),
+            orders::transaction_time.eq(t),
+            orders::created_at.eq(now),
+            orders::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let order_id: i64 = orders::table
+        .filter(orders::plugin_id.eq(plugin.id))
+        .filter(orders::receipt.eq(&ev.receipt))
+        .select(orders::id)
+        .first(conn)?;
+    let dummy_house = clickbank_house_id(conn)?;
+    for item in &ev.items {
+        let (product_id, house) = product_for(conn, plugin, item, &ev.currency)?;
+        diesel::insert_into(order_items::table)
+            .values((
+                order_items::order_id.eq(order_id),
+                order_items::product_id.eq(product_id),
+                order_items::item_no.eq(&item.item_no),
+                order_items::title.eq(&item.title),
+                order_items::line_item_type.eq(&item.line_item_type),
+                order_items::quantity.eq(item.quantity),
+                order_items::amount_minor.eq(item.amount_minor),
+                order_items::shippable.eq(item.shippable),
+                order_items::recurring.eq(item.recurring),
+            ))
+            .execute(conn)?;
+        let item_id: i64 = order_items::table
+            .filter(order_items::order_id.eq(order_id))
+            .filter(order_items::item_no.eq(&item.item_no))
+            .select(order_items::id)
+            .first(conn)?;
+        if item.recurring {
+            let status = if item.amount_minor == 0 { "TRIAL" } else { "ACTIVE" };
+            diesel::insert_into(purchases::table)
+                .values((
+                    purchases::order_id.eq(order_id),
+                    purchases::order_item_id.eq(item_id),
+                    purchases::customer_id.eq(customer),
+                    purchases::product_id.eq(product_id),
+                    purchases::status.eq(status),
+                    purchases::billing_cycle.eq(item.payments_processed.unwrap_or(1).max(1)),
+                    purchases::rebill_amount_minor.eq(item.rebill_amount_minor),
+                    purchases::frequency.eq(&item.frequency),
+                    purchases::next_bill_date.eq(item.next_payment.map(naive)),
+                    purchases::created_at.eq(now),
+                    purchases::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        if item.shippable {
+            let status = if plugin.clickbank_ships && house == dummy_house { "SHIPPED" } else { "HOLD" };
+            diesel::insert_into(fulfillments::table)
+                .values((
+                    fulfillments::order_id.eq(order_id),
+                    fulfillments::order_item_id.eq(item_id),
+                    fulfillments::cycle.eq(1),
+                    fulfillments::house_id.eq(house),
+                    fulfillments::status.eq(status),
+                    fulfillments::created_at.eq(now),
+                    fulfillments::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+    }
+    add_transaction(conn, order_id, ev, None, ev.total_minor, source)?;
+    // An abandoned cart of the same buyer is now converted.
+    diesel::update(
+        partials::table
+            .filter(partials::plugin_id.eq(plugin.id))
+            .filter(partials::email.eq(&ev.customer.email))
+            .filter(partials::converted_order_id.is_null())
+            .filter(partials::event_time.le(t)),
+    )
+    .set(partials::converted_order_id.eq(Some(order_id)))
+    .execute(conn)?;
+    apply_waiting(conn, plugin, &ev.receipt, source)?;
+    Ok(Outcome::Applied { order_id: Some(order_id) })
+}
+
+/// Applies events that were waiting for this receipt, oldest first.
+fn apply_waiting(conn: &mut DbConn, plugin: &Plugin, receipt: &str, source: &str) -> Result<(), AppError> {
+    let waiting: Vec<(i64, String)> = pending_events::table
+        .filter(pending_events::plugin_id.eq(plugin.id))
+        .filter(pending_events::receipt.eq(receipt))
+        .order(pending_events::id.asc())
+        .select((pending_events::id, pending_events::payload))
+        .load(conn)?;
+    for (id, payload) in waiting {
+        diesel::delete(pending_events::table.find(id)).execute(conn)?;
+        let ev: OrderEvent = serde_json::from_str(&payload)
+            .map_err(|e| AppError::Internal(format!("a waiting event cannot be read: {e}")))?;
+        apply_in_tx(conn, plugin, &ev, source)?;
+    }
+    Ok(())
+}
+
+fn add_transaction(
+    conn: &mut DbConn,
+    order_id: i64,
+    ev: &OrderEvent,
+    item_no: Option<&str>,
+    amount: i64,
+    source: &str,
+) -> Result<(), AppError> {
+    diesel::insert_into(transactions::table)
+        .values((
+            transactions::order_id.eq(order_id),
+            transactions::kind.eq(&ev.kind),
+            transactions::item_no.eq(item_no.or_else(|| ev.items.first().map(|i| i.item_no.as_str()))),
+            transactions::amount_minor.eq(amount),
+            transactions::currency.eq(&ev.currency),
+            transactions::transaction_time.eq(naive(ev.time)),
+            transactions::source.eq(source),
+            transactions::created_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Purchases of the order, narrowed to the event's items when it names any.
+fn purchase_ids(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent) -> Result<Vec<i64>, AppError> {
+    let mut q = purchases::table
+        .inner_join(order_items::table)
+        .filter(purchases::order_id.eq(order.id))
+        .select(purchases::id)
+        .into_boxed();
+    let items: Vec<&str> = ev.items.iter().map(|i| i.item_no.as_str()).filter(|s| !s.is_empty()).collect();
+    if !items.is_empty() {
+        q = q.filter(order_items::item_no.eq_any(items));
+    }
+    Ok(q.load(conn)?)
+}
+
+fn rebill(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) -> Result<(), AppError> {
+    add_transaction(conn, order.id, ev, None, ev.total_minor, source)?;
+    let next = ev.items.iter().find_map(|i| i.next_payment).map(naive);
+    for id in purchase_ids(conn, order, ev)? {
+        diesel::update(purchases::table.find(id))
+            .set((
+                purchases::billing_cycle.eq(purchases::billing_cycle + 1),
+                purchases::status.eq("ACTIVE"),
+                purchases::updated_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+        if next.is_some() {
+            diesel::update(purchases::table.find(id)).set(purchases::next_bill_date.eq(next)).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+fn refund(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) -> Result<(), AppError> {
+    let amount = if ev.total_minor == 0 { order.total_minor - order.refunded_minor } else { ev.total_minor };
+    add_transaction(conn, order.id, ev, None, amount, source)?;
+    let refunded = order.refunded_minor + amount;
+    let full = refunded >= order.total_minor;
+    diesel::update(orders::table.find(order.id))
+        .set((
+            orders::refunded_minor.eq(refunded),
+            orders::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    if full {
+        diesel::update(orders::table.find(order.id)).set(orders::status.eq("REFUNDED")).execute(conn)?;
+        // Nothing refunded ships: items still on hold are cancelled.
+        diesel::update(
+            fulfillments::table.filter(fulfillments::order_id.eq(order.id)).filter(fulfillments::status.eq("HOLD")),
+        )
+        .set((fulfillments::status.eq("CANCELLED"), fulfillments::updated_at.eq(super::now())))
+        .execute(conn)?;
+    }
+    // ClickBank stops future billing of a refunded or charged-back recurring item.
+    set_purchases(conn, order, ev, "CANCELLED")
+}
+
+fn set_purchases(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, status: &str) -> Result<(), AppError> {
+    let cancelled_at = (status == "CANCELLED").then(|| naive(ev.time));
+    for id in purchase_ids(conn, order, ev)? {
+        diesel::update(purchases::table.find(id))
+            .set((
+                purchases::status.eq(status),
+                purchases::cancelled_at.eq(cancelled_at),
+                purchases::pending_request.eq(None::<String>),
+                purchases::updated_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+fn subscription_change(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent) -> Result<(), AppError> {
+    for item in &ev.items {
+        let one = OrderEvent { items: vec![item.clone()], ..ev.clone() };
+        for id in purchase_ids(conn, order, &one)? {
+            diesel::update(purchases::table.find(id))
+                .set((
+                    purchases::next_bill_date.eq(item.next_payment.map(naive)),
+                    purchases::rebill_amount_minor.eq(item.rebill_amount_minor),
+                    purchases::updated_at.eq(super::now()),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+fn partial(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent) -> Result<Outcome, AppError> {
+    if ev.customer.email.is_empty() {
+        return Ok(Outcome::Ignored("abandoned order without an email".into()));
+    }
+    diesel::insert_into(partials::table)
+        .values((
+            partials::plugin_id.eq(plugin.id),
+            partials::email.eq(&ev.customer.email),
+            partials::first_name.eq(&ev.customer.first_name),
+            partials::last_name.eq(&ev.customer.last_name),
+            partials::phone.eq(&ev.customer.phone),
+            partials::country.eq(&ev.customer.billing.country),
+            partials::item_no.eq(ev.items.first().map(|i| i.item_no.clone())),
+            partials::event_time.eq(naive(ev.time)),
+            partials::created_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(Outcome::Applied { order_id: None })
+}

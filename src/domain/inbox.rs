@@ -1,0 +1,224 @@
+//! The INS inbox. A delivery is stored raw first (`received`), then decrypted with the
+//! secret key of the active plugin it belongs to and applied through [`events::apply`]. A
+//! delivery that cannot be decrypted or applied stays `failed` with the reason and can be
+//! reprocessed (for example after the merchant fixed a secret key); nothing is dropped.
+//!
+//! Statuses: `received`, `processed`, `duplicate`, `waiting` (for its sale), `ignored`
+//! (logged only: TEST, test transactions when not included, informational types), `failed`.
+
+use diesel::prelude::*;
+
+use super::events::{self, OrderEvent, Outcome};
+use super::plugins;
+use crate::clickbank::ins::{InsDecoder, InsError, Notification};
+use crate::db::models::{InboundNotification, Plugin};
+use crate::db::schema::inbound_notifications as inbox;
+use crate::db::DbConn;
+use crate::error::AppError;
+use crate::secrets::SecretBox;
+
+pub const STATUSES: &[&str] = &["received", "processed", "duplicate", "waiting", "ignored", "failed"];
+
+/// Largest INS body accepted (ClickBank's are a few KiB).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Stores a delivery as it arrived; returns its id.
+pub fn store(conn: &mut DbConn, source_ip: &str, api_user_id: Option<i64>, body: &str) -> Result<i64, AppError> {
+    let now = super::now();
+    diesel::insert_into(inbox::table)
+        .values((
+            inbox::received_at.eq(now),
+            inbox::source_ip.eq(source_ip),
+            inbox::api_user_id.eq(api_user_id),
+            inbox::body.eq(body),
+            inbox::status.eq("received"),
+            inbox::attempts.eq(0),
+        ))
+        .execute(conn)?;
+    Ok(inbox::table
+        .filter(inbox::received_at.eq(now))
+        .filter(inbox::source_ip.eq(source_ip))
+        .select(inbox::id)
+        .order(inbox::id.desc())
+        .first(conn)?)
+}
+
+/// Finds the active plugin whose secret key decrypts `body`, preferring the one whose site
+/// is the notification's vendor when several keys fit.
+fn decrypt_for(
+    plugins: &[Plugin],
+    secrets: &SecretBox,
+    body: &[u8],
+) -> Result<(Plugin, Notification, String), String> {
+    let mut fits: Vec<(Plugin, Notification, String)> = Vec::new();
+    let mut any_key = false;
+    for p in plugins {
+        let Some(secret) = plugins::keys(p, secrets).map_err(|e| e.to_string())?.secret_key else {
+            continue;
+        };
+        any_key = true;
+        let dec = InsDecoder::new(&secret);
+        match dec.decrypt(body) {
+            Ok(plain) => {
+                let n = crate::clickbank::ins::parse_notification(plain.as_bytes()).map_err(|e| e.to_string())?;
+                fits.push((p.clone(), n, plain));
+            }
+            Err(InsError::WrongKeyOrDamaged) => continue,
+            // The envelope itself is bad: no key will ever fit.
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    if !any_key {
+        return Err("no ClickBank plugin has a secret key: add it on the plugin page, then reprocess".into());
+    }
+    if fits.is_empty() {
+        return Err("wrong secret key or damaged notification: no plugin's secret key decrypts it".into());
+    }
+    let vendor_fits = |p: &Plugin, n: &Notification| n.vendor.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(&p.site));
+    let idx = fits
+        .iter()
+        .position(|(p, n, _)| p.active && vendor_fits(p, n))
+        .or_else(|| fits.iter().position(|(p, _, _)| p.active));
+    match idx {
+        Some(i) => Ok(fits.swap_remove(i)),
+        None => Err(format!(
+            "plugin {} is deactivated: reactivate it, then reprocess this notification",
+            fits[0].0.name
+        )),
+    }
+}
+
+fn pretty(plain: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(plain)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| plain.to_string())
+}
+
+/// Decrypts and applies stored delivery `id`; returns its new status.
+pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<String, AppError> {
+    let row: InboundNotification = inbox::table.find(id).select(InboundNotification::as_select()).first(conn)?;
+    let now = super::now();
+    let all = plugins::list(conn)?;
+    let (plugin, note, plain) = match decrypt_for(&all, secrets, row.body.as_bytes()) {
+        Ok(x) => x,
+        Err(reason) => return fail(conn, id, now, &reason, None),
+    };
+    let payload = pretty(&plain);
+    diesel::update(inbox::table.find(id))
+        .set((
+            inbox::plugin_id.eq(Some(plugin.id)),
+            inbox::transaction_type.eq(Some(note.transaction_type.to_string())),
+            inbox::receipt.eq(Some(note.receipt.clone())),
+            inbox::vendor.eq(note.vendor.clone()),
+            inbox::payload.eq(Some(&payload)),
+        ))
+        .execute(conn)?;
+    let result = OrderEvent::from_notification(&note).and_then(|ev| {
+        conn.transaction(|conn| {
+            let outcome = events::apply(conn, &plugin, &ev, "ins")?;
+            let (status, error) = match &outcome {
+                Outcome::Applied { .. } => ("processed", None),
+                Outcome::Duplicate => ("duplicate", None),
+                Outcome::Pending => ("waiting", Some("waiting for its sale; applied when the sale arrives".to_string())),
+                Outcome::Ignored(why) => ("ignored", Some(why.clone())),
+            };
+            diesel::update(inbox::table.find(id))
+                .set((
+                    inbox::status.eq(status),
+                    inbox::error.eq(error),
+                    inbox::attempts.eq(inbox::attempts + 1),
+                    inbox::processed_at.eq(Some(now)),
+                ))
+                .execute(conn)?;
+            if matches!(outcome, Outcome::Applied { .. }) && ev.kind.ends_with("SALE") {
+                // Deliveries that waited for this sale were applied with it.
+                diesel::update(
+                    inbox::table
+                        .filter(inbox::plugin_id.eq(plugin.id))
+                        .filter(inbox::receipt.eq(&ev.receipt))
+                        .filter(inbox::status.eq("waiting")),
+                )
+                .set((inbox::status.eq("processed"), inbox::error.eq(None::<String>)))
+                .execute(conn)?;
+            }
+            Ok(status.to_string())
+        })
+    });
+    match result {
+        Ok(status) => Ok(status),
+        Err(e @ (AppError::Validation(_) | AppError::Internal(_) | AppError::NotFound | AppError::Conflict(_))) => {
+            fail(conn, id, now, &e.to_string(), Some(plugin.id))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn fail(conn: &mut DbConn, id: i64, now: chrono::NaiveDateTime, reason: &str, plugin: Option<i64>) -> Result<String, AppError> {
+    diesel::update(inbox::table.find(id))
+        .set((
+            inbox::status.eq("failed"),
+            inbox::error.eq(Some(reason)),
+            inbox::attempts.eq(inbox::attempts + 1),
+            inbox::processed_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    if plugin.is_some() {
+        diesel::update(inbox::table.find(id)).set(inbox::plugin_id.eq(plugin)).execute(conn)?;
+    }
+    Ok("failed".into())
+}
+
+/// Reprocesses every failed delivery, oldest first; returns (processed, still failed).
+pub fn reprocess_failed(conn: &mut DbConn, secrets: &SecretBox) -> Result<(usize, usize), AppError> {
+    let ids: Vec<i64> = inbox::table.filter(inbox::status.eq("failed")).order(inbox::id.asc()).select(inbox::id).load(conn)?;
+    let mut still = 0;
+    for id in &ids {
+        if process(conn, secrets, *id)? == "failed" {
+            still += 1;
+        }
+    }
+    Ok((ids.len() - still, still))
+}
+
+/// Filters of Admin → Notifications.
+#[derive(Debug, Default, Clone)]
+pub struct InboxFilter {
+    pub plugin_id: Option<i64>,
+    pub transaction_type: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+pub fn list(conn: &mut DbConn, f: &InboxFilter) -> Result<(Vec<InboundNotification>, bool), AppError> {
+    let mut q = inbox::table.select(InboundNotification::as_select()).into_boxed();
+    if let Some(p) = f.plugin_id {
+        q = q.filter(inbox::plugin_id.eq(p));
+    }
+    if let Some(t) = f.transaction_type.as_deref().filter(|t| !t.is_empty()) {
+        q = q.filter(inbox::transaction_type.eq(t.to_string()));
+    }
+    if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        q = q.filter(inbox::status.eq(s.to_string()));
+    }
+    if let Some(d) = f.from {
+        q = q.filter(inbox::received_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    if let Some(d) = f.to.and_then(|d| d.succ_opt()) {
+        q = q.filter(inbox::received_at.lt(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    if let Some(b) = f.before_id {
+        q = q.filter(inbox::id.lt(b));
+    }
+    let limit = if f.limit > 0 { f.limit } else { 50 };
+    let mut rows: Vec<InboundNotification> = q.order(inbox::id.desc()).limit(limit + 1).load(conn)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<InboundNotification, AppError> {
+    Ok(inbox::table.find(id).select(InboundNotification::as_select()).first(conn)?)
+}

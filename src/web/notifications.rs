@@ -1,0 +1,64 @@
+//! `POST /clickbank/?loginId=..&password=..`: ClickBank's Instant Notification URL.
+//! Authenticates the API user (401), checks permission and IP allowlist (403), limits the
+//! body (413), stores the raw body, then decrypts and applies it. Answers 200 once the body
+//! is stored, whatever processing finds (a failure is kept for reprocessing).
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::extract::client_ip;
+use crate::domain::api_users::Permission;
+use crate::domain::inbox;
+use crate::error::AppError;
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct InsQuery {
+    #[serde(rename = "loginId")]
+    login_id: Option<String>,
+    password: Option<String>,
+}
+
+pub async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<InsQuery>,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let ip_text = client_ip(&req, state.config.trust_proxy);
+    let ip = ip_text
+        .parse()
+        .map_err(|_| AppError::Forbidden(format!("cannot tell the caller's address ({ip_text})")))?;
+    let user = state
+        .api_auth
+        .authenticate(
+            &state.db,
+            &state.config.ip_ranges,
+            q.login_id.as_deref().unwrap_or(""),
+            q.password.as_deref().unwrap_or(""),
+            ip,
+            Permission::ImportOrder,
+        )
+        .await?;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::Validation(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > inbox::MAX_BODY {
+            return Err(AppError::PayloadTooLarge(format!(
+                "An Instant Notification is at most {} KiB.",
+                inbox::MAX_BODY / 1024
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let id = state.db.run(move |c| inbox::store(c, &ip_text, Some(user.id), &text)).await?;
+    // Stored: from here on ClickBank gets 200 whatever happens; the inbox keeps the outcome.
+    let secrets = state.secrets.clone();
+    let status = state.db.run(move |c| inbox::process(c, &secrets, id)).await;
+    if let Err(e) = &status {
+        tracing::error!(notification = id, error = %e, "INS processing failed; kept for reprocessing");
+    }
+    Ok(HttpResponse::Ok().content_type("text/plain").body("OK"))
+}
