@@ -44,9 +44,57 @@ enum Command {
     /// Manage portal users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Run a local ClickBank (REST API, INS sender, seeded data) for demos and tests.
+    Sandbox(merchant_crm::clickbank::SandboxArgs),
+    /// ClickBank tools.
+    #[command(subcommand)]
+    Clickbank(ClickbankCommand),
+    /// Manage ClickBank plugins (data sources).
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Manage API users (machine logins for ClickBank INS and fulfillment houses).
     #[command(subcommand, name = "api-user")]
     ApiUser(ApiUserCommand),
+}
+
+#[derive(Subcommand)]
+enum ClickbankCommand {
+    /// Decrypt an Instant Notification body (JSON envelope from FILE or stdin) and print it.
+    DecryptIns {
+        /// The secret key of the ClickBank account (Vendor Settings → Advanced Tools)
+        #[arg(long)]
+        secret_key: String,
+        /// File holding the body; standard input when absent
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Activate a ClickBank data source (keys are checked against ClickBank unless --no-connect).
+    CreateClickbank {
+        #[arg(long, default_value = "ClickBank")]
+        name: String,
+        /// ClickBank account nickname
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        api_key: String,
+        #[arg(long)]
+        dev_key: Option<String>,
+        /// INS secret key (up to 16 of A-Z, 0-9)
+        #[arg(long)]
+        secret_key: Option<String>,
+        #[arg(long)]
+        include_test_transactions: bool,
+        #[arg(long)]
+        unique_products: bool,
+        /// Save without checking the keys against ClickBank
+        #[arg(long)]
+        no_connect: bool,
+    },
+    /// List plugins.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -155,6 +203,32 @@ fn run(cli: Cli) -> Result<(), AppError> {
             db.migrate()?;
             user_command(&db, cmd)
         }
+        Command::Sandbox(args) => actix_web::rt::System::new()
+            .block_on(merchant_crm::clickbank::run_sandbox(args))
+            .map_err(|e| AppError::Config(format!("sandbox: {e}"))),
+        Command::Clickbank(ClickbankCommand::DecryptIns { secret_key, file }) => {
+            let body = match &file {
+                Some(path) => std::fs::read(path)
+                    .map_err(|e| AppError::Validation(format!("cannot read {}: {e}", path.display())))?,
+                None => {
+                    let mut b = Vec::new();
+                    std::io::stdin()
+                        .read_to_end(&mut b)
+                        .map_err(|e| AppError::Validation(format!("cannot read standard input: {e}")))?;
+                    b
+                }
+            };
+            let json = merchant_crm::clickbank::decrypt_ins_to_pretty_json(&secret_key, &body)
+                .map_err(|e| AppError::Validation(e.to_string()))?;
+            println!("{json}");
+            Ok(())
+        }
+        Command::Plugin(cmd) => {
+            let config = Config::load(&overrides(&cli.common, None))?;
+            let db = Database::connect(&config.database_url, 1)?;
+            db.migrate()?;
+            plugin_command(&config, &db, cmd)
+        }
         Command::ApiUser(cmd) => {
             let config = Config::load(&overrides(&cli.common, None))?;
             let db = Database::connect(&config.database_url, 1)?;
@@ -177,6 +251,70 @@ fn password_arg(password: Option<String>, from_stdin: bool) -> Result<String, Ap
         }
         None => Err(AppError::Validation("give --password or --password-stdin".into())),
     }
+}
+
+fn plugin_command(config: &Config, db: &Database, cmd: PluginCommand) -> Result<(), AppError> {
+    use merchant_crm::domain::plugins;
+    let secrets = merchant_crm::secrets::SecretBox::new(&config.master_key)?;
+    match cmd {
+        PluginCommand::CreateClickbank {
+            name,
+            site,
+            api_key,
+            dev_key,
+            secret_key,
+            include_test_transactions,
+            unique_products,
+            no_connect,
+        } => {
+            let input = plugins::PluginInput::new(
+                &name,
+                &site,
+                dev_key.as_deref().unwrap_or(""),
+                &api_key,
+                secret_key.as_deref().unwrap_or(""),
+                include_test_transactions,
+                false,
+                unique_products,
+                false,
+            )?;
+            if !no_connect {
+                let api = plugins::client_for(&input.keys, &config.clickbank_api_base)?;
+                actix_web::rt::System::new().block_on(plugins::connect_check(api.as_ref(), &input.site))?;
+            }
+            let mut conn = db.conn()?;
+            let p = plugins::create(&mut conn, &Actor::cli(), &secrets, &input, !no_connect)?;
+            println!(
+                "activated plugin {} (site {}){}",
+                p.name,
+                p.site,
+                if no_connect {
+                    ", keys not checked"
+                } else {
+                    ", connected to ClickBank"
+                }
+            );
+        }
+        PluginCommand::List => {
+            let mut conn = db.conn()?;
+            println!(
+                "{:<6} {:<20} {:<16} {:<11} {:<5} unique products",
+                "id", "name", "site", "status", "test"
+            );
+            for p in plugins::list(&mut conn)? {
+                println!(
+                    "{:<6} {:<20} {:<16} {:<11} {:<5} {}",
+                    p.id,
+                    p.name,
+                    p.site,
+                    if p.active { "active" } else { "deactivated" },
+                    if p.include_test { "yes" } else { "no" },
+                    if p.unique_products { "yes" } else { "no" }
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn api_user_command(db: &Database, cmd: ApiUserCommand) -> Result<(), AppError> {

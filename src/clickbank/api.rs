@@ -7,8 +7,7 @@ use chrono::NaiveDate;
 
 use super::error::ClickBankError;
 use super::requests::{
-    AddressChange, OrdersQuery, ProductChange, ProductsQuery, RefundKind, ShipNotice,
-    TicketRequest,
+    AddressChange, OrdersQuery, ProductChange, ProductsQuery, RefundKind, ShipNotice, TicketRequest,
 };
 use super::types::{
     OrderRecord, OrdersPage, Product, ProductsPage, RefundAmounts, SubscriptionStatus, Ticket,
@@ -26,11 +25,7 @@ pub trait ClickBankApi: Send + Sync {
     /// `orders2/count`.
     fn orders_count<'a>(&'a self, query: &'a OrdersQuery) -> ApiFuture<'a, u64>;
     /// The transactions of one receipt (`orders2/{receipt}`).
-    fn order<'a>(
-        &'a self,
-        receipt: &'a str,
-        sku: Option<&'a str>,
-    ) -> ApiFuture<'a, Vec<OrderRecord>>;
+    fn order<'a>(&'a self, receipt: &'a str, sku: Option<&'a str>) -> ApiFuture<'a, Vec<OrderRecord>>;
     /// Upsell orders bought after `receipt`.
     fn upsells<'a>(&'a self, receipt: &'a str) -> ApiFuture<'a, Vec<OrderRecord>>;
     /// Whether the subscription of `receipt` is active (`HEAD orders2/{receipt}`).
@@ -56,39 +51,18 @@ pub trait ClickBankApi: Send + Sync {
     /// Resume a subscription canceled less than 60 days ago.
     fn reinstate<'a>(&'a self, receipt: &'a str, sku: Option<&'a str>) -> ApiFuture<'a, ()>;
     /// Add `num_periods` payments.
-    fn extend<'a>(
-        &'a self,
-        receipt: &'a str,
-        sku: Option<&'a str>,
-        num_periods: u32,
-    ) -> ApiFuture<'a, ()>;
+    fn extend<'a>(&'a self, receipt: &'a str, sku: Option<&'a str>, num_periods: u32) -> ApiFuture<'a, ()>;
     /// Change the shipping address.
-    fn change_address<'a>(
-        &'a self,
-        receipt: &'a str,
-        change: &'a AddressChange,
-    ) -> ApiFuture<'a, ()>;
+    fn change_address<'a>(&'a self, receipt: &'a str, change: &'a AddressChange) -> ApiFuture<'a, ()>;
     /// Switch the subscription to another product.
-    fn change_product<'a>(
-        &'a self,
-        receipt: &'a str,
-        change: &'a ProductChange,
-    ) -> ApiFuture<'a, ()>;
+    fn change_product<'a>(&'a self, receipt: &'a str, change: &'a ProductChange) -> ApiFuture<'a, ()>;
     /// One page of `products/list`.
-    fn products_page<'a>(
-        &'a self,
-        query: &'a ProductsQuery,
-        page: u32,
-    ) -> ApiFuture<'a, ProductsPage>;
+    fn products_page<'a>(&'a self, query: &'a ProductsQuery, page: u32) -> ApiFuture<'a, ProductsPage>;
     /// One product by SKU.
     fn product<'a>(&'a self, site: &'a str, sku: &'a str) -> ApiFuture<'a, Product>;
     /// Open a ticket. A creation that timed out is not re-posted blindly: the receipt's
     /// open tickets are checked first and a matching one is returned.
-    fn create_ticket<'a>(
-        &'a self,
-        receipt: &'a str,
-        request: &'a TicketRequest,
-    ) -> ApiFuture<'a, Ticket>;
+    fn create_ticket<'a>(&'a self, receipt: &'a str, request: &'a TicketRequest) -> ApiFuture<'a, Ticket>;
     /// Preview what a refund would pay back.
     fn refund_amounts<'a>(
         &'a self,
@@ -101,11 +75,7 @@ pub trait ClickBankApi: Send + Sync {
     /// All tickets of a receipt.
     fn tickets_for_receipt<'a>(&'a self, receipt: &'a str) -> ApiFuture<'a, Vec<Ticket>>;
     /// Close a ticket (an open refund is then not paid).
-    fn close_ticket<'a>(
-        &'a self,
-        ticket_id: &'a str,
-        comment: Option<&'a str>,
-    ) -> ApiFuture<'a, Ticket>;
+    fn close_ticket<'a>(&'a self, ticket_id: &'a str, comment: Option<&'a str>) -> ApiFuture<'a, Ticket>;
     /// Post a shipping notice.
     fn ship_notice<'a>(&'a self, receipt: &'a str, notice: &'a ShipNotice) -> ApiFuture<'a, ()>;
 }
@@ -139,14 +109,15 @@ impl<'a> OrderPages<'a> {
         self.next
     }
 
-    /// Fetch the next page; `None` once the last page (HTTP 200) was returned.
+    /// Fetch the next page; `None` once the last page (HTTP 200) was returned. An
+    /// empty page also ends the walk, so a misbehaving server cannot loop it forever.
     pub async fn next_page(&mut self) -> Result<Option<OrdersPage>, ClickBankError> {
         if self.done {
             return Ok(None);
         }
         let page = self.api.orders_page(&self.query, self.next).await?;
         self.next += 1;
-        self.done = !page.more;
+        self.done = !page.more || page.records.is_empty();
         Ok(Some(page))
     }
 }
@@ -173,8 +144,9 @@ pub async fn fetch_all_products(
     let mut page = 1;
     loop {
         let p = api.products_page(query, page).await?;
+        let empty = p.products.is_empty();
         out.extend(p.products);
-        if !p.more {
+        if !p.more || empty {
             return Ok(out);
         }
         page += 1;

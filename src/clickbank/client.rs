@@ -18,8 +18,7 @@ use super::api::{ApiFuture, ClickBankApi};
 use super::error::ClickBankError;
 use super::quirks::{one_or_many, opt_object};
 use super::requests::{
-    AddressChange, OrdersQuery, ProductChange, ProductsQuery, RefundKind, ShipNotice,
-    TicketRequest,
+    AddressChange, OrdersQuery, ProductChange, ProductsQuery, RefundKind, ShipNotice, TicketRequest,
 };
 use super::types::{
     parse_orders, parse_products, OrderRecord, OrdersPage, Product, ProductsPage, RefundAmounts,
@@ -410,11 +409,7 @@ impl ClickBankClient {
         self.exchange(&method, &url, query, None, &[]).await
     }
 
-    async fn get_orders_page(
-        &self,
-        query: &OrdersQuery,
-        page: u32,
-    ) -> Result<OrdersPage, ClickBankError> {
+    async fn get_orders_page(&self, query: &OrdersQuery, page: u32) -> Result<OrdersPage, ClickBankError> {
         let pairs = query.to_pairs()?;
         let page = page.max(1);
         let answer = self
@@ -439,11 +434,7 @@ impl ClickBankClient {
             .map_err(|_| decode_err(format!("`{t}` is not an order count")))
     }
 
-    async fn get_order(
-        &self,
-        receipt: &str,
-        sku: Option<&str>,
-    ) -> Result<Vec<OrderRecord>, ClickBankError> {
+    async fn get_order(&self, receipt: &str, sku: Option<&str>) -> Result<Vec<OrderRecord>, ClickBankError> {
         let pairs: Vec<_> = sku.map(|s| ("sku", s.to_string())).into_iter().collect();
         let answer = self
             .read(Method::GET, &["orders2", receipt], &pairs, None, &[])
@@ -473,11 +464,13 @@ impl ClickBankClient {
                 &[StatusCode::FORBIDDEN],
             )
             .await?;
-        Ok(if answer.status == StatusCode::NO_CONTENT || answer.status == StatusCode::OK {
-            SubscriptionStatus::Active
-        } else {
-            SubscriptionStatus::NotActive
-        })
+        Ok(
+            if answer.status == StatusCode::NO_CONTENT || answer.status == StatusCode::OK {
+                SubscriptionStatus::Active
+            } else {
+                SubscriptionStatus::NotActive
+            },
+        )
     }
 
     async fn subscription_action(
@@ -545,8 +538,10 @@ impl ClickBankClient {
             let answer = self
                 .read(Method::GET, &["tickets", "list"], &pairs, Some(page), &[])
                 .await?;
-            out.extend(parse_tickets(&answer.body)?);
-            if answer.status != StatusCode::PARTIAL_CONTENT {
+            let tickets = parse_tickets(&answer.body)?;
+            let empty = tickets.is_empty();
+            out.extend(tickets);
+            if answer.status != StatusCode::PARTIAL_CONTENT || empty {
                 return Ok(out);
             }
             page += 1;
@@ -579,11 +574,7 @@ impl ClickBankClient {
         parse_one_ticket(&answer.body)
     }
 
-    async fn open_ticket(
-        &self,
-        receipt: &str,
-        request: &TicketRequest,
-    ) -> Result<Ticket, ClickBankError> {
+    async fn open_ticket(&self, receipt: &str, request: &TicketRequest) -> Result<Ticket, ClickBankError> {
         let pairs = request.to_pairs()?;
         let ticket_type = request.ticket_type();
         let sku = request.sku.as_deref();
@@ -625,8 +616,7 @@ impl ClickBankClient {
                 &[],
             )
             .await?;
-        let wrapped: RefundAmountsBody =
-            serde_json::from_slice(&answer.body).map_err(decode_err)?;
+        let wrapped: RefundAmountsBody = serde_json::from_slice(&answer.body).map_err(decode_err)?;
         match wrapped.refund_amounts {
             Some(r) => Ok(r),
             None => serde_json::from_slice::<RefundAmounts>(&answer.body).map_err(decode_err),
@@ -634,9 +624,7 @@ impl ClickBankClient {
     }
 
     async fn get_ticket(&self, id: &str) -> Result<Ticket, ClickBankError> {
-        let answer = self
-            .read(Method::GET, &["tickets", id], &[], None, &[])
-            .await?;
+        let answer = self.read(Method::GET, &["tickets", id], &[], None, &[]).await?;
         parse_one_ticket(&answer.body)
     }
 
@@ -666,11 +654,7 @@ impl ClickBankApi for ClickBankClient {
         Box::pin(self.get_count(query))
     }
 
-    fn order<'a>(
-        &'a self,
-        receipt: &'a str,
-        sku: Option<&'a str>,
-    ) -> ApiFuture<'a, Vec<OrderRecord>> {
+    fn order<'a>(&'a self, receipt: &'a str, sku: Option<&'a str>) -> ApiFuture<'a, Vec<OrderRecord>> {
         Box::pin(self.get_order(receipt, sku))
     }
 
@@ -692,12 +676,7 @@ impl ClickBankApi for ClickBankClient {
         sku: Option<&'a str>,
         date: NaiveDate,
     ) -> ApiFuture<'a, ()> {
-        Box::pin(self.subscription_action(
-            receipt,
-            "changeDate",
-            vec![("changeDate", date_text(date))],
-            sku,
-        ))
+        Box::pin(self.subscription_action(receipt, "changeDate", vec![("changeDate", date_text(date))], sku))
     }
 
     fn pause<'a>(
@@ -718,12 +697,7 @@ impl ClickBankApi for ClickBankClient {
         Box::pin(self.subscription_action(receipt, "reinstate", Vec::new(), sku))
     }
 
-    fn extend<'a>(
-        &'a self,
-        receipt: &'a str,
-        sku: Option<&'a str>,
-        num_periods: u32,
-    ) -> ApiFuture<'a, ()> {
+    fn extend<'a>(&'a self, receipt: &'a str, sku: Option<&'a str>, num_periods: u32) -> ApiFuture<'a, ()> {
         Box::pin(self.subscription_action(
             receipt,
             "extend",
@@ -732,11 +706,7 @@ impl ClickBankApi for ClickBankClient {
         ))
     }
 
-    fn change_address<'a>(
-        &'a self,
-        receipt: &'a str,
-        change: &'a AddressChange,
-    ) -> ApiFuture<'a, ()> {
+    fn change_address<'a>(&'a self, receipt: &'a str, change: &'a AddressChange) -> ApiFuture<'a, ()> {
         Box::pin(async move {
             let pairs = change.to_pairs()?;
             self.subscription_action(receipt, "changeAddress", pairs, None)
@@ -744,19 +714,11 @@ impl ClickBankApi for ClickBankClient {
         })
     }
 
-    fn change_product<'a>(
-        &'a self,
-        receipt: &'a str,
-        change: &'a ProductChange,
-    ) -> ApiFuture<'a, ()> {
+    fn change_product<'a>(&'a self, receipt: &'a str, change: &'a ProductChange) -> ApiFuture<'a, ()> {
         Box::pin(self.subscription_action(receipt, "changeProduct", change.to_pairs(), None))
     }
 
-    fn products_page<'a>(
-        &'a self,
-        query: &'a ProductsQuery,
-        page: u32,
-    ) -> ApiFuture<'a, ProductsPage> {
+    fn products_page<'a>(&'a self, query: &'a ProductsQuery, page: u32) -> ApiFuture<'a, ProductsPage> {
         Box::pin(self.get_products_page(query, page))
     }
 
@@ -764,11 +726,7 @@ impl ClickBankApi for ClickBankClient {
         Box::pin(self.get_product(site, sku))
     }
 
-    fn create_ticket<'a>(
-        &'a self,
-        receipt: &'a str,
-        request: &'a TicketRequest,
-    ) -> ApiFuture<'a, Ticket> {
+    fn create_ticket<'a>(&'a self, receipt: &'a str, request: &'a TicketRequest) -> ApiFuture<'a, Ticket> {
         Box::pin(self.open_ticket(receipt, request))
     }
 
@@ -789,11 +747,7 @@ impl ClickBankApi for ClickBankClient {
         Box::pin(self.list_tickets(receipt))
     }
 
-    fn close_ticket<'a>(
-        &'a self,
-        ticket_id: &'a str,
-        comment: Option<&'a str>,
-    ) -> ApiFuture<'a, Ticket> {
+    fn close_ticket<'a>(&'a self, ticket_id: &'a str, comment: Option<&'a str>) -> ApiFuture<'a, Ticket> {
         Box::pin(self.put_close(ticket_id, comment))
     }
 
@@ -850,8 +804,7 @@ mod tests {
         assert!(ClickBankClient::new(ClientConfig::new("")).is_err());
         assert!(ClickBankClient::new(ClientConfig::new("k").with_base_url("not a url")).is_err());
         assert!(ClickBankClient::new(ClientConfig::new("k").with_base_url("ftp://x/")).is_err());
-        let c = ClickBankClient::new(ClientConfig::new("k").with_base_url("http://h/rest/1.3/"))
-            .unwrap();
+        let c = ClickBankClient::new(ClientConfig::new("k").with_base_url("http://h/rest/1.3/")).unwrap();
         assert_eq!(
             c.url(&["orders2", "A B"]).unwrap().as_str(),
             "http://h/rest/1.3/orders2/A%20B"

@@ -3,9 +3,15 @@
 /// Recognise ClickBank's (or a proxy's) rate-limit wording in a 403 text.
 pub fn is_rate_limit_text(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    ["rate limit", "too many requests", "throttl", "request limit", "quota"]
-        .iter()
-        .any(|needle| t.contains(needle))
+    [
+        "rate limit",
+        "too many requests",
+        "throttl",
+        "request limit",
+        "quota",
+    ]
+    .iter()
+    .any(|needle| t.contains(needle))
 }
 
 fn shown(text: &str) -> &str {
@@ -133,8 +139,10 @@ mod tests {
 
     #[test]
     fn classifies_statuses() {
-        assert!(ClickBankError::from_status(403, "Too many requests: rate limit exceeded".into())
-            .is_rate_limited());
+        assert!(
+            ClickBankError::from_status(403, "Too many requests: rate limit exceeded".into())
+                .is_rate_limited()
+        );
         let e = ClickBankError::from_status(403, "Subscription already canceled".into());
         assert_eq!(e.text(), Some("Subscription already canceled"));
         assert_eq!(

@@ -33,8 +33,8 @@ pub enum MoneyError {
 pub fn currency_exponent(currency: &str) -> u32 {
     let code = currency.trim();
     const ZERO: &[&str] = &[
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-        "VUV", "XAF", "XOF", "XPF",
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+        "XAF", "XOF", "XPF",
     ];
     const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
     const FOUR: &[&str] = &["CLF", "UYW"];
@@ -94,7 +94,10 @@ pub fn parse_minor(text: &str, currency: &str) -> Result<i64, MoneyError> {
     }
     let overflow = || MoneyError::Overflow(text.trim().to_string());
     let mut value: i64 = 0;
-    let digits = int.bytes().chain(kept.bytes()).chain(std::iter::repeat_n(b'0', exp - kept.len()));
+    let digits = int
+        .bytes()
+        .chain(kept.bytes())
+        .chain(std::iter::repeat_n(b'0', exp - kept.len()));
     for b in digits {
         value = value
             .checked_mul(10)
@@ -232,8 +235,14 @@ mod tests {
                 "{bad:?} should be malformed"
             );
         }
-        assert!(matches!(parse_minor("4980.5", "JPY"), Err(MoneyError::TooPrecise { .. })));
-        assert!(matches!(parse_minor("1.999", "USD"), Err(MoneyError::TooPrecise { .. })));
+        assert!(matches!(
+            parse_minor("4980.5", "JPY"),
+            Err(MoneyError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            parse_minor("1.999", "USD"),
+            Err(MoneyError::TooPrecise { .. })
+        ));
         assert!(matches!(
             parse_minor("99999999999999999999", "USD"),
             Err(MoneyError::Overflow(_))

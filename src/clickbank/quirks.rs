@@ -13,8 +13,8 @@ use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
 use serde::de::{
-    self, value::MapAccessDeserializer, DeserializeSeed, Deserializer, IgnoredAny,
-    IntoDeserializer, MapAccess, SeqAccess, Visitor,
+    self, value::MapAccessDeserializer, DeserializeSeed, Deserializer, IgnoredAny, IntoDeserializer,
+    MapAccess, SeqAccess, Visitor,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -111,6 +111,11 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 /// A required string (numbers are accepted and written in decimal).
 pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     opt_string(d)?.ok_or_else(|| de::Error::custom("missing required text value"))
+}
+
+/// A string that may be missing, null or `@nil` (read as "").
+pub fn string_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(opt_string(d)?.unwrap_or_default())
 }
 
 /// `Option<bool>` from `true`, `"true"`, `"1"`, `1`, `"yes"` (and their negatives), null or `@nil`.
@@ -273,10 +278,7 @@ struct Replay<A> {
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
     type Error = A::Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
         match self.first.take() {
             Some(k) => seed.deserialize(k.into_deserializer()).map(Some),
             None => self.inner.next_key_seed(seed),
@@ -588,9 +590,8 @@ mod tests {
 
     #[test]
     fn strings_for_everything() {
-        let p = probe(
-            r#"{"s":"x","b":"true","n":"3","a":"11.94","t":"2019-02-18T15:11:38-08:00","e":"RED"}"#,
-        );
+        let p =
+            probe(r#"{"s":"x","b":"true","n":"3","a":"11.94","t":"2019-02-18T15:11:38-08:00","e":"RED"}"#);
         assert_eq!(p.s.as_deref(), Some("x"));
         assert_eq!(p.b, Some(true));
         assert_eq!(p.n, Some(3));

@@ -59,9 +59,15 @@ impl OrdersQuery {
                 p.push((k, v));
             }
         };
-        push("startDate", self.start_date.map(|d| d.format("%Y-%m-%d").to_string()));
+        push(
+            "startDate",
+            self.start_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        );
         push("endDate", self.end_date.map(|d| d.format("%Y-%m-%d").to_string()));
-        push("type", self.transaction_type.as_ref().map(|t| t.as_str().to_string()));
+        push(
+            "type",
+            self.transaction_type.as_ref().map(|t| t.as_str().to_string()),
+        );
         push("vendor", self.vendor.clone());
         push("affiliate", self.affiliate.clone());
         push("email", self.email.clone());
@@ -427,9 +433,11 @@ mod tests {
         let p = r.to_pairs().unwrap();
         assert!(p.contains(&("type", "rfnd".into())));
         assert!(p.contains(&("refundType", "FULL".into())));
-        assert!(TicketRequest::refund(RefundKind::PartialPercent(90), reasons::REFUND_OTHER)
-            .to_pairs()
-            .is_err());
+        assert!(
+            TicketRequest::refund(RefundKind::PartialPercent(90), reasons::REFUND_OTHER)
+                .to_pairs()
+                .is_err()
+        );
         assert!(TicketRequest::refund(RefundKind::Full, "ticket.type.cancel.1")
             .to_pairs()
             .is_err());
@@ -439,8 +447,10 @@ mod tests {
 
     #[test]
     fn orders_query_needs_both_dates() {
-        let mut q = OrdersQuery::default();
-        q.start_date = NaiveDate::from_ymd_opt(2024, 1, 1);
+        let mut q = OrdersQuery {
+            start_date: NaiveDate::from_ymd_opt(2024, 1, 1),
+            ..Default::default()
+        };
         assert!(q.to_pairs().is_err());
         q.end_date = q.start_date;
         q.affiliate = Some("none".into());

@@ -5,8 +5,7 @@
 //! ClickBank does, using the US daylight-saving rules ([`pacific_offset`]).
 
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc,
-    Weekday,
+    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc, Weekday,
 };
 
 /// A time text that matches none of ClickBank's formats.
@@ -99,8 +98,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, TimeError> {
 }
 
 fn nth_weekday(year: i32, month: u32, weekday: Weekday, n: u8) -> NaiveDate {
-    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n)
-        .unwrap_or(NaiveDate::MIN)
+    NaiveDate::from_weekday_of_month_opt(year, month, weekday, n).unwrap_or(NaiveDate::MIN)
 }
 
 fn last_weekday(year: i32, month: u32, weekday: Weekday) -> NaiveDate {
@@ -235,7 +233,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "yesterday", "2019-13-01T00:00:00-08:00", "2019-01-31 01:35:28 XYZ"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2019-13-01T00:00:00-08:00",
+            "2019-01-31 01:35:28 XYZ",
+        ] {
             assert!(parse_time(bad).is_err(), "{bad:?}");
         }
     }
@@ -243,13 +246,31 @@ mod tests {
     #[test]
     fn pacific_offsets_follow_us_dst() {
         // 2024: DST from Sun 10 March 10:00 UTC to Sun 3 November 09:00 UTC.
-        assert_eq!(pacific_offset(utc(2024, 3, 10, 9, 59, 59)).local_minus_utc(), -8 * HOUR);
-        assert_eq!(pacific_offset(utc(2024, 3, 10, 10, 0, 0)).local_minus_utc(), -7 * HOUR);
-        assert_eq!(pacific_offset(utc(2024, 11, 3, 8, 59, 59)).local_minus_utc(), -7 * HOUR);
-        assert_eq!(pacific_offset(utc(2024, 11, 3, 9, 0, 0)).local_minus_utc(), -8 * HOUR);
+        assert_eq!(
+            pacific_offset(utc(2024, 3, 10, 9, 59, 59)).local_minus_utc(),
+            -8 * HOUR
+        );
+        assert_eq!(
+            pacific_offset(utc(2024, 3, 10, 10, 0, 0)).local_minus_utc(),
+            -7 * HOUR
+        );
+        assert_eq!(
+            pacific_offset(utc(2024, 11, 3, 8, 59, 59)).local_minus_utc(),
+            -7 * HOUR
+        );
+        assert_eq!(
+            pacific_offset(utc(2024, 11, 3, 9, 0, 0)).local_minus_utc(),
+            -8 * HOUR
+        );
         // Pre-2007 rules: first Sunday of April.
-        assert_eq!(pacific_offset(utc(2005, 4, 2, 12, 0, 0)).local_minus_utc(), -8 * HOUR);
-        assert_eq!(pacific_offset(utc(2005, 4, 4, 12, 0, 0)).local_minus_utc(), -7 * HOUR);
+        assert_eq!(
+            pacific_offset(utc(2005, 4, 2, 12, 0, 0)).local_minus_utc(),
+            -8 * HOUR
+        );
+        assert_eq!(
+            pacific_offset(utc(2005, 4, 4, 12, 0, 0)).local_minus_utc(),
+            -7 * HOUR
+        );
     }
 
     #[test]
@@ -265,6 +286,9 @@ mod tests {
             assert_eq!(parse_time(&format_pacific_abbrev(t)).unwrap(), t);
             assert_eq!(parse_time(&format_pacific_compact(t)).unwrap(), t);
         }
-        assert_eq!(pacific_date(utc(2024, 1, 2, 7, 59, 0)), NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        assert_eq!(
+            pacific_date(utc(2024, 1, 2, 7, 59, 0)),
+            NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()
+        );
     }
 }

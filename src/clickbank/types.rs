@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::money::{Amount, MoneyError};
 use super::quirks::{
-    lenient_string, one_or_many, opt_amount, opt_bool, opt_enum, opt_object, opt_string, opt_time,
-    opt_u32, string, string_enum, string_map, time,
+    lenient_string, one_or_many, opt_amount, opt_bool, opt_enum, opt_object, opt_string, opt_time, opt_u32,
+    string, string_enum, string_map, time,
 };
 
 string_enum! {
@@ -402,10 +402,7 @@ impl OrderRecord {
         if self.line_items.is_empty() {
             vec![key(None)]
         } else {
-            self.line_items
-                .iter()
-                .map(|l| key(Some(&l.item_no)))
-                .collect()
+            self.line_items.iter().map(|l| key(Some(&l.item_no))).collect()
         }
     }
 }
@@ -645,7 +642,7 @@ pub struct Ticket {
     /// Refund type of a refund ticket.
     #[serde(default, deserialize_with = "opt_enum")]
     pub refund_type: Option<RefundType>,
-    /// Refund amount (percent for PARTIAL_PERCENT).
+    /// Money the refund pays back, in the order's currency.
     #[serde(default, deserialize_with = "opt_amount")]
     pub refund_amount: Option<Amount>,
     /// SKU the ticket is about.
@@ -765,8 +762,7 @@ pub fn parse_products(body: &[u8]) -> Result<Vec<Product>, serde_json::Error> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }
-    serde_json::from_slice::<ProductsBody>(body)
-        .map(|b| b.products.map(|p| p.product).unwrap_or_default())
+    serde_json::from_slice::<ProductsBody>(body).map(|b| b.products.map(|p| p.product).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -805,9 +801,15 @@ mod tests {
         assert_eq!(l.future_payments, Some(998));
         assert_eq!(l.status, Some(LineItemStatus::Active));
         assert_eq!(l.line_item_type, Some(LineItemType::Standard));
-        assert_eq!(l.next_payment_date.unwrap().to_rfc3339(), "2019-03-18T22:11:38+00:00");
+        assert_eq!(
+            l.next_payment_date.unwrap().to_rfc3339(),
+            "2019-03-18T22:11:38+00:00"
+        );
         let keys = r.event_keys();
-        assert_eq!(keys[0].as_key_string(), "BETHUB|95WJABGG|TEST_SALE|2019-02-18T23:11:38Z|3");
+        assert_eq!(
+            keys[0].as_key_string(),
+            "BETHUB|95WJABGG|TEST_SALE|2019-02-18T23:11:38Z|3"
+        );
     }
 
     #[test]
@@ -824,8 +826,12 @@ mod tests {
     fn empty_bodies_and_nil_lists() {
         assert!(parse_orders(b"").unwrap().is_empty());
         assert!(parse_orders(br#"{"orderData":[]}"#).unwrap().is_empty());
-        assert!(parse_orders(br#"{"orderData":{"@nil":"true"}}"#).unwrap().is_empty());
-        assert!(parse_products(br#"{"products":{"@nil":"true"}}"#).unwrap().is_empty());
+        assert!(parse_orders(br#"{"orderData":{"@nil":"true"}}"#)
+            .unwrap()
+            .is_empty());
+        assert!(parse_products(br#"{"products":{"@nil":"true"}}"#)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -137,22 +137,37 @@ impl OrderEvent {
             items.push(EventItem {
                 item_no: li.item_no.trim().to_string(),
                 title: s(&li.product_title),
-                line_item_type: li.line_item_type.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "ORIGINAL".into()),
+                line_item_type: li
+                    .line_item_type
+                    .as_ref()
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "ORIGINAL".into()),
                 quantity: li.quantity.unwrap_or(1).min(i32::MAX as u32) as i32,
                 amount_minor: minor(&price, &currency)?,
                 shippable: li.shippable.unwrap_or(false),
                 recurring: li.recurring.unwrap_or(false),
-                rebill_amount_minor: plan.and_then(|p| p.rebill_amount.as_ref()).map(|a| minor(&Some(a.clone()), &currency)).transpose()?,
+                rebill_amount_minor: plan
+                    .and_then(|p| p.rebill_amount.as_ref())
+                    .map(|a| minor(&Some(a.clone()), &currency))
+                    .transpose()?,
                 next_payment: plan.and_then(|p| p.next_payment_date),
-                frequency: plan.and_then(|p| p.rebill_frequency.as_ref()).map(|f| f.to_string()),
-                payments_processed: plan.and_then(|p| p.payments_processed).map(|n| n.min(i32::MAX as u32) as i32),
+                frequency: plan
+                    .and_then(|p| p.rebill_frequency.as_ref())
+                    .map(|f| f.to_string()),
+                payments_processed: plan
+                    .and_then(|p| p.payments_processed)
+                    .map(|n| n.min(i32::MAX as u32) as i32),
             });
         }
         Ok(OrderEvent {
             kind: n.transaction_type.to_string(),
             time: n.transaction_time,
             receipt: n.receipt.trim().to_string(),
-            parent_receipt: n.upsell.as_ref().and_then(|u| u.upsell_original_receipt.clone()).filter(|r| !r.trim().is_empty()),
+            parent_receipt: n
+                .upsell
+                .as_ref()
+                .and_then(|u| u.upsell_original_receipt.clone())
+                .filter(|r| !r.trim().is_empty()),
             vendor: n.vendor.clone(),
             affiliate: n.affiliate.clone().filter(|a| !a.trim().is_empty()),
             payment_method: n.payment_method.clone(),
@@ -171,7 +186,11 @@ impl OrderEvent {
         let phone = r
             .customer_contact_info
             .iter()
-            .find(|c| c.field.as_deref().is_some_and(|f| f.to_ascii_lowercase().contains("phone")))
+            .find(|c| {
+                c.field
+                    .as_deref()
+                    .is_some_and(|f| f.to_ascii_lowercase().contains("phone"))
+            })
             .map(|c| s(&c.value))
             .unwrap_or_default();
         let address = EventAddress {
@@ -195,12 +214,23 @@ impl OrderEvent {
             items.push(EventItem {
                 item_no: li.item_no.trim().to_string(),
                 title: s(&li.product_title),
-                line_item_type: li.line_item_type.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "ORIGINAL".into()),
+                line_item_type: li
+                    .line_item_type
+                    .as_ref()
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "ORIGINAL".into()),
                 quantity: li.quantity.unwrap_or(1).min(i32::MAX as u32) as i32,
-                amount_minor: minor(&li.customer_amount.clone().or_else(|| li.account_amount.clone()), &currency)?,
+                amount_minor: minor(
+                    &li.customer_amount.clone().or_else(|| li.account_amount.clone()),
+                    &currency,
+                )?,
                 shippable: li.shippable.unwrap_or(false),
                 recurring: li.recurring.unwrap_or(false),
-                rebill_amount_minor: li.rebill_amount.as_ref().map(|a| minor(&Some(a.clone()), &currency)).transpose()?,
+                rebill_amount_minor: li
+                    .rebill_amount
+                    .as_ref()
+                    .map(|a| minor(&Some(a.clone()), &currency))
+                    .transpose()?,
                 next_payment: li.next_payment_date,
                 frequency: None,
                 payments_processed: li.processed_payments.map(|n| n.min(i32::MAX as u32) as i32),
@@ -256,7 +286,9 @@ impl OrderEvent {
 /// What applying an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Applied { order_id: Option<i64> },
+    Applied {
+        order_id: Option<i64>,
+    },
     /// Seen before: nothing changed.
     Duplicate,
     /// Waits for its parent order.
@@ -270,7 +302,10 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
 }
 
 fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
 }
 
 /// Applies `ev` for `plugin` in one transaction. `source` is `ins` or `import`.
@@ -278,14 +313,24 @@ pub fn apply(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, source: &str) 
     conn.transaction(|conn| apply_in_tx(conn, plugin, ev, source))
 }
 
-fn apply_in_tx(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, source: &str) -> Result<Outcome, AppError> {
+fn apply_in_tx(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    source: &str,
+) -> Result<Outcome, AppError> {
     let key = ev.key(plugin.id);
-    let seen: i64 = applied_events::table.filter(applied_events::event_key.eq(&key)).count().get_result(conn)?;
+    let seen: i64 = applied_events::table
+        .filter(applied_events::event_key.eq(&key))
+        .count()
+        .get_result(conn)?;
     if seen > 0 {
         return Ok(Outcome::Duplicate);
     }
     if ev.kind == "TEST" {
-        return Ok(Outcome::Ignored("ClickBank test notification (the Test URL button): logged only".into()));
+        return Ok(Outcome::Ignored(
+            "ClickBank test notification (the Test URL button): logged only".into(),
+        ));
     }
     let test = ev.is_test();
     if test && !plugin.include_test {
@@ -296,10 +341,18 @@ fn apply_in_tx(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, source: &str
     let outcome = match ev.live_kind() {
         "SALE" => sale(conn, plugin, ev, test, source)?,
         "BILL" => with_order(conn, plugin, ev, |conn, order| rebill(conn, order, ev, source))?,
-        "RFND" | "CGBK" | "INSF" => with_order(conn, plugin, ev, |conn, order| refund(conn, order, ev, source))?,
-        "CANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| set_purchases(conn, order, ev, "CANCELLED"))?,
-        "UNCANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| set_purchases(conn, order, ev, "ACTIVE"))?,
-        "SUBSCRIPTION-CHG" => with_order(conn, plugin, ev, |conn, order| subscription_change(conn, order, ev))?,
+        "RFND" | "CGBK" | "INSF" => {
+            with_order(conn, plugin, ev, |conn, order| refund(conn, order, ev, source))?
+        }
+        "CANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| {
+            set_purchases(conn, order, ev, "CANCELLED")
+        })?,
+        "UNCANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| {
+            set_purchases(conn, order, ev, "ACTIVE")
+        })?,
+        "SUBSCRIPTION-CHG" => with_order(conn, plugin, ev, |conn, order| {
+            subscription_change(conn, order, ev)
+        })?,
         "ABANDONED_ORDER" => partial(conn, plugin, ev)?,
         other => Outcome::Ignored(format!("{other} notifications are logged only")),
     };
@@ -354,11 +407,14 @@ where
     match find_order(conn, plugin.id, &ev.receipt)? {
         Some(order) => {
             f(conn, &order)?;
-            Ok(Outcome::Applied { order_id: Some(order.id) })
+            Ok(Outcome::Applied {
+                order_id: Some(order.id),
+            })
         }
         None => {
             let key = ev.key(plugin.id);
-            let payload = serde_json::to_string(ev).map_err(|e| AppError::Internal(format!("event encoding: {e}")))?;
+            let payload =
+                serde_json::to_string(ev).map_err(|e| AppError::Internal(format!("event encoding: {e}")))?;
             let parked = conn.transaction(|c| {
                 diesel::insert_into(pending_events::table)
                     .values((
@@ -418,7 +474,8 @@ fn campaign_id(conn: &mut DbConn, plugin: &Plugin, currency: &str, test: bool) -
             ))
             .execute(c)
     })?;
-    find(conn)?.ok_or_else(|| AppError::Internal(format!("campaign {name} could not be created (name taken?)")))
+    find(conn)?
+        .ok_or_else(|| AppError::Internal(format!("campaign {name} could not be created (name taken?)")))
 }
 
 /// The category new products of this plugin land in.
@@ -460,7 +517,12 @@ pub fn clickbank_house_id(conn: &mut DbConn) -> Result<i64, AppError> {
 }
 
 /// (product id, its fulfillment house) for an item, creating the product on first sight.
-fn product_for(conn: &mut DbConn, plugin: &Plugin, item: &EventItem, currency: &str) -> Result<(i64, i64), AppError> {
+fn product_for(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    item: &EventItem,
+    currency: &str,
+) -> Result<(i64, i64), AppError> {
     let cat = category_id(conn, plugin)?;
     let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, i64)>> {
         products::table
@@ -475,7 +537,11 @@ fn product_for(conn: &mut DbConn, plugin: &Plugin, item: &EventItem, currency: &
     }
     let house = clickbank_house_id(conn)?;
     let now = super::now();
-    let title = if item.title.is_empty() { format!("ClickBank product {}", item.item_no) } else { item.title.clone() };
+    let title = if item.title.is_empty() {
+        format!("ClickBank product {}", item.item_no)
+    } else {
+        item.title.clone()
+    };
     insert_ignoring_duplicate(conn, |c| {
         diesel::insert_into(products::table)
             .values((
@@ -530,7 +596,9 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<
         // never blanks what an earlier one gave.
         if !c.billing.address1.is_empty() || !c.first_name.is_empty() {
             if !c.billing.address1.is_empty() {
-                diesel::update(customers::table.find(id)).set((values, customers::updated_at.eq(now))).execute(conn)?;
+                diesel::update(customers::table.find(id))
+                    .set((values, customers::updated_at.eq(now)))
+                    .execute(conn)?;
             } else {
                 diesel::update(customers::table.find(id))
                     .set((
@@ -561,10 +629,18 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<
         .first(conn)?)
 }
 
-fn sale(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, test: bool, source: &str) -> Result<Outcome, AppError> {
+fn sale(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    test: bool,
+    source: &str,
+) -> Result<Outcome, AppError> {
     if let Some(existing) = find_order(conn, plugin.id, &ev.receipt)?.filter(|_| !ev.receipt.contains('-')) {
         // The same sale from the other channel (or with another time stamp): one order.
-        return Ok(Outcome::Applied { order_id: Some(existing.id) });
+        return Ok(Outcome::Applied {
+            order_id: Some(existing.id),
+        });
     }
     let campaign = campaign_id(conn, plugin, &ev.currency, test)?;
     let customer = customer_id(conn, plugin, &ev.customer)?;
@@ -636,7 +712,11 @@ fn sale(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, test: bool, source:
                 .execute(conn)?;
         }
         if item.shippable {
-            let status = if plugin.clickbank_ships && house == dummy_house { "SHIPPED" } else { "HOLD" };
+            let status = if plugin.clickbank_ships && house == dummy_house {
+                "SHIPPED"
+            } else {
+                "HOLD"
+            };
             diesel::insert_into(fulfillments::table)
                 .values((
                     fulfillments::order_id.eq(order_id),
@@ -662,7 +742,9 @@ fn sale(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, test: bool, source:
     .set(partials::converted_order_id.eq(Some(order_id)))
     .execute(conn)?;
     apply_waiting(conn, plugin, &ev.receipt, source)?;
-    Ok(Outcome::Applied { order_id: Some(order_id) })
+    Ok(Outcome::Applied {
+        order_id: Some(order_id),
+    })
 }
 
 /// Applies events that were waiting for this receipt, oldest first.
@@ -712,7 +794,12 @@ fn purchase_ids(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent) -> Result<
         .filter(purchases::order_id.eq(order.id))
         .select(purchases::id)
         .into_boxed();
-    let items: Vec<&str> = ev.items.iter().map(|i| i.item_no.as_str()).filter(|s| !s.is_empty()).collect();
+    let items: Vec<&str> = ev
+        .items
+        .iter()
+        .map(|i| i.item_no.as_str())
+        .filter(|s| !s.is_empty())
+        .collect();
     if !items.is_empty() {
         q = q.filter(order_items::item_no.eq_any(items));
     }
@@ -731,14 +818,20 @@ fn rebill(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) ->
             ))
             .execute(conn)?;
         if next.is_some() {
-            diesel::update(purchases::table.find(id)).set(purchases::next_bill_date.eq(next)).execute(conn)?;
+            diesel::update(purchases::table.find(id))
+                .set(purchases::next_bill_date.eq(next))
+                .execute(conn)?;
         }
     }
     Ok(())
 }
 
 fn refund(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) -> Result<(), AppError> {
-    let amount = if ev.total_minor == 0 { order.total_minor - order.refunded_minor } else { ev.total_minor };
+    let amount = if ev.total_minor == 0 {
+        order.total_minor - order.refunded_minor
+    } else {
+        ev.total_minor
+    };
     add_transaction(conn, order.id, ev, None, amount, source)?;
     let refunded = order.refunded_minor + amount;
     let full = refunded >= order.total_minor;
@@ -749,12 +842,19 @@ fn refund(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) ->
         ))
         .execute(conn)?;
     if full {
-        diesel::update(orders::table.find(order.id)).set(orders::status.eq("REFUNDED")).execute(conn)?;
+        diesel::update(orders::table.find(order.id))
+            .set(orders::status.eq("REFUNDED"))
+            .execute(conn)?;
         // Nothing refunded ships: items still on hold are cancelled.
         diesel::update(
-            fulfillments::table.filter(fulfillments::order_id.eq(order.id)).filter(fulfillments::status.eq("HOLD")),
+            fulfillments::table
+                .filter(fulfillments::order_id.eq(order.id))
+                .filter(fulfillments::status.eq("HOLD")),
         )
-        .set((fulfillments::status.eq("CANCELLED"), fulfillments::updated_at.eq(super::now())))
+        .set((
+            fulfillments::status.eq("CANCELLED"),
+            fulfillments::updated_at.eq(super::now()),
+        ))
         .execute(conn)?;
     }
     // ClickBank stops future billing of a refunded or charged-back recurring item.
@@ -778,7 +878,10 @@ fn set_purchases(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, status: &
 
 fn subscription_change(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent) -> Result<(), AppError> {
     for item in &ev.items {
-        let one = OrderEvent { items: vec![item.clone()], ..ev.clone() };
+        let one = OrderEvent {
+            items: vec![item.clone()],
+            ..ev.clone()
+        };
         for id in purchase_ids(conn, order, &one)? {
             diesel::update(purchases::table.find(id))
                 .set((

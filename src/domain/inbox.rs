@@ -17,13 +17,25 @@ use crate::db::DbConn;
 use crate::error::AppError;
 use crate::secrets::SecretBox;
 
-pub const STATUSES: &[&str] = &["received", "processed", "duplicate", "waiting", "ignored", "failed"];
+pub const STATUSES: &[&str] = &[
+    "received",
+    "processed",
+    "duplicate",
+    "waiting",
+    "ignored",
+    "failed",
+];
 
 /// Largest INS body accepted (ClickBank's are a few KiB).
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Stores a delivery as it arrived; returns its id.
-pub fn store(conn: &mut DbConn, source_ip: &str, api_user_id: Option<i64>, body: &str) -> Result<i64, AppError> {
+pub fn store(
+    conn: &mut DbConn,
+    source_ip: &str,
+    api_user_id: Option<i64>,
+    body: &str,
+) -> Result<i64, AppError> {
     let now = super::now();
     diesel::insert_into(inbox::table)
         .values((
@@ -60,7 +72,8 @@ fn decrypt_for(
         let dec = InsDecoder::new(&secret);
         match dec.decrypt(body) {
             Ok(plain) => {
-                let n = crate::clickbank::ins::parse_notification(plain.as_bytes()).map_err(|e| e.to_string())?;
+                let n =
+                    crate::clickbank::ins::parse_notification(plain.as_bytes()).map_err(|e| e.to_string())?;
                 fits.push((p.clone(), n, plain));
             }
             Err(InsError::WrongKeyOrDamaged) => continue,
@@ -74,7 +87,11 @@ fn decrypt_for(
     if fits.is_empty() {
         return Err("wrong secret key or damaged notification: no plugin's secret key decrypts it".into());
     }
-    let vendor_fits = |p: &Plugin, n: &Notification| n.vendor.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(&p.site));
+    let vendor_fits = |p: &Plugin, n: &Notification| {
+        n.vendor
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case(&p.site))
+    };
     let idx = fits
         .iter()
         .position(|(p, n, _)| p.active && vendor_fits(p, n))
@@ -96,7 +113,10 @@ fn pretty(plain: &str) -> String {
 
 /// Decrypts and applies stored delivery `id`; returns its new status.
 pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<String, AppError> {
-    let row: InboundNotification = inbox::table.find(id).select(InboundNotification::as_select()).first(conn)?;
+    let row: InboundNotification = inbox::table
+        .find(id)
+        .select(InboundNotification::as_select())
+        .first(conn)?;
     let now = super::now();
     let all = plugins::list(conn)?;
     let (plugin, note, plain) = match decrypt_for(&all, secrets, row.body.as_bytes()) {
@@ -119,7 +139,10 @@ pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<String
             let (status, error) = match &outcome {
                 Outcome::Applied { .. } => ("processed", None),
                 Outcome::Duplicate => ("duplicate", None),
-                Outcome::Pending => ("waiting", Some("waiting for its sale; applied when the sale arrives".to_string())),
+                Outcome::Pending => (
+                    "waiting",
+                    Some("waiting for its sale; applied when the sale arrives".to_string()),
+                ),
                 Outcome::Ignored(why) => ("ignored", Some(why.clone())),
             };
             diesel::update(inbox::table.find(id))
@@ -146,14 +169,21 @@ pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<String
     });
     match result {
         Ok(status) => Ok(status),
-        Err(e @ (AppError::Validation(_) | AppError::Internal(_) | AppError::NotFound | AppError::Conflict(_))) => {
-            fail(conn, id, now, &e.to_string(), Some(plugin.id))
-        }
+        Err(
+            e
+            @ (AppError::Validation(_) | AppError::Internal(_) | AppError::NotFound | AppError::Conflict(_)),
+        ) => fail(conn, id, now, &e.to_string(), Some(plugin.id)),
         Err(e) => Err(e),
     }
 }
 
-fn fail(conn: &mut DbConn, id: i64, now: chrono::NaiveDateTime, reason: &str, plugin: Option<i64>) -> Result<String, AppError> {
+fn fail(
+    conn: &mut DbConn,
+    id: i64,
+    now: chrono::NaiveDateTime,
+    reason: &str,
+    plugin: Option<i64>,
+) -> Result<String, AppError> {
     diesel::update(inbox::table.find(id))
         .set((
             inbox::status.eq("failed"),
@@ -163,14 +193,20 @@ fn fail(conn: &mut DbConn, id: i64, now: chrono::NaiveDateTime, reason: &str, pl
         ))
         .execute(conn)?;
     if plugin.is_some() {
-        diesel::update(inbox::table.find(id)).set(inbox::plugin_id.eq(plugin)).execute(conn)?;
+        diesel::update(inbox::table.find(id))
+            .set(inbox::plugin_id.eq(plugin))
+            .execute(conn)?;
     }
     Ok("failed".into())
 }
 
 /// Reprocesses every failed delivery, oldest first; returns (processed, still failed).
 pub fn reprocess_failed(conn: &mut DbConn, secrets: &SecretBox) -> Result<(usize, usize), AppError> {
-    let ids: Vec<i64> = inbox::table.filter(inbox::status.eq("failed")).order(inbox::id.asc()).select(inbox::id).load(conn)?;
+    let ids: Vec<i64> = inbox::table
+        .filter(inbox::status.eq("failed"))
+        .order(inbox::id.asc())
+        .select(inbox::id)
+        .load(conn)?;
     let mut still = 0;
     for id in &ids {
         if process(conn, secrets, *id)? == "failed" {
@@ -220,5 +256,8 @@ pub fn list(conn: &mut DbConn, f: &InboxFilter) -> Result<(Vec<InboundNotificati
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<InboundNotification, AppError> {
-    Ok(inbox::table.find(id).select(InboundNotification::as_select()).first(conn)?)
+    Ok(inbox::table
+        .find(id)
+        .select(InboundNotification::as_select())
+        .first(conn)?)
 }

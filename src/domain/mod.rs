@@ -7,8 +7,8 @@ pub mod auth;
 pub mod events;
 pub mod inbox;
 pub mod ip_allow;
-pub mod plugins;
 pub mod passwords;
+pub mod plugins;
 pub mod throttle;
 pub mod users;
 

@@ -57,7 +57,11 @@ impl PluginInput {
     ) -> Result<Self, AppError> {
         let name = name.trim();
         let name = if name.is_empty() { "ClickBank" } else { name };
-        if name.len() > 40 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if name.len() > 40
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(AppError::Validation(
                 "The plugin name may hold up to 40 letters, digits, '_' or '-' (it names campaigns like ClickBank_USD)."
                     .into(),
@@ -71,7 +75,9 @@ impl PluginInput {
         }
         let api_key = api_key.trim();
         if api_key.is_empty() {
-            return Err(AppError::Validation("The API key is required (ClickBank: Settings → API Management).".into()));
+            return Err(AppError::Validation(
+                "The API key is required (ClickBank: Settings → API Management).".into(),
+            ));
         }
         let secret = secret_key.trim().to_ascii_uppercase();
         if !secret.is_empty() && (secret.len() > 16 || !secret.chars().all(|c| c.is_ascii_alphanumeric())) {
@@ -99,9 +105,17 @@ impl PluginInput {
 /// Opens a plugin's sealed keys.
 pub fn keys(plugin: &Plugin, secrets: &SecretBox) -> Result<PluginKeys, AppError> {
     Ok(PluginKeys {
-        dev_key: plugin.dev_key_enc.as_deref().map(|k| secrets.open(k)).transpose()?,
+        dev_key: plugin
+            .dev_key_enc
+            .as_deref()
+            .map(|k| secrets.open(k))
+            .transpose()?,
         api_key: secrets.open(&plugin.api_key_enc)?,
-        secret_key: plugin.secret_key_enc.as_deref().map(|k| secrets.open(k)).transpose()?,
+        secret_key: plugin
+            .secret_key_enc
+            .as_deref()
+            .map(|k| secrets.open(k))
+            .transpose()?,
     })
 }
 
@@ -110,8 +124,7 @@ pub fn client_for(keys: &PluginKeys, base_url: &str) -> Result<Arc<dyn ClickBank
     let cfg = ClientConfig::new(keys.api_key.clone())
         .with_base_url(base_url)
         .with_dev_key(keys.dev_key.clone());
-    clickbank::client::shared_client(cfg)
-        .map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
+    clickbank::client::shared_client(cfg).map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
 }
 
 /// Checks keys and site against ClickBank by reading the first products page. The error
@@ -125,7 +138,10 @@ pub async fn connect_check(api: &dyn ClickBankApi, site: &str) -> Result<(), App
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<Plugin>, AppError> {
-    Ok(plugins::table.select(Plugin::as_select()).order(plugins::name.asc()).load(conn)?)
+    Ok(plugins::table
+        .select(Plugin::as_select())
+        .order(plugins::name.asc())
+        .load(conn)?)
 }
 
 pub fn active(conn: &mut DbConn) -> Result<Vec<Plugin>, AppError> {
@@ -145,12 +161,24 @@ fn seal_opt(secrets: &SecretBox, v: &Option<String>) -> Result<Option<String>, A
 }
 
 /// Saves a new plugin (after a successful connection check).
-pub fn create(conn: &mut DbConn, actor: &Actor, secrets: &SecretBox, input: &PluginInput, connected: bool) -> Result<Plugin, AppError> {
+pub fn create(
+    conn: &mut DbConn,
+    actor: &Actor,
+    secrets: &SecretBox,
+    input: &PluginInput,
+    connected: bool,
+) -> Result<Plugin, AppError> {
     let now = super::now();
     conn.transaction(|conn| {
-        let exists: i64 = plugins::table.filter(plugins::name.eq(&input.name)).count().get_result(conn)?;
+        let exists: i64 = plugins::table
+            .filter(plugins::name.eq(&input.name))
+            .count()
+            .get_result(conn)?;
         if exists > 0 {
-            return Err(AppError::Conflict(format!("A plugin named {} already exists.", input.name)));
+            return Err(AppError::Conflict(format!(
+                "A plugin named {} already exists.",
+                input.name
+            )));
         }
         diesel::insert_into(plugins::table)
             .values((
@@ -188,7 +216,14 @@ pub fn create(conn: &mut DbConn, actor: &Actor, secrets: &SecretBox, input: &Plu
 
 /// Saves an edit. `unique_products` and the name are fixed at creation; empty key fields
 /// keep the stored keys.
-pub fn update(conn: &mut DbConn, actor: &Actor, secrets: &SecretBox, id: i64, input: &PluginInput, keys_changed: bool) -> Result<Plugin, AppError> {
+pub fn update(
+    conn: &mut DbConn,
+    actor: &Actor,
+    secrets: &SecretBox,
+    id: i64,
+    input: &PluginInput,
+    keys_changed: bool,
+) -> Result<Plugin, AppError> {
     conn.transaction(|conn| {
         let before = find(conn, id)?;
         diesel::update(plugins::table.find(id))
@@ -229,7 +264,17 @@ pub fn set_active(conn: &mut DbConn, actor: &Actor, id: i64, active: bool) -> Re
         diesel::update(plugins::table.find(id))
             .set((plugins::active.eq(active), plugins::updated_at.eq(super::now())))
             .execute(conn)?;
-        audit::record(conn, actor, if active { "plugin.reactivate" } else { "plugin.deactivate" }, &p.name, json!({}))?;
+        audit::record(
+            conn,
+            actor,
+            if active {
+                "plugin.reactivate"
+            } else {
+                "plugin.deactivate"
+            },
+            &p.name,
+            json!({}),
+        )?;
         Ok(())
     })
 }

@@ -46,12 +46,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/plugins", web::post().to(admin::plugins::activate))
         .route("/admin/plugins/{id}", web::get().to(admin::plugins::show))
         .route("/admin/plugins/{id}", web::post().to(admin::plugins::update))
-        .route("/admin/plugins/{id}/deactivate", web::post().to(admin::plugins::deactivate))
-        .route("/admin/plugins/{id}/activate", web::post().to(admin::plugins::reactivate))
+        .route(
+            "/admin/plugins/{id}/deactivate",
+            web::post().to(admin::plugins::deactivate),
+        )
+        .route(
+            "/admin/plugins/{id}/activate",
+            web::post().to(admin::plugins::reactivate),
+        )
         .route("/admin/notifications", web::get().to(admin::notifications::list))
-        .route("/admin/notifications/reprocess-failed", web::post().to(admin::notifications::reprocess_failed))
-        .route("/admin/notifications/{id}", web::get().to(admin::notifications::show))
-        .route("/admin/notifications/{id}/reprocess", web::post().to(admin::notifications::reprocess))
+        .route(
+            "/admin/notifications/reprocess-failed",
+            web::post().to(admin::notifications::reprocess_failed),
+        )
+        .route(
+            "/admin/notifications/{id}",
+            web::get().to(admin::notifications::show),
+        )
+        .route(
+            "/admin/notifications/{id}/reprocess",
+            web::post().to(admin::notifications::reprocess),
+        )
         .route("/admin/api-users", web::get().to(admin::api_users::list))
         .route("/admin/api-users", web::post().to(admin::api_users::create))
         .route("/admin/api-users/{id}", web::post().to(admin::api_users::update))

@@ -53,7 +53,10 @@ pub async fn receive(
         body.extend_from_slice(&chunk);
     }
     let text = String::from_utf8_lossy(&body).into_owned();
-    let id = state.db.run(move |c| inbox::store(c, &ip_text, Some(user.id), &text)).await?;
+    let id = state
+        .db
+        .run(move |c| inbox::store(c, &ip_text, Some(user.id), &text))
+        .await?;
     // Stored: from here on ClickBank gets 200 whatever happens; the inbox keeps the outcome.
     let secrets = state.secrets.clone();
     let status = state.db.run(move |c| inbox::process(c, &secrets, id)).await;

@@ -32,62 +32,28 @@ pub struct NavItem {
     pub ready: bool,
 }
 
+const fn item(label: &'static str, href: &'static str, admin_only: bool, ready: bool) -> NavItem {
+    NavItem {
+        label,
+        href,
+        admin_only,
+        ready,
+    }
+}
+
 /// The sections of the product, in menu order.
+#[rustfmt::skip]
 pub const NAV: &[NavItem] = &[
-    NavItem {
-        label: "Dashboard",
-        href: "/",
-        admin_only: false,
-        ready: true,
-    },
-    NavItem {
-        label: "Customer Service",
-        href: "/customer-service",
-        admin_only: false,
-        ready: false,
-    },
-    NavItem {
-        label: "Fulfillment",
-        href: "/fulfillment",
-        admin_only: false,
-        ready: false,
-    },
-    NavItem {
-        label: "Products",
-        href: "/crm/products",
-        admin_only: false,
-        ready: false,
-    },
-    NavItem {
-        label: "Campaigns",
-        href: "/crm/campaigns",
-        admin_only: false,
-        ready: false,
-    },
-    NavItem {
-        label: "Reports",
-        href: "/reports",
-        admin_only: false,
-        ready: false,
-    },
-    NavItem {
-        label: "Plugins",
-        href: "/admin/plugins",
-        admin_only: true,
-        ready: false,
-    },
-    NavItem {
-        label: "Users",
-        href: "/admin/users",
-        admin_only: true,
-        ready: true,
-    },
-    NavItem {
-        label: "Audit log",
-        href: "/admin/audit",
-        admin_only: true,
-        ready: true,
-    },
+    item("Dashboard", "/", false, true),
+    item("Customer Service", "/customer-service", false, false),
+    item("Fulfillment", "/fulfillment", false, false),
+    item("Products", "/crm/products", false, false),
+    item("Campaigns", "/crm/campaigns", false, false),
+    item("Reports", "/reports", false, false),
+    item("Plugins", "/admin/plugins", true, true),
+    item("Notifications", "/admin/notifications", true, true),
+    item("Users", "/admin/users", true, true),
+    item("Audit log", "/admin/audit", true, true),
 ];
 
 impl PageCtx {

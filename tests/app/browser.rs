@@ -84,40 +84,35 @@ pub async fn browser() -> Browser {
     panic!("could not start a browser session: {last_err}");
 }
 
+/// Waits for `css`; on a timeout the panic shows the page the browser is on.
+pub async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    match c.wait().for_element(Locator::Css(css)).await {
+        Ok(el) => el,
+        Err(e) => panic!(
+            "{css}: {e}\n--- page ---\n{}",
+            c.source().await.unwrap_or_default()
+        ),
+    }
+}
+
 pub async fn fill(c: &Client, css: &str, text: &str) {
-    let el = c
-        .wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+    let el = find(c, css).await;
     el.clear().await.unwrap();
     el.send_keys(text).await.unwrap();
 }
 
 pub async fn click(c: &Client, css: &str) {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    find(c, css).await.click().await.unwrap();
 }
 
 pub async fn text_of(c: &Client, css: &str) -> String {
-    c.wait()
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    find(c, css).await.text().await.unwrap()
 }
 
 async fn sign_out(c: &Client) {
     click(c, ".usermenu summary").await;
     click(c, "#logout").await;
-    c.wait().for_element(Locator::Id("login-submit")).await.unwrap();
+    find(c, "#login-submit").await;
 }
 
 #[actix_web::test]
@@ -168,5 +163,37 @@ async fn setup_login_create_user_logout_in_a_real_browser() {
     );
     sign_out(c).await;
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    b.client.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn activate_clickbank_with_wrong_then_right_keys_in_a_real_browser() {
+    let sb = crate::ins::sandbox().await;
+    let app = crate::ins::portal_for(&sb).await;
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "input[name=email]", crate::helpers::ADMIN_EMAIL).await;
+    fill(c, "input[name=password]", crate::helpers::ADMIN_PASSWORD).await;
+    click(c, "#login-submit").await;
+    click(c, "a[href='/admin/plugins']").await;
+
+    fill(c, "#activate-clickbank input[name=site]", sb.site()).await;
+    fill(c, "#activate-clickbank input[name=api_key]", "API-NOT-MY-KEY").await;
+    fill(c, "#activate-clickbank input[name=secret_key]", sb.secret_key()).await;
+    click(c, "#connect").await;
+    let err = text_of(c, "#activate-error").await;
+    assert!(err.contains("ClickBank refused the connection"), "{err}");
+
+    fill(c, "#activate-clickbank input[name=api_key]", sb.api_key()).await;
+    click(c, "#connect").await;
+    assert!(text_of(c, ".flash-ok")
+        .await
+        .contains("Connected to ClickBank and activated ClickBank"));
+    let url = text_of(c, "#ins-url").await;
+    assert!(
+        url.contains("/clickbank/?loginId=clickbank-ins&password=YOUR_API_USER_PASSWORD"),
+        "{url}"
+    );
     b.client.clone().close().await.unwrap();
 }

@@ -6,8 +6,19 @@ use std::process::{Command, Stdio};
 use crate::helpers::fresh_database_url;
 
 fn crm(dir: &std::path::Path, url: &str, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    crm_env(dir, url, args, stdin, &[])
+}
+
+fn crm_env(
+    dir: &std::path::Path,
+    url: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_merchant-crm"))
         .args(args)
+        .envs(env.iter().copied())
         .env("MERCHANT_CRM_DATA_DIR", dir)
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
@@ -203,4 +214,137 @@ fn api_user_commands() {
         ok && out.contains("ins") && out.contains("import_order") && !out.contains("house"),
         "{out}"
     );
+}
+
+/// Runs the command on a blocking thread so the in-process sandbox keeps answering.
+async fn crm_async(
+    dir: std::path::PathBuf,
+    url: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+) -> (bool, String) {
+    actix_web::rt::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        crm_env(&dir, &url, &a, None, &e)
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn plugin_commands_check_keys_with_clickbank() {
+    let sb = crate::ins::sandbox().await;
+    let env = vec![("CLICKBANK_API_BASE".to_string(), sb.base_url())];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let url = fresh_database_url(dir.path());
+    let run = |args: &[&str]| {
+        crm_async(
+            d.clone(),
+            url.clone(),
+            args.iter().map(|s| s.to_string()).collect(),
+            env.clone(),
+        )
+    };
+    let (ok, out) = run(&[
+        "plugin",
+        "create-clickbank",
+        "--site",
+        sb.site(),
+        "--api-key",
+        "API-WRONG",
+    ])
+    .await;
+    assert!(!ok && out.contains("ClickBank refused the connection"), "{out}");
+    let (ok, out) = run(&[
+        "plugin",
+        "create-clickbank",
+        "--site",
+        sb.site(),
+        "--api-key",
+        sb.api_key(),
+        "--secret-key",
+        sb.secret_key(),
+        "--include-test-transactions",
+    ])
+    .await;
+    assert!(
+        ok && out.contains("activated plugin ClickBank") && out.contains("connected to ClickBank"),
+        "{out}"
+    );
+    let (ok, out) = run(&[
+        "plugin",
+        "create-clickbank",
+        "--name",
+        "Offline",
+        "--site",
+        "OTHER",
+        "--api-key",
+        "API-X",
+        "--no-connect",
+    ])
+    .await;
+    assert!(ok && out.contains("keys not checked"), "{out}");
+    let (ok, out) = run(&["plugin", "list"]).await;
+    assert!(
+        ok && out.contains("ClickBank") && out.contains(sb.site()) && out.contains("Offline"),
+        "{out}"
+    );
+    assert!(!out.contains(sb.api_key()), "keys never printed");
+}
+
+#[test]
+fn decrypt_ins_prints_the_notification_or_a_clear_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("unused.sqlite3").to_string_lossy().into_owned();
+    let vector = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/ins_v6_test_vector.json"
+    );
+    let (ok, out) = crm(
+        dir.path(),
+        &url,
+        &[
+            "clickbank",
+            "decrypt-ins",
+            "--secret-key",
+            "G3B7H7T87J2E0VFN",
+            vector,
+        ],
+        None,
+    );
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("pretty JSON");
+    assert_eq!(v["transactionType"], "SALE");
+    assert_eq!(v["vendor"], "TestVendorNickname");
+    assert_eq!(v["lineItems"][0]["productTitle"], "A passed in title");
+
+    let (ok, out) = crm(
+        dir.path(),
+        &url,
+        &["clickbank", "decrypt-ins", "--secret-key", "WRONGKEY", vector],
+        None,
+    );
+    assert!(
+        !ok && out.contains("wrong secret key or damaged notification"),
+        "{out}"
+    );
+    let body = std::fs::read_to_string(vector)
+        .unwrap()
+        .replace("TTBFd1FUWkRNamxCUlE9PQ==", "c2hvcnQ=");
+    let (ok, out) = crm(
+        dir.path(),
+        &url,
+        &["clickbank", "decrypt-ins", "--secret-key", "G3B7H7T87J2E0VFN"],
+        Some(&body),
+    );
+    assert!(!ok && out.contains("iv must decode to 16 bytes"), "{out}");
+    let (ok, out) = crm(
+        dir.path(),
+        &url,
+        &["clickbank", "decrypt-ins", "--secret-key", "X"],
+        Some("{\"hello\":1}"),
+    );
+    assert!(!ok && out.contains("body is not an INS envelope"), "{out}");
 }

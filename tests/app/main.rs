@@ -7,6 +7,6 @@ mod browser;
 mod cli;
 mod csrf;
 mod health;
-mod ins;
 mod helpers;
+mod ins;
 mod users;

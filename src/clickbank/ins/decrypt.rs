@@ -53,7 +53,9 @@ fn decode_b64(text: &str, field: &'static str) -> Result<Vec<u8>, InsError> {
 fn unpad(buf: &[u8]) -> (&[u8], bool) {
     if let Some(&n) = buf.last() {
         let n = usize::from(n);
-        if (1..=16).contains(&n) && n <= buf.len() && buf[buf.len() - n..].iter().all(|&b| usize::from(b) == n)
+        if (1..=16).contains(&n)
+            && n <= buf.len()
+            && buf[buf.len() - n..].iter().all(|&b| usize::from(b) == n)
         {
             return (&buf[..buf.len() - n], true);
         }

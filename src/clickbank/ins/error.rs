@@ -19,9 +19,7 @@ pub enum InsError {
         len: usize,
     },
     /// The ciphertext is not whole AES blocks (cut short or altered).
-    #[error(
-        "damaged notification: the ciphertext is {len} bytes, not a whole number of 16-byte blocks"
-    )]
+    #[error("damaged notification: the ciphertext is {len} bytes, not a whole number of 16-byte blocks")]
     CiphertextLength {
         /// Ciphertext length in bytes.
         len: usize,

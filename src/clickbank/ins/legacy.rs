@@ -14,10 +14,7 @@ pub fn cverify<'a, I>(fields: I, secret_key: &str) -> String
 where
     I: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    let sorted: BTreeMap<&str, &str> = fields
-        .into_iter()
-        .filter(|(k, _)| *k != "cverify")
-        .collect();
+    let sorted: BTreeMap<&str, &str> = fields.into_iter().filter(|(k, _)| *k != "cverify").collect();
     let mut hasher = Sha1::new();
     for value in sorted.values() {
         hasher.update(value.as_bytes());
@@ -37,10 +34,7 @@ pub fn verify_form(body: &[u8], secret_key: &str) -> Result<BTreeMap<String, Str
     // Later duplicates win, as in the PHP reference code.
     let mut fields: BTreeMap<String, String> = pairs.into_iter().collect();
     let given = fields.remove("cverify").ok_or(InsError::MissingCverify)?;
-    let expected = cverify(
-        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        secret_key,
-    );
+    let expected = cverify(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), secret_key);
     if given.trim().eq_ignore_ascii_case(&expected) {
         Ok(fields)
     } else {
@@ -50,10 +44,7 @@ pub fn verify_form(body: &[u8], secret_key: &str) -> Result<BTreeMap<String, Str
 
 /// Build a signed legacy form body (for the sandbox and tests).
 pub fn sign_form(fields: &BTreeMap<String, String>, secret_key: &str) -> String {
-    let code = cverify(
-        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        secret_key,
-    );
+    let code = cverify(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())), secret_key);
     let mut all: Vec<(&str, &str)> = fields
         .iter()
         .filter(|(k, _)| k.as_str() != "cverify")
@@ -70,7 +61,11 @@ mod tests {
     #[test]
     fn signature_is_sorted_values_then_key() {
         // Values sorted by field name (caffitid < ctransreceipt), each followed by "|".
-        let fields = [("ctransreceipt", "ABC"), ("caffitid", "x"), ("cverify", "ignored")];
+        let fields = [
+            ("ctransreceipt", "ABC"),
+            ("caffitid", "x"),
+            ("cverify", "ignored"),
+        ];
         let mut h = Sha1::new();
         h.update(b"x|ABC|SECRET");
         let expected = hex::encode_upper(h.finalize())[..8].to_string();

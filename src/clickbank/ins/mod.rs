@@ -10,6 +10,5 @@ pub use decrypt::{decrypt_ins_to_pretty_json, derive_key, InsDecoder};
 pub use encrypt::{clickbank_iv, encrypt_notification, InsEncoder};
 pub use error::InsError;
 pub use notification::{
-    parse_notification, Address, Contact, Customer, InsLineItem, Notification, PaymentPlan,
-    Upsell,
+    parse_notification, Address, Contact, Customer, InsLineItem, Notification, PaymentPlan, Upsell,
 };

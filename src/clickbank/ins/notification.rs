@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::error::InsError;
 use crate::clickbank::money::{Amount, MoneyError};
 use crate::clickbank::quirks::{
-    lenient_amount, one_or_many, opt_amount, opt_bool, opt_enum, opt_number_text, opt_object,
-    opt_string, opt_time, opt_u32, string, string_map, time,
+    lenient_amount, one_or_many, opt_amount, opt_bool, opt_enum, opt_number_text, opt_object, opt_string,
+    opt_time, opt_u32, string, string_map, string_or_empty, time,
 };
 use crate::clickbank::types::{
     minor_or_zero, EventKey, Frequency, LineItemStatus, LineItemType, Role, TransactionType,
@@ -180,8 +180,8 @@ pub struct Notification {
     /// When it happened, in UTC (6.0 `2023-07-28T02:07:57+00:00`, 7.0 `20220810T162015-0700`).
     #[serde(deserialize_with = "time")]
     pub transaction_time: DateTime<Utc>,
-    /// Receipt (`********` for the "Test URL" button).
-    #[serde(deserialize_with = "string")]
+    /// Receipt (`********` for the "Test URL" button; empty for abandoned orders).
+    #[serde(default, deserialize_with = "string_or_empty")]
     pub receipt: String,
     /// Event type; unknown ones are kept as `Other`.
     pub transaction_type: TransactionType,
@@ -261,16 +261,14 @@ impl Notification {
         if self.line_items.is_empty() {
             vec![key(None)]
         } else {
-            self.line_items
-                .iter()
-                .map(|l| key(Some(&l.item_no)))
-                .collect()
+            self.line_items.iter().map(|l| key(Some(&l.item_no))).collect()
         }
     }
 
     /// The ClickBank "Test URL" button or a test transaction.
     pub fn is_test(&self) -> bool {
-        self.transaction_type.is_test() || self.receipt.chars().all(|c| c == '*')
+        self.transaction_type.is_test()
+            || (!self.receipt.is_empty() && self.receipt.chars().all(|c| c == '*'))
     }
 
     /// Billing contact, else shipping contact.

@@ -7,12 +7,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::catalog::{
-    catalog, AFFILIATES, COUNTRIES, FIRST_NAMES, HOSTILE_FIRST, HOSTILE_LAST, LAST_NAMES,
-    PAYMENT_METHODS, STREETS,
+    catalog, AFFILIATES, COUNTRIES, FIRST_NAMES, HOSTILE_FIRST, HOSTILE_LAST, LAST_NAMES, PAYMENT_METHODS,
+    STREETS,
 };
 use super::model::{
-    add_period, FunnelRole, Payment, Plan, ReceiptInfo, SbAddress, SbCustomer, SbEvent, SbLine,
-    SbProduct, SubIndex, Subscription,
+    add_period, FunnelRole, Payment, Plan, ReceiptInfo, SbAddress, SbCustomer, SbEvent, SbLine, SbProduct,
+    SubIndex, Subscription,
 };
 use crate::clickbank::types::{LineItemStatus, LineItemType, TransactionType};
 
@@ -107,8 +107,14 @@ pub(crate) fn make_customer(rng: &mut StdRng, index: usize) -> SbCustomer {
         email: format!("{local}{index}@{domain}"),
         phone: format!("{} {}", country.phone_prefix, pattern(rng, "### ### ####")),
         address: SbAddress {
-            address1: format!("{} {}", rng.gen_range(1..9999), STREETS[rng.gen_range(0..STREETS.len())]),
-            address2: rng.gen_ratio(1, 5).then(|| format!("Apt {}", rng.gen_range(1..400))),
+            address1: format!(
+                "{} {}",
+                rng.gen_range(1..9999),
+                STREETS[rng.gen_range(0..STREETS.len())]
+            ),
+            address2: rng
+                .gen_ratio(1, 5)
+                .then(|| format!("Apt {}", rng.gen_range(1..400))),
             city: country.cities[city_idx].to_string(),
             county: None,
             state: country.states.get(city_idx).map(|s| s.to_string()),
@@ -185,7 +191,11 @@ pub(crate) fn pick_payment_method(rng: &mut StdRng) -> &'static str {
     "VISA"
 }
 
-pub(crate) fn pick_vendor_vars(rng: &mut StdRng, lines: &[SbLine], products: &[SbProduct]) -> Vec<(&'static str, String)> {
+pub(crate) fn pick_vendor_vars(
+    rng: &mut StdRng,
+    lines: &[SbLine],
+    products: &[SbProduct],
+) -> Vec<(&'static str, String)> {
     if !rng.gen_ratio(3, 10) {
         return Vec::new();
     }
@@ -193,6 +203,9 @@ pub(crate) fn pick_vendor_vars(rng: &mut StdRng, lines: &[SbLine], products: &[S
     let items: Vec<&str> = lines.iter().map(|l| products[l.product].sku.as_str()).collect();
     vec![("utm_source", source.to_string()), ("cbitems", items.join(","))]
 }
+
+/// Front, bump and upsell products of one currency.
+type Funnel = (Vec<usize>, Vec<usize>, Vec<usize>);
 
 struct Outcome {
     time: DateTime<Utc>,
@@ -220,7 +233,7 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
             .map(|(i, _)| i)
             .collect()
     };
-    let mut funnels: HashMap<&'static str, (Vec<usize>, Vec<usize>, Vec<usize>)> = HashMap::new();
+    let mut funnels: HashMap<&'static str, Funnel> = HashMap::new();
     for c in COUNTRIES {
         funnels.entry(c.currency).or_insert_with(|| {
             (
@@ -252,22 +265,52 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
         let t = anchor - Duration::seconds(rng.gen_range(60..=span));
         let test = rng.gen_ratio(1, 100);
         let affiliate = (!test && rng.gen_ratio(3, 5)).then(|| rng.gen_range(0..AFFILIATES.len()) as u16);
-        let pm = if test { "TEST" } else { pick_payment_method(&mut rng) };
+        let pm = if test {
+            "TEST"
+        } else {
+            pick_payment_method(&mut rng)
+        };
         let fp = &products[front];
-        let qty = if fp.physical && fp.plan.is_none() && rng.gen_ratio(1, 10) { 2 } else { 1 };
-        let mut lines = vec![make_line(fp, front, LineItemType::Original, qty, fp.price, affiliate.is_some(), &country)];
+        let qty = if fp.physical && fp.plan.is_none() && rng.gen_ratio(1, 10) {
+            2
+        } else {
+            1
+        };
+        let mut lines = vec![make_line(
+            fp,
+            front,
+            LineItemType::Original,
+            qty,
+            fp.price,
+            affiliate.is_some(),
+            &country,
+        )];
         if !bumps.is_empty() && rng.gen_ratio(3, 10) {
             let b = bumps[rng.gen_range(0..bumps.len())];
-            lines.push(make_line(&products[b], b, LineItemType::Bump, 1, products[b].price, affiliate.is_some(), &country));
+            lines.push(make_line(
+                &products[b],
+                b,
+                LineItemType::Bump,
+                1,
+                products[b].price,
+                affiliate.is_some(),
+                &country,
+            ));
         }
         let receipt = new_receipt(&mut rng, &mut used);
-        let tracking_id = rng.gen_ratio(1, 5).then(|| format!("tid{}", rng.gen_range(1000..99_999)));
+        let tracking_id = rng
+            .gen_ratio(1, 5)
+            .then(|| format!("tid{}", rng.gen_range(1000..99_999)));
         let vendor_vars = pick_vendor_vars(&mut rng, &lines, &products);
         let base = SbEvent {
             id: 0,
             time: t,
             receipt: Some(receipt.clone()),
-            tx_type: if test { TransactionType::TestSale } else { TransactionType::Sale },
+            tx_type: if test {
+                TransactionType::TestSale
+            } else {
+                TransactionType::Sale
+            },
             customer: cust,
             affiliate,
             payment_method: pm,
@@ -284,9 +327,11 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
             affiliate,
             payment_method: pm,
             test,
-            sale_time: t,
             sale_lines: lines.clone(),
-            last_payment: Payment { time: t, lines: lines.clone() },
+            last_payment: Payment {
+                time: t,
+                lines: lines.clone(),
+            },
             refunded_of_last: 0,
             chargeback: false,
             upsell_original: None,
@@ -343,11 +388,18 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
                 }
                 if !test && rng.gen_ratio(8, 100) {
                     let last = info.last_payment.time;
-                    let cancel_time = (next - Duration::seconds(rng.gen_range(3_600..5 * 86_400))).max(last + Duration::seconds(60));
+                    let cancel_time = (next - Duration::seconds(rng.gen_range(3_600..5 * 86_400)))
+                        .max(last + Duration::seconds(60));
                     let mut cancel = base.clone();
                     cancel.time = cancel_time;
                     cancel.tx_type = TransactionType::CancelRebill;
-                    cancel.lines = vec![SbLine { customer_amount: 0, account_amount: 0, tax: 0, shipping: 0, ..lines[0].clone() }];
+                    cancel.lines = vec![SbLine {
+                        customer_amount: 0,
+                        account_amount: 0,
+                        tax: 0,
+                        shipping: 0,
+                        ..lines[0].clone()
+                    }];
                     events.push(cancel);
                     sub.status = LineItemStatus::Canceled;
                     sub.canceled_at = Some(cancel_time);
@@ -359,12 +411,27 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
                     sub.next_payment = None;
                     break;
                 }
-                let line = make_line(fp, front, LineItemType::Original, 1, plan.rebill, affiliate.is_some(), &country);
+                let line = make_line(
+                    fp,
+                    front,
+                    LineItemType::Original,
+                    1,
+                    plan.rebill,
+                    affiliate.is_some(),
+                    &country,
+                );
                 let mut bill = base.clone();
                 bill.time = next;
-                bill.tx_type = if test { TransactionType::TestBill } else { TransactionType::Bill };
+                bill.tx_type = if test {
+                    TransactionType::TestBill
+                } else {
+                    TransactionType::Bill
+                };
                 bill.lines = vec![line];
-                info.last_payment = Payment { time: next, lines: bill.lines.clone() };
+                info.last_payment = Payment {
+                    time: next,
+                    lines: bill.lines.clone(),
+                };
                 events.push(bill);
                 sub.processed += 1;
                 sub.next_payment = Some(add_period(next, &plan.frequency));
@@ -379,7 +446,11 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
             ev.time = o.time;
             match o.kind {
                 OutcomeKind::FullRefund | OutcomeKind::Chargeback => {
-                    ev.tx_type = if o.kind == OutcomeKind::Chargeback { TransactionType::Cgbk } else { TransactionType::Rfnd };
+                    ev.tx_type = if o.kind == OutcomeKind::Chargeback {
+                        TransactionType::Cgbk
+                    } else {
+                        TransactionType::Rfnd
+                    };
                     ev.lines = negate(&info.last_payment.lines);
                     info.refunded_of_last = info.last_payment.total();
                     info.chargeback = o.kind == OutcomeKind::Chargeback;
@@ -414,7 +485,15 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
             let ut = t + Duration::seconds(rng.gen_range(60..600));
             if ut < anchor {
                 let up_receipt = new_receipt(&mut rng, &mut used);
-                let up_lines = vec![make_line(&products[u], u, LineItemType::Upsell, 1, products[u].price, affiliate.is_some(), &country)];
+                let up_lines = vec![make_line(
+                    &products[u],
+                    u,
+                    LineItemType::Upsell,
+                    1,
+                    products[u].price,
+                    affiliate.is_some(),
+                    &country,
+                )];
                 let mut ev = base.clone();
                 ev.time = ut;
                 ev.receipt = Some(up_receipt.clone());
@@ -425,9 +504,11 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
                 receipts.insert(
                     up_receipt,
                     ReceiptInfo {
-                        sale_time: ut,
                         sale_lines: up_lines.clone(),
-                        last_payment: Payment { time: ut, lines: up_lines },
+                        last_payment: Payment {
+                            time: ut,
+                            lines: up_lines,
+                        },
                         refunded_of_last: 0,
                         chargeback: false,
                         upsell_original: Some(receipt.clone()),
@@ -520,7 +601,10 @@ mod tests {
         ] {
             assert!(has(t.clone()), "no {t}");
         }
-        assert!(w.events.iter().any(|e| e.lines.iter().any(|l| l.line_type == LineItemType::Bump)));
+        assert!(w
+            .events
+            .iter()
+            .any(|e| e.lines.iter().any(|l| l.line_type == LineItemType::Bump)));
         assert!(w.events.iter().any(|e| e.upsell_original.is_some()));
         assert!(w.events.iter().any(|e| e.affiliate.is_none() && e.listed()));
         assert!(w.events.windows(2).all(|p| p[0].time <= p[1].time));

@@ -5,8 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Months, Utc};
 
 use crate::clickbank::types::{
-    Frequency, LineItemStatus, LineItemType, RefundType, TicketStatus, TicketType,
-    TransactionType,
+    Frequency, LineItemStatus, LineItemType, RefundType, TicketStatus, TicketType, TransactionType,
 };
 
 /// Rebill plan of a recurring product.
@@ -174,7 +173,6 @@ pub(crate) struct ReceiptInfo {
     pub affiliate: Option<u16>,
     pub payment_method: &'static str,
     pub test: bool,
-    pub sale_time: DateTime<Utc>,
     pub sale_lines: Vec<SbLine>,
     pub last_payment: Payment,
     /// Refunded (positive minor units) of the last payment.
@@ -245,7 +243,10 @@ pub struct RecordedShipNotice {
 
 /// Add one rebill period.
 pub(crate) fn add_period(t: DateTime<Utc>, f: &Frequency) -> DateTime<Utc> {
-    let months = |n: u32| t.checked_add_months(Months::new(n)).unwrap_or(t + Duration::days(30 * i64::from(n)));
+    let months = |n: u32| {
+        t.checked_add_months(Months::new(n))
+            .unwrap_or(t + Duration::days(30 * i64::from(n)))
+    };
     match f {
         Frequency::Weekly => t + Duration::weeks(1),
         Frequency::BiWeekly => t + Duration::weeks(2),

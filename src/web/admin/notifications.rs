@@ -48,7 +48,11 @@ struct InboxPage {
     failed: i64,
 }
 
-pub async fn list(state: web::Data<AppState>, a: Admin, q: web::Query<InboxQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    a: Admin,
+    q: web::Query<InboxQuery>,
+) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let filter = InboxFilter {
         plugin_id: q.plugin.as_deref().and_then(|p| p.parse().ok()),
@@ -64,7 +68,16 @@ pub async fn list(state: web::Data<AppState>, a: Admin, q: web::Query<InboxQuery
         .db
         .run(move |c| {
             let (rows, more) = inbox::list(c, &f2)?;
-            let failed = inbox::list(c, &InboxFilter { status: Some("failed".into()), limit: 1000, ..Default::default() })?.0.len() as i64;
+            let failed = inbox::list(
+                c,
+                &InboxFilter {
+                    status: Some("failed".into()),
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )?
+            .0
+            .len() as i64;
             Ok((rows, more, plugins::list(c)?, failed))
         })
         .await?;
@@ -104,13 +117,21 @@ struct DetailPage {
     n: InboundNotification,
 }
 
-pub async fn show(state: web::Data<AppState>, a: Admin, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let n = state.db.run(move |c| inbox::find(c, id)).await?;
     render(&DetailPage { ctx: a.0.ctx, n })
 }
 
-pub async fn reprocess(state: web::Data<AppState>, a: Admin, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn reprocess(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let secrets = state.secrets.clone();
     let status = state.db.run(move |c| inbox::process(c, &secrets, id)).await?;
@@ -124,7 +145,16 @@ pub async fn reprocess(state: web::Data<AppState>, a: Admin, id: web::Path<i64>)
 
 pub async fn reprocess_failed(state: web::Data<AppState>, a: Admin) -> Result<HttpResponse, AppError> {
     let secrets = state.secrets.clone();
-    let (ok, still) = state.db.run(move |c| inbox::reprocess_failed(c, &secrets)).await?;
-    a.flash(if still == 0 { "ok" } else { "error" }, format!("Reprocessed {} failed notifications: {ok} now applied, {still} still failing.", ok + still));
+    let (ok, still) = state
+        .db
+        .run(move |c| inbox::reprocess_failed(c, &secrets))
+        .await?;
+    a.flash(
+        if still == 0 { "ok" } else { "error" },
+        format!(
+            "Reprocessed {} failed notifications: {ok} now applied, {still} still failing.",
+            ok + still
+        ),
+    );
     Ok(redirect("/admin/notifications"))
 }

@@ -63,19 +63,34 @@ struct PluginsPage {
 
 pub async fn list(state: web::Data<AppState>, a: Admin) -> Result<HttpResponse, AppError> {
     let plugins = state.db.run(plugins::list).await?;
-    let form = PluginForm { name: "ClickBank".into(), ..Default::default() };
-    render(&PluginsPage { ctx: a.0.ctx, plugins, form, error: None })
+    let form = PluginForm {
+        name: "ClickBank".into(),
+        ..Default::default()
+    };
+    render(&PluginsPage {
+        ctx: a.0.ctx,
+        plugins,
+        form,
+        error: None,
+    })
 }
 
 /// Activate: check the keys with ClickBank, then save. Nothing is saved when the check fails.
-pub async fn activate(state: web::Data<AppState>, a: Admin, form: web::Form<PluginForm>) -> Result<HttpResponse, AppError> {
+pub async fn activate(
+    state: web::Data<AppState>,
+    a: Admin,
+    form: web::Form<PluginForm>,
+) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let result = async {
         let input = form.input()?;
         let api = plugins::client_for(&input.keys, &state.config.clickbank_api_base)?;
         plugins::connect_check(api.as_ref(), &input.site).await?;
         let (actor, secrets) = (a.actor(), state.secrets.clone());
-        state.db.run(move |c| plugins::create(c, &actor, &secrets, &input, true)).await
+        state
+            .db
+            .run(move |c| plugins::create(c, &actor, &secrets, &input, true))
+            .await
     }
     .await;
     match result {
@@ -85,7 +100,15 @@ pub async fn activate(state: web::Data<AppState>, a: Admin, form: web::Form<Plug
         }
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
             let plugins = state.db.run(plugins::list).await?;
-            render_status(&PluginsPage { ctx: a.0.ctx, plugins, form, error: Some(e.to_string()) }, StatusCode::BAD_REQUEST)
+            render_status(
+                &PluginsPage {
+                    ctx: a.0.ctx,
+                    plugins,
+                    form,
+                    error: Some(e.to_string()),
+                },
+                StatusCode::BAD_REQUEST,
+            )
         }
         Err(e) => Err(e),
     }
@@ -111,7 +134,13 @@ pub struct ShowQuery {
     api_user: Option<String>,
 }
 
-async fn plugin_page(state: &AppState, a: Admin, id: i64, chosen: Option<String>, error: Option<String>) -> Result<HttpResponse, AppError> {
+async fn plugin_page(
+    state: &AppState,
+    a: Admin,
+    id: i64,
+    chosen: Option<String>,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
     let (p, users, recent) = state
         .db
         .run(move |c| {
@@ -120,18 +149,37 @@ async fn plugin_page(state: &AppState, a: Admin, id: i64, chosen: Option<String>
                 .into_iter()
                 .filter(|u| !u.disabled && u.has(Permission::ImportOrder))
                 .collect();
-            let (recent, _) = inbox::list(c, &InboxFilter { plugin_id: Some(id), limit: 10, ..Default::default() })?;
+            let (recent, _) = inbox::list(
+                c,
+                &InboxFilter {
+                    plugin_id: Some(id),
+                    limit: 10,
+                    ..Default::default()
+                },
+            )?;
             Ok((p, users, recent))
         })
         .await?;
     let keys = plugins::keys(&p, &state.secrets)?;
-    let chosen = chosen.or_else(|| users.first().map(|u| u.login_id.clone())).unwrap_or_default();
-    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.bind));
+    let chosen = chosen
+        .or_else(|| users.first().map(|u| u.login_id.clone()))
+        .unwrap_or_default();
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", state.config.bind));
     let ins_url = users.iter().find(|u| u.login_id == chosen).map(|u| {
-        let q = url::form_urlencoded::Serializer::new(String::new()).append_pair("loginId", &u.login_id).finish();
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("loginId", &u.login_id)
+            .finish();
         format!("{base}/clickbank/?{q}&password=YOUR_API_USER_PASSWORD")
     });
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     render_status(
         &PluginPage {
             ctx: a.0.ctx,
@@ -149,18 +197,34 @@ async fn plugin_page(state: &AppState, a: Admin, id: i64, chosen: Option<String>
     )
 }
 
-pub async fn show(state: web::Data<AppState>, a: Admin, id: web::Path<i64>, q: web::Query<ShowQuery>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+    q: web::Query<ShowQuery>,
+) -> Result<HttpResponse, AppError> {
     plugin_page(&state, a, id.into_inner(), q.into_inner().api_user, None).await
 }
 
 /// Edit: empty key fields keep the stored keys; changed API/dev keys are checked first.
-pub async fn update(state: web::Data<AppState>, a: Admin, id: web::Path<i64>, form: web::Form<PluginForm>) -> Result<HttpResponse, AppError> {
+pub async fn update(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+    form: web::Form<PluginForm>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let form = form.into_inner();
     let result = async {
         let current = state.db.run(move |c| plugins::find(c, id)).await?;
         let stored = plugins::keys(&current, &state.secrets)?;
-        let pick = |typed: &str, kept: Option<String>| if typed.trim().is_empty() { kept.unwrap_or_default() } else { typed.to_string() };
+        let pick = |typed: &str, kept: Option<String>| {
+            if typed.trim().is_empty() {
+                kept.unwrap_or_default()
+            } else {
+                typed.to_string()
+            }
+        };
         let merged = PluginForm {
             name: current.name.clone(),
             api_key: pick(&form.api_key, Some(stored.api_key.clone())),
@@ -170,19 +234,27 @@ pub async fn update(state: web::Data<AppState>, a: Admin, id: web::Path<i64>, fo
             ..form.clone()
         };
         let input = merged.input()?;
-        let api_changed = input.keys.api_key != stored.api_key || input.keys.dev_key != stored.dev_key || input.site != current.site;
+        let api_changed = input.keys.api_key != stored.api_key
+            || input.keys.dev_key != stored.dev_key
+            || input.site != current.site;
         let keys_changed = api_changed || input.keys.secret_key != stored.secret_key;
         if api_changed {
             let api = plugins::client_for(&input.keys, &state.config.clickbank_api_base)?;
             plugins::connect_check(api.as_ref(), &input.site).await?;
         }
         let (actor, secrets) = (a.actor(), state.secrets.clone());
-        state.db.run(move |c| plugins::update(c, &actor, &secrets, id, &input, keys_changed)).await
+        state
+            .db
+            .run(move |c| plugins::update(c, &actor, &secrets, id, &input, keys_changed))
+            .await
     }
     .await;
     match result {
         Ok(_) => {
-            a.flash("ok", "Plugin saved. Failed notifications can be reprocessed from Admin → Notifications.");
+            a.flash(
+                "ok",
+                "Plugin saved. Failed notifications can be reprocessed from Admin → Notifications.",
+            );
             Ok(redirect(&format!("/admin/plugins/{id}")))
         }
         Err(e @ AppError::Validation(_)) => plugin_page(&state, a, id, None, Some(e.to_string())).await,
@@ -192,16 +264,33 @@ pub async fn update(state: web::Data<AppState>, a: Admin, id: web::Path<i64>, fo
 
 async fn set_active(state: &AppState, a: &Admin, id: i64, active: bool) -> Result<HttpResponse, AppError> {
     let actor = a.actor();
-    state.db.run(move |c| plugins::set_active(c, &actor, id, active)).await?;
-    a.flash("ok", if active { "Plugin reactivated." } else { "Plugin deactivated: its notifications are refused until you reactivate it." });
+    state
+        .db
+        .run(move |c| plugins::set_active(c, &actor, id, active))
+        .await?;
+    a.flash(
+        "ok",
+        if active {
+            "Plugin reactivated."
+        } else {
+            "Plugin deactivated: its notifications are refused until you reactivate it."
+        },
+    );
     Ok(redirect(&format!("/admin/plugins/{id}")))
 }
 
-pub async fn deactivate(state: web::Data<AppState>, a: Admin, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn deactivate(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     set_active(&state, &a, id.into_inner(), false).await
 }
 
-pub async fn reactivate(state: web::Data<AppState>, a: Admin, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn reactivate(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     set_active(&state, &a, id.into_inner(), true).await
 }
-
