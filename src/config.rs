@@ -22,6 +22,12 @@ pub struct Config {
     pub pool_size: u32,
     pub time_zone: chrono_tz::Tz,
     pub master_key: Vec<u8>,
+    /// Run the import scheduler in this process (`serve --no-jobs` turns it off).
+    pub jobs: bool,
+    /// Seconds between scheduler ticks (60; tests use less).
+    pub scheduler_tick_secs: u64,
+    /// Minutes between continuous order imports of a plugin.
+    pub import_interval_minutes: i32,
     /// ClickBank REST base URL (the sandbox's in demos and tests).
     pub clickbank_api_base: String,
     pub ip_ranges: crate::domain::ip_allow::IpRanges,
@@ -206,10 +212,26 @@ impl Config {
             .to_string();
         url::Url::parse(&clickbank_api_base)
             .map_err(|e| AppError::Config(format!("CLICKBANK_API_BASE is not a URL ({e})")))?;
+        let jobs = !parse_flag("MERCHANT_CRM_NO_JOBS", get("MERCHANT_CRM_NO_JOBS"))?;
+        let number = |name: &str, default: u64, max: u64| -> Result<u64, AppError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| AppError::Config(format!("{name} must be 1..{max}, got {v:?}"))),
+            }
+        };
+        let scheduler_tick_secs = number("MERCHANT_CRM_SCHEDULER_TICK_SECS", 60, 3600)?;
+        let import_interval_minutes = number("MERCHANT_CRM_IMPORT_INTERVAL_MINUTES", 15, 1440)? as i32;
         let ip_ranges = crate::domain::ip_allow::IpRanges::load(get)?;
         Ok(Config {
             master_key,
             clickbank_api_base,
+            jobs,
+            scheduler_tick_secs,
+            import_interval_minutes,
             ip_ranges,
             bind,
             data_dir,

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod secrets;
 pub mod web;
 
@@ -31,6 +32,25 @@ pub struct AppState {
     pub config: Config,
     pub secrets: secrets::SecretBox,
     pub api_auth: domain::api_users::ApiAuthenticator,
+    /// Wakes the INS worker when a notification is stored.
+    pub wake_inbox: std::sync::Arc<tokio::sync::Notify>,
+    /// INS requests storing a body at this moment (the worker lets them go first).
+    pub ins_storing: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Wakes the import scheduler (a task was started or asked to run now).
+    pub wake_jobs: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    /// What the import jobs need.
+    pub fn import_context(&self) -> domain::imports::ImportContext {
+        domain::imports::ImportContext {
+            db: self.db.clone(),
+            secrets: self.secrets.clone(),
+            api_base: self.config.clickbank_api_base.clone(),
+            requests_per_second: 10,
+            continuous_interval_minutes: self.config.import_interval_minutes,
+        }
+    }
 }
 
 /// Request spans that name the path only: query strings can carry secrets (ClickBank
@@ -104,7 +124,23 @@ impl Application {
             config,
             secrets,
             api_auth: Default::default(),
+            wake_inbox: Default::default(),
+            ins_storing: Default::default(),
+            wake_jobs: Default::default(),
         });
+        jobs::inbox_worker::spawn(
+            state.db.clone(),
+            state.secrets.clone(),
+            state.wake_inbox.clone(),
+            state.ins_storing.clone(),
+        );
+        if state.config.jobs {
+            jobs::scheduler::spawn(
+                state.import_context(),
+                std::time::Duration::from_secs(state.config.scheduler_tick_secs),
+                state.wake_jobs.clone(),
+            );
+        }
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name("merchant_crm_session".into())

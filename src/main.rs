@@ -128,6 +128,9 @@ struct ServeArgs {
     /// address:port to listen on [env: MERCHANT_CRM_BIND] [default: 127.0.0.1:8080]
     #[arg(long)]
     bind: Option<String>,
+    /// Run no import scheduler in this process (INS are still received and applied)
+    #[arg(long)]
+    no_jobs: bool,
 }
 
 #[derive(Subcommand)]
@@ -183,7 +186,11 @@ fn overrides(common: &Common, bind: Option<String>) -> Overrides {
 
 fn run(cli: Cli) -> Result<(), AppError> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(Config::load(&overrides(&cli.common, args.bind))?),
+        Command::Serve(args) => {
+            let mut config = Config::load(&overrides(&cli.common, args.bind))?;
+            config.jobs &= !args.no_jobs;
+            serve(config)
+        }
         Command::Migrate => {
             let config = Config::load(&overrides(&cli.common, None))?;
             let db = Database::connect(&config.database_url, 1)?;

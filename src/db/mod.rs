@@ -57,10 +57,18 @@ impl Backend {
 }
 
 /// The pool plus which backend it talks to.
+///
+/// On SQLite, work submitted through [`Database::run`] is serialised by one in-process lock:
+/// SQLite allows one writer, and a deferred transaction that turns into a writer while another
+/// writer holds the database fails at once with "database is locked" instead of waiting for
+/// `busy_timeout`. Taking turns in the process avoids that (SQLite serves one process, see
+/// design.md); [`Database::read`] skips the lock for read-only work, which WAL lets run beside
+/// a writer. PostgreSQL has no such lock.
 #[derive(Clone)]
 pub struct Database {
     pub pool: DbPool,
     pub backend: Backend,
+    sqlite_turn: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 #[derive(Debug)]
@@ -119,7 +127,7 @@ impl Database {
         } else {
             builder.build_unchecked(manager)
         };
-        Ok(Database { pool, backend })
+        Ok(Database { pool, backend, sqlite_turn: Default::default() })
     }
 
     /// Applies every pending embedded migration of this backend; returns the versions applied.
@@ -140,8 +148,31 @@ impl Database {
             .map_err(|e| AppError::Unavailable(format!("database unavailable: {e}")))
     }
 
-    /// Runs `f` with a connection on the blocking thread pool, off the async workers.
+    /// Runs `f` (which may write) with a connection on the blocking thread pool, off the
+    /// async workers; on SQLite it takes its turn with the other writers.
     pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let turn = (self.backend == Backend::Sqlite).then(|| self.sqlite_turn.clone());
+        self.blocking(move |conn| {
+            let _guard = turn.as_ref().map(|t| t.lock().unwrap_or_else(|p| p.into_inner()));
+            f(conn)
+        })
+        .await
+    }
+
+    /// Runs read-only `f` off the async workers without waiting for SQLite writers.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.blocking(f).await
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,

@@ -337,3 +337,57 @@ diesel::allow_tables_to_appear_in_same_query!(
     pending_events,
     inbound_notifications,
 );
+
+diesel::table! {
+    import_tasks (id) {
+        id -> BigInt,
+        kind -> Text,
+        plugin_id -> BigInt,
+        state -> Text,
+        days_back -> Integer,
+        ship_cutoff_days -> Nullable<Integer>,
+        range_start -> Nullable<Text>,
+        range_end -> Nullable<Text>,
+        cursor_day -> Nullable<Text>,
+        cursor_page -> Integer,
+        windows_total -> Integer,
+        windows_done -> Integer,
+        imported -> BigInt,
+        skipped -> BigInt,
+        errors -> BigInt,
+        interval_minutes -> Integer,
+        next_run_at -> Nullable<Timestamp>,
+        last_run_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    import_task_runs (id) {
+        id -> BigInt,
+        task_id -> BigInt,
+        runner -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        pages -> Integer,
+        imported -> BigInt,
+        skipped -> BigInt,
+        outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    clickbank_request_counts (plugin_id, day) {
+        plugin_id -> BigInt,
+        day -> Text,
+        requests -> BigInt,
+    }
+}
+
+diesel::joinable!(import_tasks -> plugins (plugin_id));
+diesel::joinable!(import_task_runs -> import_tasks (task_id));
+diesel::allow_tables_to_appear_in_same_query!(import_tasks, import_task_runs, clickbank_request_counts, plugins);

@@ -327,7 +327,7 @@ impl ApiAuthenticator {
         permission: Permission,
     ) -> Result<ApiUser, AppError> {
         let l = login.to_string();
-        let user = db.run(move |c| find_by_login(c, &l)).await?;
+        let user = db.read(move |c| find_by_login(c, &l)).await?;
         let Some(user) = user else {
             // Spend the same time as a real check so logins cannot be probed.
             passwords::verify_async(password.to_string(), passwords::dummy_hash().to_string()).await;

@@ -19,6 +19,7 @@ use crate::secrets::SecretBox;
 
 pub const STATUSES: &[&str] = &[
     "received",
+    "processing",
     "processed",
     "duplicate",
     "waiting",
@@ -55,53 +56,59 @@ pub fn store(
         .first(conn)?)
 }
 
-/// Finds the active plugin whose secret key decrypts `body`, preferring the one whose site
-/// is the notification's vendor when several keys fit.
-fn decrypt_for(
-    plugins: &[Plugin],
-    secrets: &SecretBox,
-    body: &[u8],
-) -> Result<(Plugin, Notification, String), String> {
-    let mut fits: Vec<(Plugin, Notification, String)> = Vec::new();
-    let mut any_key = false;
-    for p in plugins {
-        let Some(secret) = plugins::keys(p, secrets).map_err(|e| e.to_string())?.secret_key else {
-            continue;
-        };
-        any_key = true;
-        let dec = InsDecoder::new(&secret);
-        match dec.decrypt(body) {
-            Ok(plain) => {
-                let n =
-                    crate::clickbank::ins::parse_notification(plain.as_bytes()).map_err(|e| e.to_string())?;
-                fits.push((p.clone(), n, plain));
-            }
-            Err(InsError::WrongKeyOrDamaged) => continue,
-            // The envelope itself is bad: no key will ever fit.
-            Err(e) => return Err(e.to_string()),
+/// Every plugin with its INS decoder, built once per batch (key opening and derivation are
+/// not repeated per notification).
+pub struct Keyring {
+    entries: Vec<(Plugin, Option<InsDecoder>)>,
+}
+
+impl Keyring {
+    pub fn load(conn: &mut DbConn, secrets: &SecretBox) -> Result<Self, AppError> {
+        let mut entries = Vec::new();
+        for p in plugins::list(conn)? {
+            let dec = plugins::keys(&p, secrets)?.secret_key.map(|k| InsDecoder::new(&k));
+            entries.push((p, dec));
         }
+        Ok(Keyring { entries })
     }
-    if !any_key {
-        return Err("no ClickBank plugin has a secret key: add it on the plugin page, then reprocess".into());
-    }
-    if fits.is_empty() {
-        return Err("wrong secret key or damaged notification: no plugin's secret key decrypts it".into());
-    }
-    let vendor_fits = |p: &Plugin, n: &Notification| {
-        n.vendor
-            .as_deref()
-            .is_some_and(|v| v.eq_ignore_ascii_case(&p.site))
-    };
-    let idx = fits
-        .iter()
-        .position(|(p, n, _)| p.active && vendor_fits(p, n))
-        .or_else(|| fits.iter().position(|(p, _, _)| p.active));
-    match idx {
-        Some(i) => Ok(fits.swap_remove(i)),
-        None => Err(format!(
-            "plugin {} is deactivated: reactivate it, then reprocess this notification",
-            fits[0].0.name
-        )),
+
+    /// Finds the plugin whose secret key decrypts `body`, preferring an active one whose
+    /// site is the notification's vendor when several keys fit.
+    fn decrypt(&self, body: &[u8]) -> Result<(Plugin, Notification, String), String> {
+        let mut fits: Vec<(Plugin, Notification, String)> = Vec::new();
+        let mut any_key = false;
+        for (p, dec) in &self.entries {
+            let Some(dec) = dec else { continue };
+            any_key = true;
+            match dec.decrypt(body) {
+                Ok(plain) => {
+                    let n = crate::clickbank::ins::parse_notification(plain.as_bytes()).map_err(|e| e.to_string())?;
+                    fits.push((p.clone(), n, plain));
+                }
+                Err(InsError::WrongKeyOrDamaged) => continue,
+                // The envelope itself is bad: no key will ever fit.
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        if !any_key {
+            return Err("no ClickBank plugin has a secret key: add it on the plugin page, then reprocess".into());
+        }
+        if fits.is_empty() {
+            return Err("wrong secret key or damaged notification: no plugin's secret key decrypts it".into());
+        }
+        let vendor_fits =
+            |p: &Plugin, n: &Notification| n.vendor.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(&p.site));
+        let idx = fits
+            .iter()
+            .position(|(p, n, _)| p.active && vendor_fits(p, n))
+            .or_else(|| fits.iter().position(|(p, _, _)| p.active));
+        match idx {
+            Some(i) => Ok(fits.swap_remove(i)),
+            None => Err(format!(
+                "plugin {} is deactivated: reactivate it, then reprocess this notification",
+                fits[0].0.name
+            )),
+        }
     }
 }
 
@@ -113,13 +120,18 @@ fn pretty(plain: &str) -> String {
 
 /// Decrypts and applies stored delivery `id`; returns its new status.
 pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<String, AppError> {
+    let keys = Keyring::load(conn, secrets)?;
+    process_with(conn, &keys, id)
+}
+
+/// [`process`] with the plugins' decoders already at hand.
+pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<String, AppError> {
     let row: InboundNotification = inbox::table
         .find(id)
         .select(InboundNotification::as_select())
         .first(conn)?;
     let now = super::now();
-    let all = plugins::list(conn)?;
-    let (plugin, note, plain) = match decrypt_for(&all, secrets, row.body.as_bytes()) {
+    let (plugin, note, plain) = match keys.decrypt(row.body.as_bytes()) {
         Ok(x) => x,
         Err(reason) => return fail(conn, id, now, &reason, None),
     };
@@ -260,4 +272,64 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<InboundNotification, AppError>
         .find(id)
         .select(InboundNotification::as_select())
         .first(conn)?)
+}
+
+/// A delivery left `processing` this long (its process died) is taken up again.
+const STALE_CLAIM_MINUTES: i64 = 5;
+
+/// Claims up to `limit` stored deliveries for processing by this process (one conditional
+/// UPDATE each, so two processes never take the same one).
+pub fn claim_batch(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> {
+    let now = super::now();
+    let stale = now - chrono::Duration::minutes(STALE_CLAIM_MINUTES);
+    let open = || {
+        inbox::status
+            .eq("received")
+            .or(inbox::status.eq("processing").and(inbox::processed_at.lt(stale)))
+    };
+    conn.transaction(|conn| {
+        let ids: Vec<i64> = inbox::table.filter(open()).order(inbox::id.asc()).limit(limit).select(inbox::id).load(conn)?;
+        let mut claimed = Vec::with_capacity(ids.len());
+        for id in ids {
+            let n = diesel::update(inbox::table.find(id).filter(open()))
+                .set((inbox::status.eq("processing"), inbox::processed_at.eq(Some(now))))
+                .execute(conn)?;
+            if n == 1 {
+                claimed.push(id);
+            }
+        }
+        Ok(claimed)
+    })
+}
+
+/// Processes claimed deliveries in one transaction (each in its own savepoint); if the
+/// batch as a whole fails, each is processed on its own so one bad row cannot hold the others.
+pub fn process_batch(conn: &mut DbConn, secrets: &SecretBox, ids: &[i64]) -> Result<(), AppError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let keys = Keyring::load(conn, secrets)?;
+    let batch = conn.transaction(|c| {
+        for id in ids {
+            process_with(c, &keys, *id)?;
+        }
+        Ok::<_, AppError>(())
+    });
+    if let Err(e) = batch {
+        tracing::warn!(error = %e, "INS batch failed; processing one by one");
+        for id in ids {
+            if let Err(e) = process_with(conn, &keys, *id) {
+                tracing::error!(notification = id, error = %e, "INS processing failed; kept for reprocessing");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deliveries stored but not processed yet.
+pub fn backlog(conn: &mut DbConn) -> Result<i64, AppError> {
+    Ok(inbox::table
+        .filter(inbox::status.eq_any(["received", "processing"]))
+        .count()
+        .get_result(conn)?)
 }

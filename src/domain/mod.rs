@@ -5,6 +5,7 @@ pub mod api_users;
 pub mod audit;
 pub mod auth;
 pub mod events;
+pub mod imports;
 pub mod inbox;
 pub mod ip_allow;
 pub mod passwords;

@@ -112,7 +112,7 @@ async fn load_signed(req: HttpRequest) -> Result<Signed, AppError> {
     let id = session::user_id(&session).ok_or(AppError::Unauthenticated)?;
     let user = st
         .db
-        .run(move |conn| {
+        .read(move |conn| {
             crate::domain::users::find(conn, id)
                 .map(Some)
                 .or_else(|e| match e {

@@ -3,6 +3,8 @@
 //! body (413), stores the raw body, then decrypts and applies it. Answers 200 once the body
 //! is stored, whatever processing finds (a failure is kept for reprocessing).
 
+use std::sync::atomic::Ordering;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -53,15 +55,14 @@ pub async fn receive(
         body.extend_from_slice(&chunk);
     }
     let text = String::from_utf8_lossy(&body).into_owned();
-    let id = state
-        .db
-        .run(move |c| inbox::store(c, &ip_text, Some(user.id), &text))
-        .await?;
-    // Stored: from here on ClickBank gets 200 whatever happens; the inbox keeps the outcome.
-    let secrets = state.secrets.clone();
-    let status = state.db.run(move |c| inbox::process(c, &secrets, id)).await;
-    if let Err(e) = &status {
-        tracing::error!(notification = id, error = %e, "INS processing failed; kept for reprocessing");
-    }
+    let storing = state.ins_storing.clone();
+    storing.fetch_add(1, Ordering::Relaxed);
+    let stored = state.db.run(move |c| inbox::store(c, &ip_text, Some(user.id), &text)).await;
+    storing.fetch_sub(1, Ordering::Relaxed);
+    let id = stored?;
+    // Stored: from here on ClickBank gets 200; the inbox worker applies it and the inbox
+    // keeps the outcome (a failure waits there for reprocessing).
+    tracing::debug!(notification = id, "INS stored");
+    state.wake_inbox.notify_one();
     Ok(HttpResponse::Ok().content_type("text/plain").body("OK"))
 }

@@ -193,6 +193,18 @@ impl TestApp {
             .await
     }
 
+    /// Waits until the INS worker has processed every stored notification.
+    pub async fn settle(&self) {
+        for _ in 0..400 {
+            let n = self.db.read(merchant_crm::domain::inbox::backlog).await.expect("backlog");
+            if n == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the INS inbox did not drain in 10 s");
+    }
+
     /// A second browser (its own cookie jar) on the same app.
     pub fn other_client(&self) -> TestApp {
         TestApp {

@@ -84,6 +84,7 @@ async fn post(sb: &SandboxHandle, app: &TestApp, ev: &SandboxEvent) {
         "{}",
         ev.plaintext
     );
+    app.settle().await;
 }
 
 /// The inbox statuses of `receipt`, oldest first.
@@ -433,6 +434,7 @@ async fn the_route_checks_who_where_and_how_much() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "stored, so ClickBank must not retry");
+    app.settle().await;
     let page = app.get_text("/admin/notifications?status=failed").await;
     assert!(page.contains("body is not an INS envelope"), "{page}");
 }

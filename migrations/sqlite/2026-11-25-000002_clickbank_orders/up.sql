@@ -244,3 +244,4 @@ CREATE TABLE inbound_notifications (
 );
 CREATE INDEX inbound_notifications_status ON inbound_notifications (status, id);
 CREATE INDEX inbound_notifications_plugin ON inbound_notifications (plugin_id, id);
+CREATE INDEX inbound_notifications_receipt ON inbound_notifications (receipt, status);

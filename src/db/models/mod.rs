@@ -14,3 +14,6 @@ pub use plugin::Plugin;
 
 mod inbound;
 pub use inbound::InboundNotification;
+
+mod import_task;
+pub use import_task::{ImportTask, ImportTaskRun};

@@ -1,0 +1,561 @@
+//! Background ClickBank order imports: the initial import an account executive starts
+//! (N days back, day window by day window, page by page) and the continuous import that
+//! follows it every N minutes with an overlap window. Both go through
+//! [`events::apply`](super::events::apply), so an order seen by INS and by the import is one
+//! order.
+//!
+//! Crash safety: a page's records and the cursor that points past them are committed in one
+//! transaction, so a run that dies resumes exactly where it stopped. Concurrency: a task is
+//! claimed with a lease (`locked_until`, `locked_by`) by one conditional UPDATE, so several
+//! portal processes on one PostgreSQL never run the same task at once.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::events::{self, OrderEvent, Outcome};
+use super::{audit, plugins, Actor};
+use crate::clickbank::{ClickBankClient, ClickBankError, ClientConfig, OrdersQuery};
+use crate::db::models::{ImportTask, ImportTaskRun, Plugin};
+use crate::db::schema::{clickbank_request_counts as counts, fulfillments, import_task_runs as runs, import_tasks as tasks, orders};
+use crate::db::{Database, DbConn};
+use crate::error::AppError;
+use crate::secrets::SecretBox;
+
+/// How long a claim lasts without renewal (renewed after every page).
+pub const LEASE_SECONDS: i64 = 120;
+/// Pages a run handles before it gives the scheduler back (it is due again at once).
+pub const PAGES_PER_RUN: u32 = 25;
+/// Days a continuous import reads again behind its cursor, for late ClickBank records.
+pub const OVERLAP_DAYS: i64 = 1;
+
+/// ClickBank's days are Pacific days.
+pub fn clickbank_today() -> NaiveDate {
+    chrono::Utc::now().with_timezone(&chrono_tz::America::Los_Angeles).date_naive()
+}
+
+fn day_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn parse_day(s: &str) -> Result<NaiveDate, AppError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AppError::Internal(format!("bad stored day {s:?}")))
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<ImportTask, AppError> {
+    Ok(tasks::table.find(id).select(ImportTask::as_select()).first(conn)?)
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<(ImportTask, String)>, AppError> {
+    use crate::db::schema::plugins as p;
+    Ok(tasks::table
+        .inner_join(p::table)
+        .select((ImportTask::as_select(), p::name))
+        .order(tasks::id.desc())
+        .load(conn)?)
+}
+
+pub fn runs_of(conn: &mut DbConn, task_id: i64, limit: i64) -> Result<Vec<ImportTaskRun>, AppError> {
+    Ok(runs::table
+        .filter(runs::task_id.eq(task_id))
+        .order(runs::id.desc())
+        .limit(limit)
+        .select(ImportTaskRun::as_select())
+        .load(conn)?)
+}
+
+/// ClickBank requests made today (Pacific) for a plugin.
+pub fn requests_today(conn: &mut DbConn, plugin_id: i64) -> Result<i64, AppError> {
+    Ok(counts::table
+        .filter(counts::plugin_id.eq(plugin_id))
+        .filter(counts::day.eq(day_text(clickbank_today())))
+        .select(counts::requests)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn add_requests(conn: &mut DbConn, plugin_id: i64, n: i64) -> Result<(), AppError> {
+    if n <= 0 {
+        return Ok(());
+    }
+    let day = day_text(clickbank_today());
+    let target = counts::table.filter(counts::plugin_id.eq(plugin_id)).filter(counts::day.eq(&day));
+    if diesel::update(target).set(counts::requests.eq(counts::requests + n)).execute(conn)? == 0 {
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(counts::table)
+                .values((counts::plugin_id.eq(plugin_id), counts::day.eq(&day), counts::requests.eq(n)))
+                .execute(c)
+        });
+        if inserted.is_err() {
+            // Another process created the row meanwhile.
+            let target = counts::table.filter(counts::plugin_id.eq(plugin_id)).filter(counts::day.eq(&day));
+            diesel::update(target).set(counts::requests.eq(counts::requests + n)).execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts an initial import of `days_back` days (1..3650); orders older than
+/// `ship_cutoff_days` get their physical items marked SHIPPED so nothing ships twice.
+pub fn start_initial(
+    conn: &mut DbConn,
+    actor: &Actor,
+    plugin_id: i64,
+    days_back: i32,
+    ship_cutoff_days: Option<i32>,
+) -> Result<ImportTask, AppError> {
+    if !(1..=3650).contains(&days_back) {
+        return Err(AppError::Validation("Import between 1 and 3650 days back.".into()));
+    }
+    if let Some(d) = ship_cutoff_days {
+        if !(0..=3650).contains(&d) {
+            return Err(AppError::Validation("The SHIPPED cut-off is 0 to 3650 days.".into()));
+        }
+    }
+    conn.transaction(|conn| {
+        let plugin = plugins::find(conn, plugin_id)?;
+        let busy: i64 = tasks::table
+            .filter(tasks::plugin_id.eq(plugin_id))
+            .filter(tasks::kind.eq("initial_orders"))
+            .filter(tasks::state.eq_any(["queued", "running", "paused"]))
+            .count()
+            .get_result(conn)?;
+        if busy > 0 {
+            return Err(AppError::Conflict(format!(
+                "An initial import of {} is already under way: see Admin → Import tasks.",
+                plugin.name
+            )));
+        }
+        let end = clickbank_today();
+        let start = end - Duration::days(i64::from(days_back) - 1);
+        let now = super::now();
+        diesel::insert_into(tasks::table)
+            .values((
+                tasks::kind.eq("initial_orders"),
+                tasks::plugin_id.eq(plugin_id),
+                tasks::state.eq("queued"),
+                tasks::days_back.eq(days_back),
+                tasks::ship_cutoff_days.eq(ship_cutoff_days),
+                tasks::range_start.eq(Some(day_text(start))),
+                tasks::range_end.eq(Some(day_text(end))),
+                tasks::cursor_day.eq(Some(day_text(start))),
+                tasks::cursor_page.eq(1),
+                tasks::windows_total.eq(days_back),
+                tasks::next_run_at.eq(Some(now)),
+                tasks::created_at.eq(now),
+                tasks::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let task: ImportTask = tasks::table
+            .filter(tasks::plugin_id.eq(plugin_id))
+            .order(tasks::id.desc())
+            .select(ImportTask::as_select())
+            .first(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "import.initial.start",
+            &plugin.name,
+            json!({"task": task.id, "days_back": days_back, "ship_cutoff_days": ship_cutoff_days}),
+        )?;
+        Ok(task)
+    })
+}
+
+/// Makes sure the plugin has a continuous import (queued, due after `interval_minutes`).
+pub fn ensure_continuous(conn: &mut DbConn, plugin_id: i64, interval_minutes: i32) -> Result<i64, AppError> {
+    let existing: Option<i64> = tasks::table
+        .filter(tasks::plugin_id.eq(plugin_id))
+        .filter(tasks::kind.eq("continuous_orders"))
+        .select(tasks::id)
+        .first(conn)
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let now = super::now();
+    diesel::insert_into(tasks::table)
+        .values((
+            tasks::kind.eq("continuous_orders"),
+            tasks::plugin_id.eq(plugin_id),
+            tasks::state.eq("queued"),
+            tasks::range_start.eq(Some(day_text(clickbank_today() - Duration::days(OVERLAP_DAYS)))),
+            tasks::interval_minutes.eq(interval_minutes),
+            tasks::next_run_at.eq(Some(now + Duration::minutes(i64::from(interval_minutes)))),
+            tasks::created_at.eq(now),
+            tasks::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(tasks::table
+        .filter(tasks::plugin_id.eq(plugin_id))
+        .filter(tasks::kind.eq("continuous_orders"))
+        .select(tasks::id)
+        .first(conn)?)
+}
+
+/// Admin actions on a task: `pause`, `resume`, `cancel`, `run_now`.
+pub fn control(conn: &mut DbConn, actor: &Actor, id: i64, action: &str) -> Result<ImportTask, AppError> {
+    conn.transaction(|conn| {
+        let t = find(conn, id)?;
+        let now = super::now();
+        let (state, next) = match (action, t.state.as_str()) {
+            ("pause", "queued" | "running") => ("paused", t.next_run_at),
+            ("resume", "paused" | "failed") => ("queued", Some(now)),
+            ("cancel", "queued" | "running" | "paused" | "failed") if t.kind == "initial_orders" => ("cancelled", None),
+            ("run_now", "queued" | "running" | "failed") => ("queued", Some(now)),
+            _ => {
+                return Err(AppError::Validation(format!(
+                    "A {} task that is {} cannot be {}.",
+                    t.kind_label().to_lowercase(),
+                    t.state,
+                    action.replace('_', " ")
+                )))
+            }
+        };
+        diesel::update(tasks::table.find(id))
+            .set((tasks::state.eq(state), tasks::next_run_at.eq(next), tasks::updated_at.eq(now)))
+            .execute(conn)?;
+        audit::record(conn, actor, &format!("import.{action}"), &format!("task {id}"), json!({"before": t.state, "after": state}))?;
+        find(conn, id)
+    })
+}
+
+/// Ids of tasks due now whose lease is free.
+pub fn due(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> {
+    let now = super::now();
+    Ok(tasks::table
+        .filter(tasks::state.eq_any(["queued", "running"]))
+        .filter(tasks::next_run_at.le(now))
+        .filter(tasks::locked_until.is_null().or(tasks::locked_until.lt(now)))
+        .order(tasks::next_run_at.asc())
+        .limit(limit)
+        .select(tasks::id)
+        .load(conn)?)
+}
+
+/// Claims `id` for `runner` when nobody holds it: one conditional UPDATE, atomic on both backends.
+pub fn claim(conn: &mut DbConn, id: i64, runner: &str) -> Result<bool, AppError> {
+    let now = super::now();
+    let n = diesel::update(
+        tasks::table
+            .find(id)
+            .filter(tasks::state.eq_any(["queued", "running"]))
+            .filter(tasks::locked_until.is_null().or(tasks::locked_until.lt(now))),
+    )
+    .set((
+        tasks::locked_by.eq(Some(runner)),
+        tasks::locked_until.eq(Some(now + Duration::seconds(LEASE_SECONDS))),
+        tasks::state.eq("running"),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    pub claimed: bool,
+    pub pages: u32,
+    pub imported: i64,
+    pub skipped: i64,
+    /// The task has more to do right away (page budget used up).
+    pub more: bool,
+    pub outcome: String,
+}
+
+/// Where imports find ClickBank and the plugin keys.
+#[derive(Clone)]
+pub struct ImportContext {
+    pub db: Database,
+    pub secrets: SecretBox,
+    pub api_base: String,
+    /// Client-side limit (ClickBank allows about 10 requests/s per IP); 0 = none.
+    pub requests_per_second: u32,
+    pub continuous_interval_minutes: i32,
+}
+
+/// Claims and runs task `id` for up to `page_budget` pages.
+pub async fn run_task(ctx: &ImportContext, id: i64, runner: &str, page_budget: u32) -> Result<RunReport, AppError> {
+    let r = runner.to_string();
+    let claimed = ctx.db.run(move |c| claim(c, id, &r)).await?;
+    if !claimed {
+        return Ok(RunReport::default());
+    }
+    let r = runner.to_string();
+    let run_id = ctx
+        .db
+        .run(move |c| {
+            diesel::insert_into(runs::table)
+                .values((runs::task_id.eq(id), runs::runner.eq(&r), runs::started_at.eq(super::now())))
+                .execute(c)?;
+            Ok(runs::table.filter(runs::task_id.eq(id)).order(runs::id.desc()).select(runs::id).first::<i64>(c)?)
+        })
+        .await?;
+    let mut report = RunReport { claimed: true, ..Default::default() };
+    let result = run_claimed(ctx, id, runner, page_budget, &mut report).await;
+    let outcome = match &result {
+        Ok(()) => report.outcome.clone(),
+        Err(e) => format!("error: {e}"),
+    };
+    let (imported, skipped, pages) = (report.imported, report.skipped, report.pages as i32);
+    let o = outcome.clone();
+    ctx.db
+        .run(move |c| {
+            diesel::update(runs::table.find(run_id))
+                .set((
+                    runs::finished_at.eq(Some(super::now())),
+                    runs::pages.eq(pages),
+                    runs::imported.eq(imported),
+                    runs::skipped.eq(skipped),
+                    runs::outcome.eq(Some(o)),
+                ))
+                .execute(c)?;
+            diesel::update(tasks::table.find(id))
+                .set((tasks::locked_until.eq(None::<NaiveDateTime>), tasks::locked_by.eq(None::<String>)))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    result.map(|()| report)
+}
+
+fn client(ctx: &ImportContext, plugin: &Plugin) -> Result<ClickBankClient, AppError> {
+    let keys = plugins::keys(plugin, &ctx.secrets)?;
+    let mut cfg = ClientConfig::new(keys.api_key).with_base_url(&ctx.api_base).with_dev_key(keys.dev_key);
+    cfg.requests_per_second = ctx.requests_per_second;
+    ClickBankClient::new(cfg).map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
+}
+
+async fn run_claimed(
+    ctx: &ImportContext,
+    id: i64,
+    runner: &str,
+    page_budget: u32,
+    report: &mut RunReport,
+) -> Result<(), AppError> {
+    let (task, plugin) = ctx.db.run(move |c| {
+        let t = find(c, id)?;
+        let p = plugins::find(c, t.plugin_id)?;
+        Ok((t, p))
+    })
+    .await?;
+    if !plugin.active {
+        return finish(ctx, id, "failed", Some(format!("plugin {} is deactivated", plugin.name)), None, report, "plugin deactivated").await;
+    }
+    let api = Arc::new(client(ctx, &plugin)?);
+    // A continuous task starts a new cycle: from its cursor (minus the overlap) to today.
+    let mut task = task;
+    if task.kind == "continuous_orders" && task.cursor_day.is_none() {
+        let today = clickbank_today();
+        let start = task
+            .range_start
+            .as_deref()
+            .map(parse_day)
+            .transpose()?
+            .unwrap_or(today - Duration::days(OVERLAP_DAYS))
+            .min(today);
+        let windows = (today - start).num_days() as i32 + 1;
+        let (s, e) = (day_text(start), day_text(today));
+        task = ctx
+            .db
+            .run(move |c| {
+                diesel::update(tasks::table.find(id))
+                    .set((
+                        tasks::range_start.eq(Some(&s)),
+                        tasks::range_end.eq(Some(&e)),
+                        tasks::cursor_day.eq(Some(&s)),
+                        tasks::cursor_page.eq(1),
+                        tasks::windows_total.eq(windows),
+                        tasks::windows_done.eq(0),
+                    ))
+                    .execute(c)?;
+                find(c, id)
+            })
+            .await?;
+    }
+    let end = parse_day(task.range_end.as_deref().unwrap_or_default())?;
+    let mut day = parse_day(task.cursor_day.as_deref().unwrap_or_default())?;
+    let mut page = task.cursor_page.max(1) as u32;
+    let cutoff = task.ship_cutoff_days.map(|d| super::now() - Duration::days(i64::from(d)));
+    while day <= end {
+        if report.pages >= page_budget {
+            report.more = true;
+            report.outcome = format!("paused after {} pages; continues at once", report.pages);
+            let now = super::now();
+            ctx.db
+                .run(move |c| {
+                    diesel::update(tasks::table.find(id))
+                        .set((tasks::next_run_at.eq(Some(now)), tasks::last_run_at.eq(Some(now))))
+                        .execute(c)?;
+                    Ok(())
+                })
+                .await?;
+            return Ok(());
+        }
+        // Stop when an account executive paused or cancelled the task meanwhile.
+        let state = ctx.db.run(move |c| Ok(find(c, id)?.state)).await?;
+        if state != "running" {
+            report.outcome = format!("stopped: task {state}");
+            return Ok(());
+        }
+        let q = OrdersQuery::between(day, day);
+        let before = api.stats().requests;
+        let fetched = crate::clickbank::ClickBankApi::orders_page(api.as_ref(), &q, page).await;
+        let used = (api.stats().requests - before) as i64;
+        let pid = plugin.id;
+        ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+        let got = match fetched {
+            Ok(p) => p,
+            Err(e) => return clickbank_failed(ctx, id, &task, e, report).await,
+        };
+        let (next_day, next_page, window_done) = if got.more { (day, page + 1, 0) } else { (day + Duration::days(1), 1, 1) };
+        let p = plugin.clone();
+        let runner = runner.to_string();
+        let (imported, skipped, _errors, _last_error) = ctx
+            .db
+            .run(move |c| {
+                c.transaction(|c| {
+                    let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
+                    let mut receipts = Vec::new();
+                    for rec in &got.records {
+                        if rec.transaction_type.is_test() && !p.include_test {
+                            skipped += 1;
+                            continue;
+                        }
+                        match OrderEvent::from_record(rec).and_then(|ev| events::apply(c, &p, &ev, "import")) {
+                            Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,
+                            Ok(Outcome::Duplicate | Outcome::Ignored(_)) => skipped += 1,
+                            Err(e) => {
+                                errors += 1;
+                                last_error = Some(format!("receipt {}: {e}", rec.receipt));
+                            }
+                        }
+                        receipts.push(rec.receipt.clone());
+                    }
+                    if let Some(cutoff) = cutoff {
+                        mark_shipped(c, p.id, &receipts, cutoff)?;
+                    }
+                    let now = super::now();
+                    diesel::update(tasks::table.find(id))
+                        .set((
+                            tasks::cursor_day.eq(Some(day_text(next_day))),
+                            tasks::cursor_page.eq(next_page as i32),
+                            tasks::windows_done.eq(tasks::windows_done + window_done),
+                            tasks::imported.eq(tasks::imported + imported),
+                            tasks::skipped.eq(tasks::skipped + skipped),
+                            tasks::errors.eq(tasks::errors + errors),
+                            tasks::last_error.eq(last_error.clone()),
+                            tasks::locked_until.eq(Some(now + Duration::seconds(LEASE_SECONDS))),
+                            tasks::locked_by.eq(Some(runner)),
+                            tasks::updated_at.eq(now),
+                        ))
+                        .execute(c)?;
+                    Ok::<_, AppError>((imported, skipped, errors, last_error))
+                })
+            })
+            .await?;
+        report.pages += 1;
+        report.imported += imported;
+        report.skipped += skipped;
+        day = next_day;
+        page = next_page;
+    }
+    // Every window done.
+    if task.kind == "initial_orders" {
+        let interval = ctx.continuous_interval_minutes;
+        let pid = plugin.id;
+        let cont = ctx.db.run(move |c| ensure_continuous(c, pid, interval)).await?;
+        report.outcome = format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
+        let o = report.outcome.clone();
+        finish(ctx, id, "done", None, None, report, &o).await
+    } else {
+        let next = super::now() + Duration::minutes(i64::from(task.interval_minutes));
+        let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
+        ctx.db
+            .run(move |c| {
+                diesel::update(tasks::table.find(id))
+                    .set((tasks::range_start.eq(Some(overlap_start)), tasks::cursor_day.eq(None::<String>)))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await?;
+        report.outcome = format!("caught up; next run {}", next.format("%H:%M UTC"));
+        let o = report.outcome.clone();
+        finish(ctx, id, "queued", None, Some(next), report, &o).await
+    }
+}
+
+/// Ends a run in `state`, recording the error (or clearing it) and the next run time.
+async fn finish(
+    ctx: &ImportContext,
+    id: i64,
+    state: &'static str,
+    error: Option<String>,
+    next: Option<NaiveDateTime>,
+    report: &mut RunReport,
+    outcome: &str,
+) -> Result<(), AppError> {
+    report.outcome = outcome.to_string();
+    ctx.db
+        .run(move |c| {
+            let now = super::now();
+            diesel::update(tasks::table.find(id))
+                .set((
+                    tasks::state.eq(state),
+                    tasks::last_error.eq(error),
+                    tasks::next_run_at.eq(next),
+                    tasks::last_run_at.eq(Some(now)),
+                    tasks::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+}
+
+/// Bad credentials stop the task with a clear error (no crash loop); rate limits, 5xx and
+/// timeouts (already retried by the client) put it back with a growing delay.
+async fn clickbank_failed(
+    ctx: &ImportContext,
+    id: i64,
+    task: &ImportTask,
+    e: ClickBankError,
+    report: &mut RunReport,
+) -> Result<(), AppError> {
+    let text = e.to_string();
+    if matches!(e, ClickBankError::Forbidden { .. }) {
+        let msg = format!(
+            "ClickBank refused the request: {text}. Check the plugin's API key and its roles (order read), then resume."
+        );
+        return finish(ctx, id, "failed", Some(msg), None, report, "failed: ClickBank refused").await;
+    }
+    let minutes = 5i64 << task.errors.clamp(0, 4);
+    let next = super::now() + Duration::minutes(minutes.min(60));
+    let msg = format!("ClickBank did not answer well ({text}); retrying at {} UTC", next.format("%H:%M"));
+    ctx.db
+        .run(move |c| {
+            diesel::update(tasks::table.find(id)).set(tasks::errors.eq(tasks::errors + 1)).execute(c)?;
+            Ok(())
+        })
+        .await?;
+    finish(ctx, id, "queued", Some(msg), Some(next), report, "ClickBank error; retrying later").await
+}
+
+/// Physical items of this page's orders older than the cut-off are marked SHIPPED.
+fn mark_shipped(conn: &mut DbConn, plugin_id: i64, receipts: &[String], cutoff: NaiveDateTime) -> Result<(), AppError> {
+    if receipts.is_empty() {
+        return Ok(());
+    }
+    let old_orders = orders::table
+        .filter(orders::plugin_id.eq(plugin_id))
+        .filter(orders::receipt.eq_any(receipts))
+        .filter(orders::transaction_time.lt(cutoff))
+        .select(orders::id);
+    diesel::update(fulfillments::table.filter(fulfillments::status.eq("HOLD")).filter(fulfillments::order_id.eq_any(old_orders)))
+        .set((fulfillments::status.eq("SHIPPED"), fulfillments::updated_at.eq(super::now())))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! The scheduler: ticks every minute (or when woken) and runs the import tasks that are
+//! due, each claimed with a database lease so that several portal processes never run the
+//! same task at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::Notify;
+
+use crate::domain::imports::{self, ImportContext, PAGES_PER_RUN};
+
+/// This process's name in leases and run records.
+pub fn runner_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "portal".into());
+    format!("{host}-{}-{:04x}", std::process::id(), rand::thread_rng().gen::<u16>())
+}
+
+/// Runs every due task once; returns whether any still has work right away.
+pub async fn run_due(ctx: &ImportContext, runner: &str) -> bool {
+    let due = match ctx.db.read(|c| imports::due(c, 10)).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "scheduler: cannot read due tasks");
+            return false;
+        }
+    };
+    let mut more = false;
+    for id in due {
+        match imports::run_task(ctx, id, runner, PAGES_PER_RUN).await {
+            Ok(r) => {
+                if r.claimed {
+                    tracing::info!(task = id, pages = r.pages, imported = r.imported, outcome = %r.outcome, "import run");
+                }
+                more |= r.more;
+            }
+            Err(e) => tracing::error!(task = id, error = %e, "import run failed"),
+        }
+    }
+    more
+}
+
+/// Starts the scheduler on the current runtime.
+pub fn spawn(ctx: ImportContext, tick: Duration, wake: Arc<Notify>) {
+    let runner = runner_id();
+    actix_web::rt::spawn(async move {
+        loop {
+            if run_due(&ctx, &runner).await {
+                continue;
+            }
+            let _ = tokio::time::timeout(tick, wake.notified()).await;
+        }
+    });
+}
