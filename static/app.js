@@ -25,3 +25,27 @@ window.addEventListener("pageshow", function () {
     for (var j = 0; j < b.length; j++) b[j].disabled = false;
   }
 });
+
+// Import progress: poll the task while it runs and move the bar.
+(function () {
+  var box = document.getElementById("task");
+  if (!box) return;
+  var url = box.getAttribute("data-progress-url");
+  function set(id, text) { var el = document.getElementById(id); if (el) el.textContent = text; }
+  function tick() {
+    fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) { return r.json(); }).then(function (p) {
+      var bar = document.getElementById("task-progress");
+      if (bar) bar.value = p.percent;
+      set("task-percent", p.percent + "%");
+      set("task-state", p.state);
+      set("task-windows", p.windows_done + " of " + p.windows_total);
+      set("task-imported", p.imported);
+      set("task-skipped", p.skipped);
+      set("task-errors", p.errors);
+      var err = document.getElementById("task-error");
+      if (err) { err.hidden = !p.last_error; err.textContent = p.last_error || ""; }
+      if (p.state === "queued" || p.state === "running") setTimeout(tick, 1000);
+    }).catch(function () { setTimeout(tick, 3000); });
+  }
+  setTimeout(tick, 500);
+})();

@@ -52,6 +52,7 @@ pub const NAV: &[NavItem] = &[
     item("Reports", "/reports", false, false),
     item("Plugins", "/admin/plugins", true, true),
     item("Notifications", "/admin/notifications", true, true),
+    item("Import tasks", "/admin/import-tasks", true, true),
     item("Users", "/admin/users", true, true),
     item("Audit log", "/admin/audit", true, true),
 ];

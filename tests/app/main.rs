@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod csrf;
 mod health;
+mod imports;
 mod helpers;
 mod ins;
 mod users;

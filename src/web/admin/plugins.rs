@@ -126,6 +126,7 @@ struct PluginPage {
     ins_url: Option<String>,
     chosen: String,
     recent: Vec<InboundNotification>,
+    requests_today: i64,
     error: Option<String>,
 }
 
@@ -141,7 +142,7 @@ async fn plugin_page(
     chosen: Option<String>,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (p, users, recent) = state
+    let (p, users, recent, requests_today) = state
         .db
         .run(move |c| {
             let p = plugins::find(c, id)?;
@@ -157,7 +158,8 @@ async fn plugin_page(
                     ..Default::default()
                 },
             )?;
-            Ok((p, users, recent))
+            let req = crate::domain::imports::requests_today(c, id)?;
+            Ok((p, users, recent, req))
         })
         .await?;
     let keys = plugins::keys(&p, &state.secrets)?;
@@ -191,6 +193,7 @@ async fn plugin_page(
             ins_url,
             chosen,
             recent,
+            requests_today,
             error,
         },
         status,

@@ -1,0 +1,278 @@
+//! Initial and continuous order imports against the sandbox: the result equals the
+//! sandbox's own truth, survives a crash, never duplicates, and two runners never overlap.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::Duration as Days;
+use diesel::prelude::*;
+use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle, TransactionType};
+use merchant_crm::db::schema::{fulfillments, import_task_runs, orders, pending_events, transactions};
+use merchant_crm::domain::imports::{self, clickbank_today, ImportContext};
+use merchant_crm::domain::{plugins, Actor};
+
+use crate::helpers::TestApp;
+use crate::ins::{activate, ins_url, portal_for};
+
+const DAYS: u32 = 20;
+
+async fn small_sandbox() -> SandboxHandle {
+    Sandbox::start(SandboxConfig {
+        bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        orders: 400,
+        days: DAYS,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn ctx(app: &TestApp, sb: &SandboxHandle) -> ImportContext {
+    ImportContext {
+        db: app.db.clone(),
+        secrets: merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap(),
+        api_base: sb.base_url(),
+        requests_per_second: 0,
+        continuous_interval_minutes: 15,
+    }
+}
+
+async fn plugin_id(app: &TestApp) -> i64 {
+    app.db.read(|c| Ok(plugins::list(c)?[0].id)).await.unwrap()
+}
+
+async fn wait_done(app: &TestApp, id: i64) -> merchant_crm::db::models::ImportTask {
+    for _ in 0..600 {
+        let t = app.db.read(move |c| imports::find(c, id)).await.unwrap();
+        if matches!(t.state.as_str(), "done" | "failed" | "cancelled") {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("import task {id} did not finish in 60 s");
+}
+
+/// (currency, type) → (count, sum) of what the portal holds, waiting events included.
+async fn portal_totals(app: &TestApp) -> BTreeMap<(String, String), (u64, i64)> {
+    let rows: Vec<(String, String, i64)> = app
+        .db
+        .read(|c| {
+            Ok(transactions::table
+                .select((transactions::currency, transactions::kind, transactions::amount_minor))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for (cur, kind, amount) in rows {
+        let e = out.entry((cur, kind)).or_insert((0u64, 0i64));
+        e.0 += 1;
+        e.1 += amount;
+    }
+    out
+}
+
+fn truth_totals(sb: &SandboxHandle, days: i64) -> BTreeMap<(String, String), (u64, i64)> {
+    let end = clickbank_today();
+    let start = end - Days::days(days - 1);
+    sb.summary(start, end)
+        .by_currency_and_type
+        .into_iter()
+        .filter(|((_, t), _)| matches!(t.as_str(), "SALE" | "BILL" | "RFND" | "CGBK" | "INSF"))
+        .map(|(k, v)| (k, (v.count, v.total_minor.abs())))
+        .collect()
+}
+
+#[actix_web::test]
+async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_one() {
+    let sb = small_sandbox().await;
+    let app = portal_for(&sb).await;
+    activate(&app, "ClickBank", &sb, sb.secret_key(), false).await;
+    let pid = plugin_id(&app).await;
+    let days = i64::from(DAYS) + 2;
+    let r = app
+        .post_form(&format!("/admin/plugins/{pid}"), &format!("/admin/plugins/{pid}/initial-import"), &[("days_back", &days.to_string()), ("ship_cutoff_days", "10")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = r.headers()["location"].to_str().unwrap().to_string();
+    let id: i64 = page.rsplit('/').next().unwrap().parse().unwrap();
+    let t = wait_done(&app, id).await;
+    assert_eq!(t.state, "done", "{:?}", t.last_error);
+    assert_eq!(t.percent(), 100);
+    assert_eq!(t.errors, 0);
+
+    let waiting: i64 = app.db.read(|c| Ok(pending_events::table.count().get_result(c)?)).await.unwrap();
+    assert_eq!(waiting, 0, "every refund and rebill found its sale");
+    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
+    let truth = truth_totals(&sb, days);
+    assert!(!truth.is_empty());
+    assert_eq!(mine, truth, "counts and sums per currency and type equal ClickBank's");
+
+    // Orders older than the cut-off ship no more; newer ones wait on hold (or were cancelled by a refund).
+    let cutoff = chrono::Utc::now().naive_utc() - Days::days(10);
+    let statuses: Vec<(chrono::NaiveDateTime, String)> = app
+        .db
+        .read(|c| {
+            Ok(fulfillments::table
+                .inner_join(orders::table)
+                .select((orders::transaction_time, fulfillments::status))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert!(statuses.iter().any(|(t, _)| *t < cutoff) && statuses.iter().any(|(t, _)| *t >= cutoff));
+    for (t, s) in &statuses {
+        if *t < cutoff - Days::hours(1) {
+            assert!(s == "SHIPPED" || s == "CANCELLED", "{t} {s}");
+        } else if *t > cutoff + Days::hours(1) {
+            assert!(s == "HOLD" || s == "CANCELLED", "{t} {s}");
+        }
+    }
+
+    let tasks = app.get_text("/admin/import-tasks").await;
+    assert!(tasks.contains("Continuous order import") && tasks.contains("every 15 min"), "{tasks}");
+    let progress: serde_json::Value = app.get(&format!("/admin/import-tasks/{id}/progress.json")).await.json().await.unwrap();
+    assert_eq!(progress["percent"], 100);
+    assert_eq!(progress["state"], "done");
+}
+
+#[actix_web::test]
+async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
+    let sb = small_sandbox().await;
+    let app = TestApp::builder()
+        .env("CLICKBANK_API_BASE", &sb.base_url())
+        .env("MERCHANT_CRM_NO_JOBS", "1")
+        .build()
+        .await;
+    let c = ctx(&app, &sb);
+    let secrets = c.secrets.clone();
+    let input = plugins::PluginInput::new("ClickBank", sb.site(), "", sb.api_key(), sb.secret_key(), false, false, false, false).unwrap();
+    let pid = app.db.run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id)).await.unwrap();
+    let days = i64::from(DAYS) + 2;
+    let id = app.db.run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id)).await.unwrap();
+
+    // A first process gets three pages in, then dies holding its lease.
+    let first = imports::run_task(&c, id, "process-a", 3).await.unwrap();
+    assert!(first.claimed && first.more && first.pages == 3);
+    app.db
+        .run(move |conn| {
+            use merchant_crm::db::schema::import_tasks as t;
+            diesel::update(t::table.find(id))
+                .set((t::locked_by.eq(Some("process-a")), t::locked_until.eq(Some(chrono::Utc::now().naive_utc() + Days::seconds(60)))))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let blocked = imports::run_task(&c, id, "process-b", 3).await.unwrap();
+    assert!(!blocked.claimed, "a live lease keeps others out");
+    app.db
+        .run(move |conn| {
+            use merchant_crm::db::schema::import_tasks as t;
+            diesel::update(t::table.find(id)).set(t::locked_until.eq(Some(chrono::Utc::now().naive_utc() - Days::seconds(1)))).execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    // ClickBank stumbles twice on the way (5xx): the client retries.
+    sb.fail_next(2);
+    let mut runs = 0;
+    loop {
+        let r = imports::run_task(&c, id, "process-b", 5).await.unwrap();
+        assert!(r.claimed);
+        runs += 1;
+        if !r.more {
+            break;
+        }
+        assert!(runs < 200);
+    }
+    let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
+    assert_eq!(t.state, "done", "{:?}", t.last_error);
+    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
+    assert_eq!(mine, truth_totals(&sb, days));
+}
+
+#[actix_web::test]
+async fn the_same_sale_by_ins_and_by_import_is_one_order() {
+    let sb = small_sandbox().await;
+    let app = portal_for(&sb).await;
+    activate(&app, "ClickBank", &sb, sb.secret_key(), false).await;
+    let sale = sb
+        .transactions()
+        .into_iter()
+        .rev()
+        .find(|t| t.transaction_type == TransactionType::Sale && t.receipt.is_some())
+        .expect("a sale");
+    let receipt = sale.receipt.clone().unwrap();
+    let ev = sb.ins_for(&receipt, &TransactionType::Sale).unwrap();
+    assert_eq!(sb.post_event(&ins_url(&app), &ev).await.unwrap(), 200);
+    app.settle().await;
+    let pid = plugin_id(&app).await;
+    let days = i64::from(DAYS) + 2;
+    let r = app.post_form(&format!("/admin/plugins/{pid}"), &format!("/admin/plugins/{pid}/initial-import"), &[("days_back", &days.to_string())]).await;
+    let id: i64 = r.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    assert_eq!(wait_done(&app, id).await.state, "done");
+    let n: i64 = app.db.read(move |c| Ok(orders::table.filter(orders::receipt.eq(receipt)).count().get_result(c)?)).await.unwrap();
+    assert_eq!(n, 1);
+    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
+    assert_eq!(mine, truth_totals(&sb, days), "the INS sale was not counted twice");
+}
+
+#[actix_web::test]
+async fn bad_credentials_fail_the_task_clearly_without_a_crash_loop() {
+    let sb = small_sandbox().await;
+    let app = TestApp::builder().env("CLICKBANK_API_BASE", &sb.base_url()).env("MERCHANT_CRM_NO_JOBS", "1").build().await;
+    let c = ctx(&app, &sb);
+    let secrets = c.secrets.clone();
+    let input = plugins::PluginInput::new("ClickBank", sb.site(), "", "API-REVOKED", sb.secret_key(), false, false, false, false).unwrap();
+    let pid = app.db.run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id)).await.unwrap();
+    let id = app.db.run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, 5, None)?.id)).await.unwrap();
+    let r = imports::run_task(&c, id, "runner", 10).await.unwrap();
+    assert!(r.claimed && !r.more);
+    let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
+    assert_eq!(t.state, "failed");
+    assert!(t.last_error.as_deref().unwrap_or("").contains("ClickBank refused the request"), "{:?}", t.last_error);
+    let due = app.db.read(|conn| imports::due(conn, 10)).await.unwrap();
+    assert!(due.is_empty(), "a failed task is not retried by itself");
+    assert!(sb.request_count() <= 5, "no request storm: {}", sb.request_count());
+}
+
+#[actix_web::test]
+async fn two_portal_processes_never_run_the_same_task_at_once() {
+    let sb = small_sandbox().await;
+    let app = TestApp::builder().env("CLICKBANK_API_BASE", &sb.base_url()).env("MERCHANT_CRM_SCHEDULER_TICK_SECS", "1").build().await;
+    // A second portal process on the same database, with its own scheduler.
+    let second = TestApp::builder()
+        .env("CLICKBANK_API_BASE", &sb.base_url())
+        .env("MERCHANT_CRM_SCHEDULER_TICK_SECS", "1")
+        .database(app.db.clone())
+        .build()
+        .await;
+    let c = ctx(&app, &sb);
+    let secrets = c.secrets.clone();
+    let input = plugins::PluginInput::new("ClickBank", sb.site(), "", sb.api_key(), sb.secret_key(), false, false, false, false).unwrap();
+    let pid = app.db.run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id)).await.unwrap();
+    let days = i64::from(DAYS) + 2;
+    let id = app.db.run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id)).await.unwrap();
+    let t = wait_done(&app, id).await;
+    assert_eq!(t.state, "done");
+    let runs: Vec<(String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> = app
+        .db
+        .read(move |c| {
+            Ok(import_task_runs::table
+                .filter(import_task_runs::task_id.eq(id))
+                .order(import_task_runs::started_at.asc())
+                .select((import_task_runs::runner, import_task_runs::started_at, import_task_runs::finished_at))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert!(!runs.is_empty());
+    for w in runs.windows(2) {
+        let prev_end = w[0].2.expect("finished");
+        assert!(w[1].1 >= prev_end, "runs overlap: {:?} then {:?}", w[0], w[1]);
+    }
+    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
+    assert_eq!(mine, truth_totals(&sb, days));
+    drop(second);
+}
