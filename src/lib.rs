@@ -4,6 +4,7 @@
 pub mod clickbank;
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod jobs;
@@ -97,6 +98,7 @@ fn security_headers() -> DefaultHeaders {
 pub struct Application {
     port: u16,
     server: Server,
+    state: aweb::Data<AppState>,
 }
 
 impl Application {
@@ -141,6 +143,7 @@ impl Application {
                 state.wake_jobs.clone(),
             );
         }
+        let app_state = state.clone();
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
                 .cookie_name("merchant_crm_session".into())
@@ -168,7 +171,12 @@ impl Application {
         .listen(listener)
         .map_err(|e| AppError::Config(format!("cannot serve: {e}")))?
         .run();
-        Ok(Application { port, server })
+        Ok(Application { port, server, state: app_state })
+    }
+
+    /// Asks the import scheduler to look for due tasks now.
+    pub fn wake_jobs(&self) {
+        self.state.wake_jobs.notify_one();
     }
 
     pub fn port(&self) -> u16 {

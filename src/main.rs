@@ -44,6 +44,8 @@ enum Command {
     /// Manage portal users.
     #[command(subcommand)]
     User(UserCommand),
+    /// A first look: the portal plus a built-in ClickBank sandbox, connected and importing.
+    Demo(DemoArgs),
     /// Run a local ClickBank (REST API, INS sender, seeded data) for demos and tests.
     Sandbox(merchant_crm::clickbank::SandboxArgs),
     /// ClickBank tools.
@@ -55,6 +57,19 @@ enum Command {
     /// Manage API users (machine logins for ClickBank INS and fulfillment houses).
     #[command(subcommand, name = "api-user")]
     ApiUser(ApiUserCommand),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// address:port for the portal
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Orders in the sandbox's history
+    #[arg(long, default_value_t = 3000)]
+    orders: usize,
+    /// Live ClickBank events per second sent to the portal
+    #[arg(long, default_value_t = 0.5)]
+    events_per_second: f64,
 }
 
 #[derive(Subcommand)]
@@ -209,6 +224,21 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let db = Database::connect(&config.database_url, 1)?;
             db.migrate()?;
             user_command(&db, cmd)
+        }
+        Command::Demo(args) => {
+            let mut o = overrides(&cli.common, Some(args.bind));
+            // The demo keeps its data apart from a real portal's unless told otherwise.
+            o.data_dir = o.data_dir.or_else(|| Some(PathBuf::from("./data/demo")));
+            let config = Config::load(&o)?;
+            actix_web::rt::System::new().block_on(async move {
+                let demo = merchant_crm::demo::start(config, args.orders, args.events_per_second).await?;
+                println!("merchant-crm demo is running: {}", demo.url);
+                println!("  sign in as {} with password {}", demo.email, demo.password);
+                println!("  ClickBank sandbox: {} (site {})", demo.sandbox.base_url(), demo.sandbox.site());
+                println!("  90 days of orders are importing (Admin → Import tasks); live notifications keep arriving.");
+                println!("  Ctrl-C stops both.");
+                demo.app.run_until_stopped().await.map_err(|e| AppError::Internal(format!("server stopped: {e}")))
+            })
         }
         Command::Sandbox(args) => actix_web::rt::System::new()
             .block_on(merchant_crm::clickbank::run_sandbox(args))

@@ -197,3 +197,34 @@ async fn activate_clickbank_with_wrong_then_right_keys_in_a_real_browser() {
     );
     b.client.clone().close().await.unwrap();
 }
+
+#[actix_web::test]
+async fn an_initial_import_fills_its_progress_bar_in_a_real_browser() {
+    let sb = crate::ins::sandbox().await;
+    let app = crate::ins::portal_for(&sb).await;
+    crate::ins::activate(&app, "ClickBank", &sb, sb.secret_key(), false).await;
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "input[name=email]", crate::helpers::ADMIN_EMAIL).await;
+    fill(c, "input[name=password]", crate::helpers::ADMIN_PASSWORD).await;
+    click(c, "#login-submit").await;
+    click(c, "a[href='/admin/plugins']").await;
+    click(c, "#plugins a").await;
+    fill(c, "#initial-import input[name=days_back]", "30").await;
+    click(c, "#start-import").await;
+    find(c, "#task-progress").await;
+    let mut last = String::new();
+    for _ in 0..120 {
+        last = text_of(c, "#task-percent").await;
+        if last == "100%" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(last, "100%", "the bar reached the end while the page was open");
+    assert_eq!(text_of(c, "#task-state").await, "done");
+    let imported: i64 = text_of(c, "#task-imported").await.parse().unwrap();
+    assert!(imported > 0);
+    b.client.clone().close().await.unwrap();
+}
