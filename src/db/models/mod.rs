@@ -14,3 +14,6 @@ pub use plugin::Plugin;
 
 mod inbound;
 pub use inbound::InboundNotification;
+
+mod product;
+pub use product::{Campaign, CampaignProduct, FulfillmentHouse, Product, ProductCategory};
