@@ -9,4 +9,5 @@ mod csrf;
 mod health;
 mod helpers;
 mod ins;
+mod products;
 mod users;
