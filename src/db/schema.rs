@@ -113,6 +113,7 @@ diesel::table! {
         merchant_edited -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        msrp_by_merchant -> Bool,
     }
 }
 
@@ -125,6 +126,17 @@ diesel::table! {
         name -> Text,
         name_locked -> Bool,
         bundle_window_hours -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_products (id) {
+        id -> BigInt,
+        campaign_id -> BigInt,
+        product_id -> BigInt,
+        kind -> Text,
+        position -> Integer,
         created_at -> Timestamp,
     }
 }
@@ -303,6 +315,8 @@ diesel::joinable!(audit_log -> users (actor_user_id));
 diesel::joinable!(products -> product_categories (category_id));
 diesel::joinable!(products -> fulfillment_houses (fulfillment_house_id));
 diesel::joinable!(campaigns -> plugins (plugin_id));
+diesel::joinable!(campaign_products -> campaigns (campaign_id));
+diesel::joinable!(campaign_products -> products (product_id));
 diesel::joinable!(customers -> plugins (plugin_id));
 diesel::joinable!(orders -> campaigns (campaign_id));
 diesel::joinable!(orders -> customers (customer_id));
@@ -326,6 +340,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     product_categories,
     products,
     campaigns,
+    campaign_products,
     customers,
     orders,
     order_items,

@@ -15,11 +15,14 @@ use crate::clickbank::ins::Notification;
 use crate::clickbank::{Amount, OrderRecord};
 use crate::db::models::Plugin;
 use crate::db::schema::{
-    applied_events, campaigns, customers, fulfillment_houses, fulfillments, order_items, orders, partials,
-    pending_events, product_categories, products, purchases, transactions,
+    applied_events, campaigns, customers, fulfillments, order_items, orders, partials, pending_events,
+    purchases, transactions,
 };
 use crate::db::DbConn;
 use crate::error::AppError;
+
+use super::products::{clickbank_house_id, product_for};
+use super::{insert_ignoring_duplicate, is_unique_violation};
 
 /// The customer as ClickBank sent them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -301,13 +304,6 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
     t.naive_utc()
 }
 
-fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
-}
-
 /// Applies `ev` for `plugin` in one transaction. `source` is `ins` or `import`.
 pub fn apply(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, source: &str) -> Result<Outcome, AppError> {
     conn.transaction(|conn| apply_in_tx(conn, plugin, ev, source))
@@ -435,19 +431,6 @@ where
     }
 }
 
-/// Inserts inside a savepoint and ignores a unique violation (another writer won), so the
-/// caller can select the row either way on both backends.
-fn insert_ignoring_duplicate<F>(conn: &mut DbConn, f: F) -> Result<(), AppError>
-where
-    F: FnOnce(&mut DbConn) -> QueryResult<usize>,
-{
-    match conn.transaction(f) {
-        Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn campaign_id(conn: &mut DbConn, plugin: &Plugin, currency: &str, test: bool) -> Result<i64, AppError> {
     let find = |conn: &mut DbConn| -> QueryResult<Option<i64>> {
         campaigns::table
@@ -476,89 +459,6 @@ fn campaign_id(conn: &mut DbConn, plugin: &Plugin, currency: &str, test: bool) -
     })?;
     find(conn)?
         .ok_or_else(|| AppError::Internal(format!("campaign {name} could not be created (name taken?)")))
-}
-
-/// The category new products of this plugin land in.
-fn category_id(conn: &mut DbConn, plugin: &Plugin) -> Result<i64, AppError> {
-    let (name, owner) = if plugin.unique_products {
-        (format!("{} Imports", plugin.name), Some(plugin.id))
-    } else {
-        ("ClickBank Imports".to_string(), None)
-    };
-    let find = |conn: &mut DbConn| -> QueryResult<Option<i64>> {
-        product_categories::table
-            .filter(product_categories::name.eq(&name))
-            .select(product_categories::id)
-            .first(conn)
-            .optional()
-    };
-    if let Some(id) = find(conn)? {
-        return Ok(id);
-    }
-    insert_ignoring_duplicate(conn, |c| {
-        diesel::insert_into(product_categories::table)
-            .values((
-                product_categories::name.eq(&name),
-                product_categories::plugin_id.eq(owner),
-                product_categories::created_at.eq(super::now()),
-            ))
-            .execute(c)
-    })?;
-    find(conn)?.ok_or_else(|| AppError::Internal(format!("category {name} could not be created")))
-}
-
-/// The dummy house: ClickBank ships, never exported.
-pub fn clickbank_house_id(conn: &mut DbConn) -> Result<i64, AppError> {
-    Ok(fulfillment_houses::table
-        .filter(fulfillment_houses::kind.eq("clickbank"))
-        .select(fulfillment_houses::id)
-        .order(fulfillment_houses::id.asc())
-        .first(conn)?)
-}
-
-/// (product id, its fulfillment house) for an item, creating the product on first sight.
-fn product_for(
-    conn: &mut DbConn,
-    plugin: &Plugin,
-    item: &EventItem,
-    currency: &str,
-) -> Result<(i64, i64), AppError> {
-    let cat = category_id(conn, plugin)?;
-    let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, i64)>> {
-        products::table
-            .filter(products::category_id.eq(cat))
-            .filter(products::sku.eq(&item.item_no))
-            .select((products::id, products::fulfillment_house_id))
-            .first(conn)
-            .optional()
-    };
-    if let Some(p) = find(conn)? {
-        return Ok(p);
-    }
-    let house = clickbank_house_id(conn)?;
-    let now = super::now();
-    let title = if item.title.is_empty() {
-        format!("ClickBank product {}", item.item_no)
-    } else {
-        item.title.clone()
-    };
-    insert_ignoring_duplicate(conn, |c| {
-        diesel::insert_into(products::table)
-            .values((
-                products::category_id.eq(cat),
-                products::sku.eq(&item.item_no),
-                products::title.eq(&title),
-                products::currency.eq(currency),
-                products::msrp_minor.eq(Some(item.amount_minor)),
-                products::shippable.eq(item.shippable),
-                products::recurring.eq(item.recurring),
-                products::fulfillment_house_id.eq(house),
-                products::created_at.eq(now),
-                products::updated_at.eq(now),
-            ))
-            .execute(c)
-    })?;
-    find(conn)?.ok_or_else(|| AppError::Internal(format!("product {} could not be created", item.item_no)))
 }
 
 fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<i64, AppError> {

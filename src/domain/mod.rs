@@ -4,16 +4,22 @@
 pub mod api_users;
 pub mod audit;
 pub mod auth;
+pub mod campaigns;
 pub mod events;
 pub mod imports;
 pub mod inbox;
 pub mod ip_allow;
 pub mod passwords;
 pub mod plugins;
+pub mod products;
 pub mod throttle;
 pub mod users;
 
 use chrono::NaiveDateTime;
+use diesel::{Connection, QueryResult};
+
+use crate::db::DbConn;
+use crate::error::AppError;
 
 /// Who performed an action, for the audit log.
 #[derive(Debug, Clone)]
@@ -38,4 +44,25 @@ impl Actor {
 pub fn now() -> NaiveDateTime {
     use chrono::SubsecRound;
     chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// True when `e` is a unique-constraint violation (another writer inserted the row first).
+pub(crate) fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Inserts inside a savepoint and ignores a unique violation (another writer won), so the
+/// caller can select the row either way on both backends.
+pub(crate) fn insert_ignoring_duplicate<F>(conn: &mut DbConn, f: F) -> Result<(), AppError>
+where
+    F: FnOnce(&mut DbConn) -> QueryResult<usize>,
+{
+    match conn.transaction(f) {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

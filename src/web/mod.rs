@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod crm;
 pub mod csrf;
 pub mod dashboard;
 pub mod extract;
@@ -59,6 +60,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/import-tasks/{id}", web::get().to(admin::imports::show))
         .route("/admin/import-tasks/{id}/progress.json", web::get().to(admin::imports::progress))
         .route("/admin/import-tasks/{id}/{action}", web::post().to(admin::imports::control))
+        .route(
+            "/admin/plugins/{id}/import-products",
+            web::post().to(admin::plugins::import_products),
+        )
         .route("/admin/notifications", web::get().to(admin::notifications::list))
         .route(
             "/admin/notifications/reprocess-failed",
@@ -82,6 +87,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/api-users/{id}/enable",
             web::post().to(admin::api_users::enable),
+        )
+        .route("/crm/products", web::get().to(crm::products::list))
+        .route("/crm/products/{id}", web::get().to(crm::products::show))
+        .route("/crm/products/{id}", web::post().to(crm::products::update))
+        .route("/crm/campaigns", web::get().to(crm::campaigns::list))
+        .route("/crm/campaigns", web::post().to(crm::campaigns::create))
+        .route("/crm/campaigns/{id}", web::get().to(crm::campaigns::show))
+        .route("/crm/campaigns/{id}", web::post().to(crm::campaigns::rename))
+        .route(
+            "/crm/campaigns/{id}/products",
+            web::post().to(crm::campaigns::add_product),
+        )
+        .route(
+            "/crm/campaigns/{id}/products/{link}/move",
+            web::post().to(crm::campaigns::move_product),
+        )
+        .route(
+            "/crm/campaigns/{id}/products/{link}/remove",
+            web::post().to(crm::campaigns::remove_product),
         );
 }
 

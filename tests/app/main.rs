@@ -10,4 +10,5 @@ mod health;
 mod imports;
 mod helpers;
 mod ins;
+mod products;
 mod users;

@@ -545,6 +545,20 @@ impl SandboxHandle {
         self.shared.wake.notify_one();
     }
 
+    /// Renames a catalog product, as the vendor would in ClickBank (the products list and
+    /// later orders show the new title). False for an unknown SKU.
+    pub fn set_product_title(&self, sku: &str, title: &str) -> bool {
+        self.shared
+            .lock()
+            .set_product(sku, |p| p.title = title.to_string())
+    }
+
+    /// Changes a catalog product's price in its own currency (minor units). False for an
+    /// unknown SKU.
+    pub fn set_product_price(&self, sku: &str, price_minor: i64) -> bool {
+        self.shared.lock().set_product(sku, |p| p.price = price_minor)
+    }
+
     // ----- truth -----
 
     fn truth(st: &State, e: &model::SbEvent) -> TruthTransaction {

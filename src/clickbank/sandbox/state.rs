@@ -220,6 +220,19 @@ impl State {
         self.products.iter().position(|p| p.sku.eq_ignore_ascii_case(sku))
     }
 
+    /// Applies `change` to the product `sku` and stamps its `updated` time.
+    pub fn set_product(&mut self, sku: &str, change: impl FnOnce(&mut super::model::SbProduct)) -> bool {
+        let now = self.now();
+        match self.product_index(sku) {
+            Some(i) => {
+                change(&mut self.products[i]);
+                self.products[i].updated = now;
+                true
+            }
+            None => false,
+        }
+    }
+
     pub fn affiliate_name(&self, a: Option<u16>) -> Option<&'static str> {
         a.and_then(|i| AFFILIATES.get(usize::from(i)).copied())
     }

@@ -17,3 +17,5 @@ pub use inbound::InboundNotification;
 
 mod import_task;
 pub use import_task::{ImportTask, ImportTaskRun};
+mod product;
+pub use product::{Campaign, CampaignProduct, FulfillmentHouse, Product, ProductCategory};
