@@ -84,6 +84,7 @@ pub async fn start(mut config: Config, orders: usize, events_per_second: f64) ->
         .await?;
     let plugin_id = plugin.id;
     let app = Application::from_parts(config, db.clone(), listener)?;
+    db.run(move |c| imports::start_products(c, &Actor::cli(), plugin_id)).await?;
     let started = db.run(move |c| imports::start_initial(c, &Actor::cli(), plugin_id, 90, Some(30))).await;
     match started {
         Ok(_) | Err(AppError::Conflict(_)) => {}

@@ -165,6 +165,42 @@ pub fn start_initial(
     })
 }
 
+/// Queues a product import of the plugin (a background task like the order imports).
+pub fn start_products(conn: &mut DbConn, actor: &Actor, plugin_id: i64) -> Result<ImportTask, AppError> {
+    conn.transaction(|conn| {
+        let plugin = plugins::find(conn, plugin_id)?;
+        let existing: Option<i64> = tasks::table
+            .filter(tasks::plugin_id.eq(plugin_id))
+            .filter(tasks::kind.eq("products"))
+            .filter(tasks::state.eq_any(["queued", "running"]))
+            .select(tasks::id)
+            .first(conn)
+            .optional()?;
+        if let Some(id) = existing {
+            return find(conn, id);
+        }
+        let now = super::now();
+        diesel::insert_into(tasks::table)
+            .values((
+                tasks::kind.eq("products"),
+                tasks::plugin_id.eq(plugin_id),
+                tasks::state.eq("queued"),
+                tasks::windows_total.eq(1),
+                tasks::next_run_at.eq(Some(now)),
+                tasks::created_at.eq(now),
+                tasks::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let task: ImportTask = tasks::table
+            .filter(tasks::plugin_id.eq(plugin_id))
+            .order(tasks::id.desc())
+            .select(ImportTask::as_select())
+            .first(conn)?;
+        audit::record(conn, actor, "import.products.start", &plugin.name, json!({"task": task.id}))?;
+        Ok(task)
+    })
+}
+
 /// Makes sure the plugin has a continuous import (queued, due after `interval_minutes`).
 pub fn ensure_continuous(conn: &mut DbConn, plugin_id: i64, interval_minutes: i32) -> Result<i64, AppError> {
     let existing: Option<i64> = tasks::table
@@ -346,6 +382,32 @@ async fn run_claimed(
         return finish(ctx, id, "failed", Some(format!("plugin {} is deactivated", plugin.name)), None, report, "plugin deactivated").await;
     }
     let api = Arc::new(client(ctx, &plugin)?);
+    if task.kind == "products" {
+        let job = Actor { user_id: None, label: "import job".into(), ip: None };
+        let before = api.stats().requests;
+        let result = super::products::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
+        let used = (api.stats().requests - before) as i64;
+        let pid = plugin.id;
+        ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+        return match result {
+            Ok(r) => {
+                report.imported = (r.created + r.updated) as i64;
+                report.skipped = r.unchanged as i64;
+                let (imported, skipped) = (report.imported, report.skipped);
+                ctx.db
+                    .run(move |c| {
+                        diesel::update(tasks::table.find(id))
+                            .set((tasks::windows_done.eq(1), tasks::imported.eq(imported), tasks::skipped.eq(skipped)))
+                            .execute(c)?;
+                        Ok(())
+                    })
+                    .await?;
+                let outcome = format!("products: {}", r.summary());
+                finish(ctx, id, "done", None, None, report, &outcome).await
+            }
+            Err(e) => finish(ctx, id, "failed", Some(e.to_string()), None, report, "failed").await,
+        };
+    }
     // A continuous task starts a new cycle: from its cursor (minus the overlap) to today.
     let mut task = task;
     if task.kind == "continuous_orders" && task.cursor_day.is_none() {

@@ -41,15 +41,24 @@ async fn plugin_named(app: &TestApp, name: &str) -> Plugin {
         .expect("plugin exists")
 }
 
-/// Presses "Import products" on the plugin page and returns the page shown afterwards.
+/// Presses "Import products" on the plugin page, waits for the background task and returns
+/// its page.
 async fn import(app: &TestApp, plugin_id: i64) -> String {
     let page = format!("/admin/plugins/{plugin_id}");
     let r = app
         .post_form(&page, &format!("{page}/import-products"), &[])
         .await;
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], page.as_str());
-    app.get_text(&page).await
+    let task = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(task.starts_with("/admin/import-tasks/"), "{task}");
+    for _ in 0..300 {
+        let p: serde_json::Value = app.get(&format!("{task}/progress.json")).await.json().await.unwrap();
+        if p["state"] == "done" || p["state"] == "failed" {
+            return app.get_text(&task).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("product import {task} did not finish");
 }
 
 async fn all_products(app: &TestApp) -> Vec<Product> {

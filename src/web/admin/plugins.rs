@@ -11,7 +11,6 @@ use crate::db::models::{ApiUser, InboundNotification, Plugin};
 use crate::domain::api_users::{self, Permission};
 use crate::domain::inbox::{self, InboxFilter};
 use crate::domain::plugins::{self, PluginInput};
-use crate::domain::products;
 use crate::error::AppError;
 use crate::secrets::mask;
 use crate::web::extract::Admin;
@@ -300,29 +299,19 @@ pub async fn reactivate(
 }
 
 /// "Import products": reads the plugin's catalog from ClickBank now and flashes the report.
+/// "Import products": queues a background product import and shows its progress.
 pub async fn import_products(
     state: web::Data<AppState>,
     a: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let result = async {
-        let p = state.db.run(move |c| plugins::find(c, id)).await?;
-        let keys = plugins::keys(&p, &state.secrets)?;
-        let api = plugins::client_for(&keys, &state.config.clickbank_api_base)?;
-        products::import_products(&state.db, api.as_ref(), &p, &a.actor()).await
-    }
-    .await;
-    match result {
-        Ok(report) => a.flash(
-            "ok",
-            format!(
-                "Products imported from ClickBank: {}. See CRM → Products.",
-                report.summary()
-            ),
-        ),
-        Err(AppError::Validation(e)) => a.flash("error", e),
-        Err(e) => return Err(e),
-    }
-    Ok(redirect(&format!("/admin/plugins/{id}")))
+    let actor = a.actor();
+    let task = state
+        .db
+        .run(move |c| crate::domain::imports::start_products(c, &actor, id))
+        .await?;
+    state.wake_jobs.notify_one();
+    a.flash("ok", "Product import started: it reads every product of this ClickBank account in the background.");
+    Ok(redirect(&format!("/admin/import-tasks/{}", task.id)))
 }
