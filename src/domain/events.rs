@@ -306,7 +306,62 @@ fn naive(t: DateTime<Utc>) -> NaiveDateTime {
 
 /// Applies `ev` for `plugin` in one transaction. `source` is `ins` or `import`.
 pub fn apply(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, source: &str) -> Result<Outcome, AppError> {
-    conn.transaction(|conn| apply_in_tx(conn, plugin, ev, source))
+    apply_with(conn, plugin, ev, source, &mut Lookups::default())
+}
+
+/// Ids looked up while applying events, kept for the next events of the same transaction
+/// (an import page): the campaign, the category's products and the dummy house rarely change.
+/// Cleared when an event fails, since its savepoint took back what it had created.
+#[derive(Debug, Default)]
+pub struct Lookups {
+    house: Option<i64>,
+    campaigns: std::collections::HashMap<(String, bool), i64>,
+    products: std::collections::HashMap<String, (i64, i64)>,
+}
+
+impl Lookups {
+    fn house(&mut self, conn: &mut DbConn) -> Result<i64, AppError> {
+        if let Some(h) = self.house {
+            return Ok(h);
+        }
+        let h = clickbank_house_id(conn)?;
+        self.house = Some(h);
+        Ok(h)
+    }
+
+    fn campaign(&mut self, conn: &mut DbConn, plugin: &Plugin, currency: &str, test: bool) -> Result<i64, AppError> {
+        let key = (currency.to_string(), test);
+        if let Some(id) = self.campaigns.get(&key) {
+            return Ok(*id);
+        }
+        let id = campaign_id(conn, plugin, currency, test)?;
+        self.campaigns.insert(key, id);
+        Ok(id)
+    }
+
+    fn product(&mut self, conn: &mut DbConn, plugin: &Plugin, item: &EventItem, currency: &str) -> Result<(i64, i64), AppError> {
+        if let Some(p) = self.products.get(&item.item_no) {
+            return Ok(*p);
+        }
+        let p = product_for(conn, plugin, item, currency)?;
+        self.products.insert(item.item_no.clone(), p);
+        Ok(p)
+    }
+}
+
+/// [`apply`] sharing `lookups` with the other events of the caller's transaction.
+pub fn apply_with(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    source: &str,
+    lookups: &mut Lookups,
+) -> Result<Outcome, AppError> {
+    let r = conn.transaction(|conn| apply_in_tx(conn, plugin, ev, source, lookups));
+    if r.is_err() {
+        *lookups = Lookups::default();
+    }
+    r
 }
 
 fn apply_in_tx(
@@ -314,6 +369,7 @@ fn apply_in_tx(
     plugin: &Plugin,
     ev: &OrderEvent,
     source: &str,
+    lk: &mut Lookups,
 ) -> Result<Outcome, AppError> {
     let key = ev.key(plugin.id);
     let seen: i64 = applied_events::table
@@ -335,7 +391,7 @@ fn apply_in_tx(
         ));
     }
     let outcome = match ev.live_kind() {
-        "SALE" => sale(conn, plugin, ev, test, source)?,
+        "SALE" => sale(conn, plugin, ev, test, source, lk)?,
         "BILL" => with_order(conn, plugin, ev, |conn, order| rebill(conn, order, ev, source))?,
         "RFND" | "CGBK" | "INSF" => {
             with_order(conn, plugin, ev, |conn, order| refund(conn, order, ev, source))?
@@ -535,6 +591,7 @@ fn sale(
     ev: &OrderEvent,
     test: bool,
     source: &str,
+    lk: &mut Lookups,
 ) -> Result<Outcome, AppError> {
     if let Some(existing) = find_order(conn, plugin.id, &ev.receipt)?.filter(|_| !ev.receipt.contains('-')) {
         // The same sale from the other channel (or with another time stamp): one order.
@@ -542,11 +599,11 @@ fn sale(
             order_id: Some(existing.id),
         });
     }
-    let campaign = campaign_id(conn, plugin, &ev.currency, test)?;
+    let campaign = lk.campaign(conn, plugin, &ev.currency, test)?;
     let customer = customer_id(conn, plugin, &ev.customer)?;
     let now = super::now();
     let t = naive(ev.time);
-    diesel::insert_into(orders::table)
+    let order_id: i64 = diesel::insert_into(orders::table)
         .values((
             orders::plugin_id.eq(plugin.id),
             orders::campaign_id.eq(campaign),
@@ -566,16 +623,12 @@ fn sale(
             orders::created_at.eq(now),
             orders::updated_at.eq(now),
         ))
-        .execute(conn)?;
-    let order_id: i64 = orders::table
-        .filter(orders::plugin_id.eq(plugin.id))
-        .filter(orders::receipt.eq(&ev.receipt))
-        .select(orders::id)
-        .first(conn)?;
-    let dummy_house = clickbank_house_id(conn)?;
+        .returning(orders::id)
+        .get_result(conn)?;
+    let dummy_house = lk.house(conn)?;
     for item in &ev.items {
-        let (product_id, house) = product_for(conn, plugin, item, &ev.currency)?;
-        diesel::insert_into(order_items::table)
+        let (product_id, house) = lk.product(conn, plugin, item, &ev.currency)?;
+        let item_id: i64 = diesel::insert_into(order_items::table)
             .values((
                 order_items::order_id.eq(order_id),
                 order_items::product_id.eq(product_id),
@@ -587,12 +640,8 @@ fn sale(
                 order_items::shippable.eq(item.shippable),
                 order_items::recurring.eq(item.recurring),
             ))
-            .execute(conn)?;
-        let item_id: i64 = order_items::table
-            .filter(order_items::order_id.eq(order_id))
-            .filter(order_items::item_no.eq(&item.item_no))
-            .select(order_items::id)
-            .first(conn)?;
+            .returning(order_items::id)
+            .get_result(conn)?;
         if item.recurring {
             let status = if item.amount_minor == 0 { "TRIAL" } else { "ACTIVE" };
             diesel::insert_into(purchases::table)
@@ -641,14 +690,20 @@ fn sale(
     )
     .set(partials::converted_order_id.eq(Some(order_id)))
     .execute(conn)?;
-    apply_waiting(conn, plugin, &ev.receipt, source)?;
+    apply_waiting(conn, plugin, &ev.receipt, source, lk)?;
     Ok(Outcome::Applied {
         order_id: Some(order_id),
     })
 }
 
 /// Applies events that were waiting for this receipt, oldest first.
-fn apply_waiting(conn: &mut DbConn, plugin: &Plugin, receipt: &str, source: &str) -> Result<(), AppError> {
+fn apply_waiting(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    receipt: &str,
+    source: &str,
+    lk: &mut Lookups,
+) -> Result<(), AppError> {
     let waiting: Vec<(i64, String)> = pending_events::table
         .filter(pending_events::plugin_id.eq(plugin.id))
         .filter(pending_events::receipt.eq(receipt))
@@ -659,7 +714,7 @@ fn apply_waiting(conn: &mut DbConn, plugin: &Plugin, receipt: &str, source: &str
         diesel::delete(pending_events::table.find(id)).execute(conn)?;
         let ev: OrderEvent = serde_json::from_str(&payload)
             .map_err(|e| AppError::Internal(format!("a waiting event cannot be read: {e}")))?;
-        apply_in_tx(conn, plugin, &ev, source)?;
+        apply_in_tx(conn, plugin, &ev, source, lk)?;
     }
     Ok(())
 }

@@ -482,12 +482,13 @@ async fn run_claimed(
                 c.transaction(|c| {
                     let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
                     let mut receipts = Vec::new();
+                    let mut lookups = events::Lookups::default();
                     for rec in &got.records {
                         if rec.transaction_type.is_test() && !p.include_test {
                             skipped += 1;
                             continue;
                         }
-                        match OrderEvent::from_record(rec).and_then(|ev| events::apply(c, &p, &ev, "import")) {
+                        match OrderEvent::from_record(rec).and_then(|ev| events::apply_with(c, &p, &ev, "import", &mut lookups)) {
                             Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,
                             Ok(Outcome::Duplicate | Outcome::Ignored(_)) => skipped += 1,
                             Err(e) => {

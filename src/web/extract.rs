@@ -104,6 +104,17 @@ impl Signed {
     pub fn flash(&self, kind: &str, text: impl Into<String>) {
         session::flash(&self.session, kind, text);
     }
+
+    /// Flashes `ok` on success, or the error when the user can fix it (a validation or
+    /// conflict message) and the page should simply be shown again; other errors propagate.
+    pub fn flash_result<T>(&self, result: Result<T, AppError>, ok: impl FnOnce(T) -> String) -> Result<(), AppError> {
+        match result {
+            Ok(v) => self.flash("ok", ok(v)),
+            Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => self.flash("error", e.to_string()),
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
 }
 
 async fn load_signed(req: HttpRequest) -> Result<Signed, AppError> {

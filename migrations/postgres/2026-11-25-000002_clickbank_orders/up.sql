@@ -173,6 +173,7 @@ CREATE TABLE purchases (
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX purchases_customer ON purchases (customer_id);
+CREATE INDEX purchases_order ON purchases (order_id);
 
 CREATE TABLE fulfillments (
     id BIGSERIAL PRIMARY KEY,
@@ -189,6 +190,7 @@ CREATE TABLE fulfillments (
     UNIQUE (order_item_id, cycle)
 );
 CREATE INDEX fulfillments_status ON fulfillments (status, house_id);
+CREATE INDEX fulfillments_order ON fulfillments (order_id);
 
 CREATE TABLE partials (
     id BIGSERIAL PRIMARY KEY,

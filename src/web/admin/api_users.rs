@@ -60,11 +60,7 @@ fn permissions_of(f: &[(String, String)]) -> Result<Vec<Permission>, AppError> {
 }
 
 async fn outcome(a: &Admin, ok: &str, r: Result<(), AppError>) -> Result<HttpResponse, AppError> {
-    match r {
-        Ok(()) => a.flash("ok", ok),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => a.flash("error", e.to_string()),
-        Err(e) => return Err(e),
-    }
+    a.flash_result(r, |()| ok.to_string())?;
     Ok(redirect(PAGE))
 }
 

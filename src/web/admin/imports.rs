@@ -79,14 +79,9 @@ pub async fn control(
     }
     let actor = a.actor();
     let act = action.clone();
-    match state.db.run(move |c| imports::control(c, &actor, id, &act)).await {
-        Ok(t) => {
-            state.wake_jobs.notify_one();
-            a.flash("ok", format!("{}: {}.", t.kind_label(), t.state));
-        }
-        Err(e @ AppError::Validation(_)) => a.flash("error", e.to_string()),
-        Err(e) => return Err(e),
-    }
+    let result = state.db.run(move |c| imports::control(c, &actor, id, &act)).await;
+    state.wake_jobs.notify_one();
+    a.flash_result(result, |t| format!("{}: {}.", t.kind_label(), t.state))?;
     Ok(redirect(&format!("/admin/import-tasks/{id}")))
 }
 

@@ -40,11 +40,7 @@ async fn act<F>(a: &Admin, ok: &str, f: F) -> Result<HttpResponse, AppError>
 where
     F: std::future::Future<Output = Result<(), AppError>>,
 {
-    match f.await {
-        Ok(()) => a.flash("ok", ok),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => a.flash("error", e.to_string()),
-        Err(e) => return Err(e),
-    }
+    a.flash_result(f.await, |()| ok.to_string())?;
     Ok(redirect(PAGE))
 }
 
