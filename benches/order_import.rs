@@ -38,11 +38,24 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() {
-    let orders: usize = std::env::var("IMPORT_BENCH_ORDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let orders: usize = std::env::var("IMPORT_BENCH_ORDERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let _sandbox = Sandbox(
         Command::new(env!("CARGO_BIN_EXE_merchant-crm"))
-            .args(["sandbox", "--bind", &format!("127.0.0.1:{port}"), "--orders", &orders.to_string()])
+            .args([
+                "sandbox",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--orders",
+                &orders.to_string(),
+            ])
             .args(["--days", &DAYS.to_string(), "--site", SITE, "--api-key", API_KEY])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -19,7 +19,11 @@ pub const DEMO_EMAIL: &str = "demo@merchant-crm.local";
 const INS_LOGIN: &str = "clickbank-demo";
 
 fn random_password() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect()
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect()
 }
 
 /// What the demo set up (printed for the newcomer).
@@ -34,7 +38,9 @@ pub struct Demo {
 /// Starts the sandbox and the portal and connects them. `config.bind` may use port 0.
 pub async fn start(mut config: Config, orders: usize, events_per_second: f64) -> Result<Demo, AppError> {
     let sandbox = Sandbox::start(SandboxConfig {
-        bind: "127.0.0.1:0".parse().map_err(|_| AppError::Internal("sandbox address".into()))?,
+        bind: "127.0.0.1:0"
+            .parse()
+            .map_err(|_| AppError::Internal("sandbox address".into()))?,
         orders,
         days: 120,
         ..Default::default()
@@ -45,13 +51,26 @@ pub async fn start(mut config: Config, orders: usize, events_per_second: f64) ->
     db.migrate()?;
     let listener = TcpListener::bind(&config.bind)
         .map_err(|e| AppError::Config(format!("cannot listen on {}: {e}", config.bind)))?;
-    let port = listener.local_addr().map_err(|e| AppError::Config(e.to_string()))?.port();
+    let port = listener
+        .local_addr()
+        .map_err(|e| AppError::Config(e.to_string()))?
+        .port();
     let url = format!("http://127.0.0.1:{port}");
 
     let password = random_password();
     let ins_password = random_password();
     let secrets = crate::secrets::SecretBox::new(&config.master_key)?;
-    let input = plugins::PluginInput::new("ClickBank", sandbox.site(), "", sandbox.api_key(), sandbox.secret_key(), false, false, false, false)?;
+    let input = plugins::PluginInput::new(
+        "ClickBank",
+        sandbox.site(),
+        "",
+        sandbox.api_key(),
+        sandbox.secret_key(),
+        false,
+        false,
+        false,
+        false,
+    )?;
     let api = plugins::client_for(&input.keys, &config.clickbank_api_base)?;
     plugins::connect_check(api.as_ref(), &input.site).await?;
 
@@ -67,7 +86,14 @@ pub async fn start(mut config: Config, orders: usize, events_per_second: f64) ->
             }
             match api_users::find_by_login(c, INS_LOGIN)? {
                 Some(u) => {
-                    api_users::update(c, &actor, u.id, "127.0.0.1", &[Permission::ImportOrder], Some(&ins_hash))?;
+                    api_users::update(
+                        c,
+                        &actor,
+                        u.id,
+                        "127.0.0.1",
+                        &[Permission::ImportOrder],
+                        Some(&ins_hash),
+                    )?;
                 }
                 None => {
                     let a = ApiUserInput::new(INS_LOGIN, "127.0.0.1", vec![Permission::ImportOrder])?;
@@ -84,14 +110,25 @@ pub async fn start(mut config: Config, orders: usize, events_per_second: f64) ->
         .await?;
     let plugin_id = plugin.id;
     let app = Application::from_parts(config, db.clone(), listener)?;
-    db.run(move |c| imports::start_products(c, &Actor::cli(), plugin_id)).await?;
-    let started = db.run(move |c| imports::start_initial(c, &Actor::cli(), plugin_id, 90, Some(30))).await;
+    db.run(move |c| imports::start_products(c, &Actor::cli(), plugin_id))
+        .await?;
+    let started = db
+        .run(move |c| imports::start_initial(c, &Actor::cli(), plugin_id, 90, Some(30)))
+        .await;
     match started {
         Ok(_) | Err(AppError::Conflict(_)) => {}
         Err(e) => return Err(e),
     }
     app.wake_jobs();
-    sandbox.set_notify_url(Some(format!("{url}/clickbank/?loginId={INS_LOGIN}&password={ins_password}")));
+    sandbox.set_notify_url(Some(format!(
+        "{url}/clickbank/?loginId={INS_LOGIN}&password={ins_password}"
+    )));
     sandbox.set_events_per_second(events_per_second);
-    Ok(Demo { app, url, email: DEMO_EMAIL.to_string(), password, sandbox })
+    Ok(Demo {
+        app,
+        url,
+        email: DEMO_EMAIL.to_string(),
+        password,
+        sandbox,
+    })
 }

@@ -171,7 +171,11 @@ impl Application {
         .listen(listener)
         .map_err(|e| AppError::Config(format!("cannot serve: {e}")))?
         .run();
-        Ok(Application { port, server, state: app_state })
+        Ok(Application {
+            port,
+            server,
+            state: app_state,
+        })
     }
 
     /// Asks the import scheduler to look for due tasks now.

@@ -128,7 +128,11 @@ impl Database {
         } else {
             builder.build_unchecked(manager)
         };
-        Ok(Database { pool, backend, sqlite_turn: Default::default() })
+        Ok(Database {
+            pool,
+            backend,
+            sqlite_turn: Default::default(),
+        })
     }
 
     /// Applies every pending embedded migration of this backend; returns the versions applied.

@@ -405,5 +405,10 @@ diesel::table! {
 
 diesel::joinable!(import_tasks -> plugins (plugin_id));
 diesel::joinable!(import_task_runs -> import_tasks (task_id));
-diesel::allow_tables_to_appear_in_same_query!(import_tasks, import_task_runs, clickbank_request_counts, plugins);
+diesel::allow_tables_to_appear_in_same_query!(
+    import_tasks,
+    import_task_runs,
+    clickbank_request_counts,
+    plugins
+);
 diesel::joinable!(fulfillments -> orders (order_id));

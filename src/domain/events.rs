@@ -329,7 +329,13 @@ impl Lookups {
         Ok(h)
     }
 
-    fn campaign(&mut self, conn: &mut DbConn, plugin: &Plugin, currency: &str, test: bool) -> Result<i64, AppError> {
+    fn campaign(
+        &mut self,
+        conn: &mut DbConn,
+        plugin: &Plugin,
+        currency: &str,
+        test: bool,
+    ) -> Result<i64, AppError> {
         let key = (currency.to_string(), test);
         if let Some(id) = self.campaigns.get(&key) {
             return Ok(*id);
@@ -339,7 +345,13 @@ impl Lookups {
         Ok(id)
     }
 
-    fn product(&mut self, conn: &mut DbConn, plugin: &Plugin, item: &EventItem, currency: &str) -> Result<(i64, i64), AppError> {
+    fn product(
+        &mut self,
+        conn: &mut DbConn,
+        plugin: &Plugin,
+        item: &EventItem,
+        currency: &str,
+    ) -> Result<(i64, i64), AppError> {
         if let Some(p) = self.products.get(&item.item_no) {
             return Ok(*p);
         }

@@ -19,7 +19,9 @@ use super::events::{self, OrderEvent, Outcome};
 use super::{audit, plugins, Actor};
 use crate::clickbank::{ClickBankClient, ClickBankError, ClientConfig, OrdersQuery};
 use crate::db::models::{ImportTask, ImportTaskRun, Plugin};
-use crate::db::schema::{clickbank_request_counts as counts, fulfillments, import_task_runs as runs, import_tasks as tasks, orders};
+use crate::db::schema::{
+    clickbank_request_counts as counts, fulfillments, import_task_runs as runs, import_tasks as tasks, orders,
+};
 use crate::db::{Database, DbConn};
 use crate::error::AppError;
 use crate::secrets::SecretBox;
@@ -33,7 +35,9 @@ pub const OVERLAP_DAYS: i64 = 1;
 
 /// ClickBank's days are Pacific days.
 pub fn clickbank_today() -> NaiveDate {
-    chrono::Utc::now().with_timezone(&chrono_tz::America::Los_Angeles).date_naive()
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::Los_Angeles)
+        .date_naive()
 }
 
 fn day_text(d: NaiveDate) -> String {
@@ -45,7 +49,10 @@ fn parse_day(s: &str) -> Result<NaiveDate, AppError> {
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<ImportTask, AppError> {
-    Ok(tasks::table.find(id).select(ImportTask::as_select()).first(conn)?)
+    Ok(tasks::table
+        .find(id)
+        .select(ImportTask::as_select())
+        .first(conn)?)
 }
 
 pub fn list(conn: &mut DbConn) -> Result<Vec<(ImportTask, String)>, AppError> {
@@ -82,17 +89,31 @@ fn add_requests(conn: &mut DbConn, plugin_id: i64, n: i64) -> Result<(), AppErro
         return Ok(());
     }
     let day = day_text(clickbank_today());
-    let target = counts::table.filter(counts::plugin_id.eq(plugin_id)).filter(counts::day.eq(&day));
-    if diesel::update(target).set(counts::requests.eq(counts::requests + n)).execute(conn)? == 0 {
+    let target = counts::table
+        .filter(counts::plugin_id.eq(plugin_id))
+        .filter(counts::day.eq(&day));
+    if diesel::update(target)
+        .set(counts::requests.eq(counts::requests + n))
+        .execute(conn)?
+        == 0
+    {
         let inserted = conn.transaction(|c| {
             diesel::insert_into(counts::table)
-                .values((counts::plugin_id.eq(plugin_id), counts::day.eq(&day), counts::requests.eq(n)))
+                .values((
+                    counts::plugin_id.eq(plugin_id),
+                    counts::day.eq(&day),
+                    counts::requests.eq(n),
+                ))
                 .execute(c)
         });
         if inserted.is_err() {
             // Another process created the row meanwhile.
-            let target = counts::table.filter(counts::plugin_id.eq(plugin_id)).filter(counts::day.eq(&day));
-            diesel::update(target).set(counts::requests.eq(counts::requests + n)).execute(conn)?;
+            let target = counts::table
+                .filter(counts::plugin_id.eq(plugin_id))
+                .filter(counts::day.eq(&day));
+            diesel::update(target)
+                .set(counts::requests.eq(counts::requests + n))
+                .execute(conn)?;
         }
     }
     Ok(())
@@ -108,11 +129,15 @@ pub fn start_initial(
     ship_cutoff_days: Option<i32>,
 ) -> Result<ImportTask, AppError> {
     if !(1..=3650).contains(&days_back) {
-        return Err(AppError::Validation("Import between 1 and 3650 days back.".into()));
+        return Err(AppError::Validation(
+            "Import between 1 and 3650 days back.".into(),
+        ));
     }
     if let Some(d) = ship_cutoff_days {
         if !(0..=3650).contains(&d) {
-            return Err(AppError::Validation("The SHIPPED cut-off is 0 to 3650 days.".into()));
+            return Err(AppError::Validation(
+                "The SHIPPED cut-off is 0 to 3650 days.".into(),
+            ));
         }
     }
     conn.transaction(|conn| {
@@ -196,7 +221,13 @@ pub fn start_products(conn: &mut DbConn, actor: &Actor, plugin_id: i64) -> Resul
             .order(tasks::id.desc())
             .select(ImportTask::as_select())
             .first(conn)?;
-        audit::record(conn, actor, "import.products.start", &plugin.name, json!({"task": task.id}))?;
+        audit::record(
+            conn,
+            actor,
+            "import.products.start",
+            &plugin.name,
+            json!({"task": task.id}),
+        )?;
         Ok(task)
     })
 }
@@ -240,7 +271,9 @@ pub fn control(conn: &mut DbConn, actor: &Actor, id: i64, action: &str) -> Resul
         let (state, next) = match (action, t.state.as_str()) {
             ("pause", "queued" | "running") => ("paused", t.next_run_at),
             ("resume", "paused" | "failed") => ("queued", Some(now)),
-            ("cancel", "queued" | "running" | "paused" | "failed") if t.kind == "initial_orders" => ("cancelled", None),
+            ("cancel", "queued" | "running" | "paused" | "failed") if t.kind == "initial_orders" => {
+                ("cancelled", None)
+            }
             ("run_now", "queued" | "running" | "failed") => ("queued", Some(now)),
             _ => {
                 return Err(AppError::Validation(format!(
@@ -252,9 +285,19 @@ pub fn control(conn: &mut DbConn, actor: &Actor, id: i64, action: &str) -> Resul
             }
         };
         diesel::update(tasks::table.find(id))
-            .set((tasks::state.eq(state), tasks::next_run_at.eq(next), tasks::updated_at.eq(now)))
+            .set((
+                tasks::state.eq(state),
+                tasks::next_run_at.eq(next),
+                tasks::updated_at.eq(now),
+            ))
             .execute(conn)?;
-        audit::record(conn, actor, &format!("import.{action}"), &format!("task {id}"), json!({"before": t.state, "after": state}))?;
+        audit::record(
+            conn,
+            actor,
+            &format!("import.{action}"),
+            &format!("task {id}"),
+            json!({"before": t.state, "after": state}),
+        )?;
         find(conn, id)
     })
 }
@@ -314,7 +357,12 @@ pub struct ImportContext {
 }
 
 /// Claims and runs task `id` for up to `page_budget` pages.
-pub async fn run_task(ctx: &ImportContext, id: i64, runner: &str, page_budget: u32) -> Result<RunReport, AppError> {
+pub async fn run_task(
+    ctx: &ImportContext,
+    id: i64,
+    runner: &str,
+    page_budget: u32,
+) -> Result<RunReport, AppError> {
     let r = runner.to_string();
     let claimed = ctx.db.run(move |c| claim(c, id, &r)).await?;
     if !claimed {
@@ -325,12 +373,23 @@ pub async fn run_task(ctx: &ImportContext, id: i64, runner: &str, page_budget: u
         .db
         .run(move |c| {
             diesel::insert_into(runs::table)
-                .values((runs::task_id.eq(id), runs::runner.eq(&r), runs::started_at.eq(super::now())))
+                .values((
+                    runs::task_id.eq(id),
+                    runs::runner.eq(&r),
+                    runs::started_at.eq(super::now()),
+                ))
                 .execute(c)?;
-            Ok(runs::table.filter(runs::task_id.eq(id)).order(runs::id.desc()).select(runs::id).first::<i64>(c)?)
+            Ok(runs::table
+                .filter(runs::task_id.eq(id))
+                .order(runs::id.desc())
+                .select(runs::id)
+                .first::<i64>(c)?)
         })
         .await?;
-    let mut report = RunReport { claimed: true, ..Default::default() };
+    let mut report = RunReport {
+        claimed: true,
+        ..Default::default()
+    };
     let result = run_claimed(ctx, id, runner, page_budget, &mut report).await;
     let outcome = match &result {
         Ok(()) => report.outcome.clone(),
@@ -350,7 +409,10 @@ pub async fn run_task(ctx: &ImportContext, id: i64, runner: &str, page_budget: u
                 ))
                 .execute(c)?;
             diesel::update(tasks::table.find(id))
-                .set((tasks::locked_until.eq(None::<NaiveDateTime>), tasks::locked_by.eq(None::<String>)))
+                .set((
+                    tasks::locked_until.eq(None::<NaiveDateTime>),
+                    tasks::locked_by.eq(None::<String>),
+                ))
                 .execute(c)?;
             Ok(())
         })
@@ -360,7 +422,9 @@ pub async fn run_task(ctx: &ImportContext, id: i64, runner: &str, page_budget: u
 
 fn client(ctx: &ImportContext, plugin: &Plugin) -> Result<ClickBankClient, AppError> {
     let keys = plugins::keys(plugin, &ctx.secrets)?;
-    let mut cfg = ClientConfig::new(keys.api_key).with_base_url(&ctx.api_base).with_dev_key(keys.dev_key);
+    let mut cfg = ClientConfig::new(keys.api_key)
+        .with_base_url(&ctx.api_base)
+        .with_dev_key(keys.dev_key);
     cfg.requests_per_second = ctx.requests_per_second;
     ClickBankClient::new(cfg).map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
 }
@@ -372,18 +436,33 @@ async fn run_claimed(
     page_budget: u32,
     report: &mut RunReport,
 ) -> Result<(), AppError> {
-    let (task, plugin) = ctx.db.run(move |c| {
-        let t = find(c, id)?;
-        let p = plugins::find(c, t.plugin_id)?;
-        Ok((t, p))
-    })
-    .await?;
+    let (task, plugin) = ctx
+        .db
+        .run(move |c| {
+            let t = find(c, id)?;
+            let p = plugins::find(c, t.plugin_id)?;
+            Ok((t, p))
+        })
+        .await?;
     if !plugin.active {
-        return finish(ctx, id, "failed", Some(format!("plugin {} is deactivated", plugin.name)), None, report, "plugin deactivated").await;
+        return finish(
+            ctx,
+            id,
+            "failed",
+            Some(format!("plugin {} is deactivated", plugin.name)),
+            None,
+            report,
+            "plugin deactivated",
+        )
+        .await;
     }
     let api = Arc::new(client(ctx, &plugin)?);
     if task.kind == "products" {
-        let job = Actor { user_id: None, label: "import job".into(), ip: None };
+        let job = Actor {
+            user_id: None,
+            label: "import job".into(),
+            ip: None,
+        };
         let before = api.stats().requests;
         let result = super::products::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
         let used = (api.stats().requests - before) as i64;
@@ -397,7 +476,11 @@ async fn run_claimed(
                 ctx.db
                     .run(move |c| {
                         diesel::update(tasks::table.find(id))
-                            .set((tasks::windows_done.eq(1), tasks::imported.eq(imported), tasks::skipped.eq(skipped)))
+                            .set((
+                                tasks::windows_done.eq(1),
+                                tasks::imported.eq(imported),
+                                tasks::skipped.eq(skipped),
+                            ))
                             .execute(c)?;
                         Ok(())
                     })
@@ -441,7 +524,9 @@ async fn run_claimed(
     let end = parse_day(task.range_end.as_deref().unwrap_or_default())?;
     let mut day = parse_day(task.cursor_day.as_deref().unwrap_or_default())?;
     let mut page = task.cursor_page.max(1) as u32;
-    let cutoff = task.ship_cutoff_days.map(|d| super::now() - Duration::days(i64::from(d)));
+    let cutoff = task
+        .ship_cutoff_days
+        .map(|d| super::now() - Duration::days(i64::from(d)));
     while day <= end {
         if report.pages >= page_budget {
             report.more = true;
@@ -473,7 +558,11 @@ async fn run_claimed(
             Ok(p) => p,
             Err(e) => return clickbank_failed(ctx, id, &task, e, report).await,
         };
-        let (next_day, next_page, window_done) = if got.more { (day, page + 1, 0) } else { (day + Duration::days(1), 1, 1) };
+        let (next_day, next_page, window_done) = if got.more {
+            (day, page + 1, 0)
+        } else {
+            (day + Duration::days(1), 1, 1)
+        };
         let p = plugin.clone();
         let runner = runner.to_string();
         let (imported, skipped, _errors, _last_error) = ctx
@@ -488,7 +577,9 @@ async fn run_claimed(
                             skipped += 1;
                             continue;
                         }
-                        match OrderEvent::from_record(rec).and_then(|ev| events::apply_with(c, &p, &ev, "import", &mut lookups)) {
+                        match OrderEvent::from_record(rec)
+                            .and_then(|ev| events::apply_with(c, &p, &ev, "import", &mut lookups))
+                        {
                             Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,
                             Ok(Outcome::Duplicate | Outcome::Ignored(_)) => skipped += 1,
                             Err(e) => {
@@ -531,7 +622,8 @@ async fn run_claimed(
         let interval = ctx.continuous_interval_minutes;
         let pid = plugin.id;
         let cont = ctx.db.run(move |c| ensure_continuous(c, pid, interval)).await?;
-        report.outcome = format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
+        report.outcome =
+            format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
         let o = report.outcome.clone();
         finish(ctx, id, "done", None, None, report, &o).await
     } else {
@@ -540,7 +632,10 @@ async fn run_claimed(
         ctx.db
             .run(move |c| {
                 diesel::update(tasks::table.find(id))
-                    .set((tasks::range_start.eq(Some(overlap_start)), tasks::cursor_day.eq(None::<String>)))
+                    .set((
+                        tasks::range_start.eq(Some(overlap_start)),
+                        tasks::cursor_day.eq(None::<String>),
+                    ))
                     .execute(c)?;
                 Ok(())
             })
@@ -593,22 +688,50 @@ async fn clickbank_failed(
         let msg = format!(
             "ClickBank refused the request: {text}. Check the plugin's API key and its roles (order read), then resume."
         );
-        return finish(ctx, id, "failed", Some(msg), None, report, "failed: ClickBank refused").await;
+        return finish(
+            ctx,
+            id,
+            "failed",
+            Some(msg),
+            None,
+            report,
+            "failed: ClickBank refused",
+        )
+        .await;
     }
     let minutes = 5i64 << task.errors.clamp(0, 4);
     let next = super::now() + Duration::minutes(minutes.min(60));
-    let msg = format!("ClickBank did not answer well ({text}); retrying at {} UTC", next.format("%H:%M"));
+    let msg = format!(
+        "ClickBank did not answer well ({text}); retrying at {} UTC",
+        next.format("%H:%M")
+    );
     ctx.db
         .run(move |c| {
-            diesel::update(tasks::table.find(id)).set(tasks::errors.eq(tasks::errors + 1)).execute(c)?;
+            diesel::update(tasks::table.find(id))
+                .set(tasks::errors.eq(tasks::errors + 1))
+                .execute(c)?;
             Ok(())
         })
         .await?;
-    finish(ctx, id, "queued", Some(msg), Some(next), report, "ClickBank error; retrying later").await
+    finish(
+        ctx,
+        id,
+        "queued",
+        Some(msg),
+        Some(next),
+        report,
+        "ClickBank error; retrying later",
+    )
+    .await
 }
 
 /// Physical items of this page's orders older than the cut-off are marked SHIPPED.
-fn mark_shipped(conn: &mut DbConn, plugin_id: i64, receipts: &[String], cutoff: NaiveDateTime) -> Result<(), AppError> {
+fn mark_shipped(
+    conn: &mut DbConn,
+    plugin_id: i64,
+    receipts: &[String],
+    cutoff: NaiveDateTime,
+) -> Result<(), AppError> {
     if receipts.is_empty() {
         return Ok(());
     }
@@ -617,8 +740,15 @@ fn mark_shipped(conn: &mut DbConn, plugin_id: i64, receipts: &[String], cutoff: 
         .filter(orders::receipt.eq_any(receipts))
         .filter(orders::transaction_time.lt(cutoff))
         .select(orders::id);
-    diesel::update(fulfillments::table.filter(fulfillments::status.eq("HOLD")).filter(fulfillments::order_id.eq_any(old_orders)))
-        .set((fulfillments::status.eq("SHIPPED"), fulfillments::updated_at.eq(super::now())))
-        .execute(conn)?;
+    diesel::update(
+        fulfillments::table
+            .filter(fulfillments::status.eq("HOLD"))
+            .filter(fulfillments::order_id.eq_any(old_orders)),
+    )
+    .set((
+        fulfillments::status.eq("SHIPPED"),
+        fulfillments::updated_at.eq(super::now()),
+    ))
+    .execute(conn)?;
     Ok(())
 }

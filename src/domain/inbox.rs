@@ -66,7 +66,9 @@ impl Keyring {
     pub fn load(conn: &mut DbConn, secrets: &SecretBox) -> Result<Self, AppError> {
         let mut entries = Vec::new();
         for p in plugins::list(conn)? {
-            let dec = plugins::keys(&p, secrets)?.secret_key.map(|k| InsDecoder::new(&k));
+            let dec = plugins::keys(&p, secrets)?
+                .secret_key
+                .map(|k| InsDecoder::new(&k));
             entries.push((p, dec));
         }
         Ok(Keyring { entries })
@@ -82,7 +84,8 @@ impl Keyring {
             any_key = true;
             match dec.decrypt(body) {
                 Ok(plain) => {
-                    let n = crate::clickbank::ins::parse_notification(plain.as_bytes()).map_err(|e| e.to_string())?;
+                    let n = crate::clickbank::ins::parse_notification(plain.as_bytes())
+                        .map_err(|e| e.to_string())?;
                     fits.push((p.clone(), n, plain));
                 }
                 Err(InsError::WrongKeyOrDamaged) => continue,
@@ -91,13 +94,20 @@ impl Keyring {
             }
         }
         if !any_key {
-            return Err("no ClickBank plugin has a secret key: add it on the plugin page, then reprocess".into());
+            return Err(
+                "no ClickBank plugin has a secret key: add it on the plugin page, then reprocess".into(),
+            );
         }
         if fits.is_empty() {
-            return Err("wrong secret key or damaged notification: no plugin's secret key decrypts it".into());
+            return Err(
+                "wrong secret key or damaged notification: no plugin's secret key decrypts it".into(),
+            );
         }
-        let vendor_fits =
-            |p: &Plugin, n: &Notification| n.vendor.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(&p.site));
+        let vendor_fits = |p: &Plugin, n: &Notification| {
+            n.vendor
+                .as_deref()
+                .is_some_and(|v| v.eq_ignore_ascii_case(&p.site))
+        };
         let idx = fits
             .iter()
             .position(|(p, n, _)| p.active && vendor_fits(p, n))
@@ -288,7 +298,12 @@ pub fn claim_batch(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> 
             .or(inbox::status.eq("processing").and(inbox::processed_at.lt(stale)))
     };
     conn.transaction(|conn| {
-        let ids: Vec<i64> = inbox::table.filter(open()).order(inbox::id.asc()).limit(limit).select(inbox::id).load(conn)?;
+        let ids: Vec<i64> = inbox::table
+            .filter(open())
+            .order(inbox::id.asc())
+            .limit(limit)
+            .select(inbox::id)
+            .load(conn)?;
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
             let n = diesel::update(inbox::table.find(id).filter(open()))

@@ -13,7 +13,11 @@ use crate::domain::imports::{self, ImportContext, PAGES_PER_RUN};
 /// This process's name in leases and run records.
 pub fn runner_id() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "portal".into());
-    format!("{host}-{}-{:04x}", std::process::id(), rand::thread_rng().gen::<u16>())
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::thread_rng().gen::<u16>()
+    )
 }
 
 /// Runs every due task once; returns whether any still has work right away.

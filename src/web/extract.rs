@@ -107,7 +107,11 @@ impl Signed {
 
     /// Flashes `ok` on success, or the error when the user can fix it (a validation or
     /// conflict message) and the page should simply be shown again; other errors propagate.
-    pub fn flash_result<T>(&self, result: Result<T, AppError>, ok: impl FnOnce(T) -> String) -> Result<(), AppError> {
+    pub fn flash_result<T>(
+        &self,
+        result: Result<T, AppError>,
+        ok: impl FnOnce(T) -> String,
+    ) -> Result<(), AppError> {
         match result {
             Ok(v) => self.flash("ok", ok(v)),
             Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => self.flash("error", e.to_string()),

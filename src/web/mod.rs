@@ -55,11 +55,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/plugins/{id}/activate",
             web::post().to(admin::plugins::reactivate),
         )
-        .route("/admin/plugins/{id}/initial-import", web::post().to(admin::imports::start_initial))
+        .route(
+            "/admin/plugins/{id}/initial-import",
+            web::post().to(admin::imports::start_initial),
+        )
         .route("/admin/import-tasks", web::get().to(admin::imports::list))
         .route("/admin/import-tasks/{id}", web::get().to(admin::imports::show))
-        .route("/admin/import-tasks/{id}/progress.json", web::get().to(admin::imports::progress))
-        .route("/admin/import-tasks/{id}/{action}", web::post().to(admin::imports::control))
+        .route(
+            "/admin/import-tasks/{id}/progress.json",
+            web::get().to(admin::imports::progress),
+        )
+        .route(
+            "/admin/import-tasks/{id}/{action}",
+            web::post().to(admin::imports::control),
+        )
         .route(
             "/admin/plugins/{id}/import-products",
             web::post().to(admin::plugins::import_products),

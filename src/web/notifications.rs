@@ -57,7 +57,10 @@ pub async fn receive(
     let text = String::from_utf8_lossy(&body).into_owned();
     let storing = state.ins_storing.clone();
     storing.fetch_add(1, Ordering::Relaxed);
-    let stored = state.db.run(move |c| inbox::store(c, &ip_text, Some(user.id), &text)).await;
+    let stored = state
+        .db
+        .run(move |c| inbox::store(c, &ip_text, Some(user.id), &text))
+        .await;
     storing.fetch_sub(1, Ordering::Relaxed);
     let id = stored?;
     // Stored: from here on ClickBank gets 200; the inbox worker applies it and the inbox

@@ -196,7 +196,11 @@ impl TestApp {
     /// Waits until the INS worker has processed every stored notification.
     pub async fn settle(&self) {
         for _ in 0..400 {
-            let n = self.db.read(merchant_crm::domain::inbox::backlog).await.expect("backlog");
+            let n = self
+                .db
+                .read(merchant_crm::domain::inbox::backlog)
+                .await
+                .expect("backlog");
             if n == 0 {
                 return;
             }

@@ -58,7 +58,11 @@ async fn portal_totals(app: &TestApp) -> BTreeMap<(String, String), (u64, i64)> 
         .db
         .read(|c| {
             Ok(transactions::table
-                .select((transactions::currency, transactions::kind, transactions::amount_minor))
+                .select((
+                    transactions::currency,
+                    transactions::kind,
+                    transactions::amount_minor,
+                ))
                 .load(c)?)
         })
         .await
@@ -91,7 +95,11 @@ async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_on
     let pid = plugin_id(&app).await;
     let days = i64::from(DAYS) + 2;
     let r = app
-        .post_form(&format!("/admin/plugins/{pid}"), &format!("/admin/plugins/{pid}/initial-import"), &[("days_back", &days.to_string()), ("ship_cutoff_days", "10")])
+        .post_form(
+            &format!("/admin/plugins/{pid}"),
+            &format!("/admin/plugins/{pid}/initial-import"),
+            &[("days_back", &days.to_string()), ("ship_cutoff_days", "10")],
+        )
         .await;
     assert_eq!(r.status(), 303);
     let page = r.headers()["location"].to_str().unwrap().to_string();
@@ -101,12 +109,23 @@ async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_on
     assert_eq!(t.percent(), 100);
     assert_eq!(t.errors, 0);
 
-    let waiting: i64 = app.db.read(|c| Ok(pending_events::table.count().get_result(c)?)).await.unwrap();
+    let waiting: i64 = app
+        .db
+        .read(|c| Ok(pending_events::table.count().get_result(c)?))
+        .await
+        .unwrap();
     assert_eq!(waiting, 0, "every refund and rebill found its sale");
-    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
+    let mine: BTreeMap<_, _> = portal_totals(&app)
+        .await
+        .into_iter()
+        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
+        .collect();
     let truth = truth_totals(&sb, days);
     assert!(!truth.is_empty());
-    assert_eq!(mine, truth, "counts and sums per currency and type equal ClickBank's");
+    assert_eq!(
+        mine, truth,
+        "counts and sums per currency and type equal ClickBank's"
+    );
 
     // Orders older than the cut-off ship no more; newer ones wait on hold (or were cancelled by a refund).
     let cutoff = chrono::Utc::now().naive_utc() - Days::days(10);
@@ -130,8 +149,16 @@ async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_on
     }
 
     let tasks = app.get_text("/admin/import-tasks").await;
-    assert!(tasks.contains("Continuous order import") && tasks.contains("every 15 min"), "{tasks}");
-    let progress: serde_json::Value = app.get(&format!("/admin/import-tasks/{id}/progress.json")).await.json().await.unwrap();
+    assert!(
+        tasks.contains("Continuous order import") && tasks.contains("every 15 min"),
+        "{tasks}"
+    );
+    let progress: serde_json::Value = app
+        .get(&format!("/admin/import-tasks/{id}/progress.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(progress["percent"], 100);
     assert_eq!(progress["state"], "done");
 }
@@ -146,10 +173,29 @@ async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
         .await;
     let c = ctx(&app, &sb);
     let secrets = c.secrets.clone();
-    let input = plugins::PluginInput::new("ClickBank", sb.site(), "", sb.api_key(), sb.secret_key(), false, false, false, false).unwrap();
-    let pid = app.db.run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id)).await.unwrap();
+    let input = plugins::PluginInput::new(
+        "ClickBank",
+        sb.site(),
+        "",
+        sb.api_key(),
+        sb.secret_key(),
+        false,
+        false,
+        false,
+        false,
+    )
+    .unwrap();
+    let pid = app
+        .db
+        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
+        .await
+        .unwrap();
     let days = i64::from(DAYS) + 2;
-    let id = app.db.run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id)).await.unwrap();
+    let id = app
+        .db
+        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id))
+        .await
+        .unwrap();
 
     // A first process gets three pages in, then dies holding its lease.
     let first = imports::run_task(&c, id, "process-a", 3).await.unwrap();
@@ -158,7 +204,10 @@ async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
         .run(move |conn| {
             use merchant_crm::db::schema::import_tasks as t;
             diesel::update(t::table.find(id))
-                .set((t::locked_by.eq(Some("process-a")), t::locked_until.eq(Some(chrono::Utc::now().naive_utc() + Days::seconds(60)))))
+                .set((
+                    t::locked_by.eq(Some("process-a")),
+                    t::locked_until.eq(Some(chrono::Utc::now().naive_utc() + Days::seconds(60))),
+                ))
                 .execute(conn)?;
             Ok(())
         })
@@ -169,7 +218,9 @@ async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
     app.db
         .run(move |conn| {
             use merchant_crm::db::schema::import_tasks as t;
-            diesel::update(t::table.find(id)).set(t::locked_until.eq(Some(chrono::Utc::now().naive_utc() - Days::seconds(1)))).execute(conn)?;
+            diesel::update(t::table.find(id))
+                .set(t::locked_until.eq(Some(chrono::Utc::now().naive_utc() - Days::seconds(1))))
+                .execute(conn)?;
             Ok(())
         })
         .await
@@ -188,7 +239,11 @@ async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
     }
     let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
     assert_eq!(t.state, "done", "{:?}", t.last_error);
-    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
+    let mine: BTreeMap<_, _> = portal_totals(&app)
+        .await
+        .into_iter()
+        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
+        .collect();
     assert_eq!(mine, truth_totals(&sb, days));
 }
 
@@ -209,38 +264,106 @@ async fn the_same_sale_by_ins_and_by_import_is_one_order() {
     app.settle().await;
     let pid = plugin_id(&app).await;
     let days = i64::from(DAYS) + 2;
-    let r = app.post_form(&format!("/admin/plugins/{pid}"), &format!("/admin/plugins/{pid}/initial-import"), &[("days_back", &days.to_string())]).await;
-    let id: i64 = r.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let r = app
+        .post_form(
+            &format!("/admin/plugins/{pid}"),
+            &format!("/admin/plugins/{pid}/initial-import"),
+            &[("days_back", &days.to_string())],
+        )
+        .await;
+    let id: i64 = r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(wait_done(&app, id).await.state, "done");
-    let n: i64 = app.db.read(move |c| Ok(orders::table.filter(orders::receipt.eq(receipt)).count().get_result(c)?)).await.unwrap();
+    let n: i64 = app
+        .db
+        .read(move |c| {
+            Ok(orders::table
+                .filter(orders::receipt.eq(receipt))
+                .count()
+                .get_result(c)?)
+        })
+        .await
+        .unwrap();
     assert_eq!(n, 1);
-    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
-    assert_eq!(mine, truth_totals(&sb, days), "the INS sale was not counted twice");
+    let mine: BTreeMap<_, _> = portal_totals(&app)
+        .await
+        .into_iter()
+        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
+        .collect();
+    assert_eq!(
+        mine,
+        truth_totals(&sb, days),
+        "the INS sale was not counted twice"
+    );
 }
 
 #[actix_web::test]
 async fn bad_credentials_fail_the_task_clearly_without_a_crash_loop() {
     let sb = small_sandbox().await;
-    let app = TestApp::builder().env("CLICKBANK_API_BASE", &sb.base_url()).env("MERCHANT_CRM_NO_JOBS", "1").build().await;
+    let app = TestApp::builder()
+        .env("CLICKBANK_API_BASE", &sb.base_url())
+        .env("MERCHANT_CRM_NO_JOBS", "1")
+        .build()
+        .await;
     let c = ctx(&app, &sb);
     let secrets = c.secrets.clone();
-    let input = plugins::PluginInput::new("ClickBank", sb.site(), "", "API-REVOKED", sb.secret_key(), false, false, false, false).unwrap();
-    let pid = app.db.run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id)).await.unwrap();
-    let id = app.db.run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, 5, None)?.id)).await.unwrap();
+    let input = plugins::PluginInput::new(
+        "ClickBank",
+        sb.site(),
+        "",
+        "API-REVOKED",
+        sb.secret_key(),
+        false,
+        false,
+        false,
+        false,
+    )
+    .unwrap();
+    let pid = app
+        .db
+        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
+        .await
+        .unwrap();
+    let id = app
+        .db
+        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, 5, None)?.id))
+        .await
+        .unwrap();
     let r = imports::run_task(&c, id, "runner", 10).await.unwrap();
     assert!(r.claimed && !r.more);
     let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
     assert_eq!(t.state, "failed");
-    assert!(t.last_error.as_deref().unwrap_or("").contains("ClickBank refused the request"), "{:?}", t.last_error);
+    assert!(
+        t.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("ClickBank refused the request"),
+        "{:?}",
+        t.last_error
+    );
     let due = app.db.read(|conn| imports::due(conn, 10)).await.unwrap();
     assert!(due.is_empty(), "a failed task is not retried by itself");
-    assert!(sb.request_count() <= 5, "no request storm: {}", sb.request_count());
+    assert!(
+        sb.request_count() <= 5,
+        "no request storm: {}",
+        sb.request_count()
+    );
 }
 
 #[actix_web::test]
 async fn two_portal_processes_never_run_the_same_task_at_once() {
     let sb = small_sandbox().await;
-    let app = TestApp::builder().env("CLICKBANK_API_BASE", &sb.base_url()).env("MERCHANT_CRM_SCHEDULER_TICK_SECS", "1").build().await;
+    let app = TestApp::builder()
+        .env("CLICKBANK_API_BASE", &sb.base_url())
+        .env("MERCHANT_CRM_SCHEDULER_TICK_SECS", "1")
+        .build()
+        .await;
     // A second portal process on the same database, with its own scheduler.
     let second = TestApp::builder()
         .env("CLICKBANK_API_BASE", &sb.base_url())
@@ -250,10 +373,29 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
         .await;
     let c = ctx(&app, &sb);
     let secrets = c.secrets.clone();
-    let input = plugins::PluginInput::new("ClickBank", sb.site(), "", sb.api_key(), sb.secret_key(), false, false, false, false).unwrap();
-    let pid = app.db.run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id)).await.unwrap();
+    let input = plugins::PluginInput::new(
+        "ClickBank",
+        sb.site(),
+        "",
+        sb.api_key(),
+        sb.secret_key(),
+        false,
+        false,
+        false,
+        false,
+    )
+    .unwrap();
+    let pid = app
+        .db
+        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
+        .await
+        .unwrap();
     let days = i64::from(DAYS) + 2;
-    let id = app.db.run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id)).await.unwrap();
+    let id = app
+        .db
+        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id))
+        .await
+        .unwrap();
     let t = wait_done(&app, id).await;
     assert_eq!(t.state, "done");
     let runs: Vec<(String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> = app
@@ -262,7 +404,11 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
             Ok(import_task_runs::table
                 .filter(import_task_runs::task_id.eq(id))
                 .order(import_task_runs::started_at.asc())
-                .select((import_task_runs::runner, import_task_runs::started_at, import_task_runs::finished_at))
+                .select((
+                    import_task_runs::runner,
+                    import_task_runs::started_at,
+                    import_task_runs::finished_at,
+                ))
                 .load(c)?)
         })
         .await
@@ -272,7 +418,11 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
         let prev_end = w[0].2.expect("finished");
         assert!(w[1].1 >= prev_end, "runs overlap: {:?} then {:?}", w[0], w[1]);
     }
-    let mine: BTreeMap<_, _> = portal_totals(&app).await.into_iter().map(|((c, k), v)| ((c, k), (v.0, v.1.abs()))).collect();
+    let mine: BTreeMap<_, _> = portal_totals(&app)
+        .await
+        .into_iter()
+        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
+        .collect();
     assert_eq!(mine, truth_totals(&sb, days));
     drop(second);
 }

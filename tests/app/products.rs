@@ -52,7 +52,12 @@ async fn import(app: &TestApp, plugin_id: i64) -> String {
     let task = r.headers()["location"].to_str().unwrap().to_string();
     assert!(task.starts_with("/admin/import-tasks/"), "{task}");
     for _ in 0..300 {
-        let p: serde_json::Value = app.get(&format!("{task}/progress.json")).await.json().await.unwrap();
+        let p: serde_json::Value = app
+            .get(&format!("{task}/progress.json"))
+            .await
+            .json()
+            .await
+            .unwrap();
         if p["state"] == "done" || p["state"] == "failed" {
             return app.get_text(&task).await;
         }

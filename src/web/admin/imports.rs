@@ -36,7 +36,11 @@ struct TaskPage {
     requests_today: i64,
 }
 
-pub async fn show(state: web::Data<AppState>, a: Admin, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (t, plugin, runs, requests_today) = state
         .db
@@ -48,24 +52,36 @@ pub async fn show(state: web::Data<AppState>, a: Admin, id: web::Path<i64>) -> R
             Ok((t, p.name, runs, req))
         })
         .await?;
-    render(&TaskPage { ctx: a.0.ctx, t, plugin, runs, requests_today })
+    render(&TaskPage {
+        ctx: a.0.ctx,
+        t,
+        plugin,
+        runs,
+        requests_today,
+    })
 }
 
 /// What the progress bar polls.
-pub async fn progress(state: web::Data<AppState>, _a: Admin, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn progress(
+    state: web::Data<AppState>,
+    _a: Admin,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let t = state.db.read(move |c| imports::find(c, id)).await?;
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(json!({
-        "state": t.state,
-        "percent": t.percent(),
-        "windows_done": t.windows_done,
-        "windows_total": t.windows_total,
-        "imported": t.imported,
-        "skipped": t.skipped,
-        "errors": t.errors,
-        "last_error": t.last_error,
-        "cursor_day": t.cursor_day,
-    })))
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "state": t.state,
+            "percent": t.percent(),
+            "windows_done": t.windows_done,
+            "windows_total": t.windows_total,
+            "imported": t.imported,
+            "skipped": t.skipped,
+            "errors": t.errors,
+            "last_error": t.last_error,
+            "cursor_day": t.cursor_day,
+        })))
 }
 
 pub async fn control(
@@ -103,7 +119,10 @@ pub async fn start_initial(
     let parse = |s: &str, what: &str| -> Result<Option<i32>, AppError> {
         match s.trim() {
             "" => Ok(None),
-            v => v.parse::<i32>().map(Some).map_err(|_| AppError::Validation(format!("{what} must be a whole number of days."))),
+            v => v
+                .parse::<i32>()
+                .map(Some)
+                .map_err(|_| AppError::Validation(format!("{what} must be a whole number of days."))),
         }
     };
     let result = async {
@@ -111,13 +130,19 @@ pub async fn start_initial(
             .ok_or_else(|| AppError::Validation("Say how many days back to import (1 to 3650).".into()))?;
         let cutoff = parse(&form.ship_cutoff_days, "The SHIPPED cut-off")?;
         let actor = a.actor();
-        state.db.run(move |c| imports::start_initial(c, &actor, plugin_id, days, cutoff)).await
+        state
+            .db
+            .run(move |c| imports::start_initial(c, &actor, plugin_id, days, cutoff))
+            .await
     }
     .await;
     match result {
         Ok(t) => {
             state.wake_jobs.notify_one();
-            a.flash("ok", "Initial import started. It runs in the background; you can leave this page.");
+            a.flash(
+                "ok",
+                "Initial import started. It runs in the background; you can leave this page.",
+            );
             Ok(redirect(&format!("/admin/import-tasks/{}", t.id)))
         }
         Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {

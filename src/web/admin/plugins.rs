@@ -312,6 +312,9 @@ pub async fn import_products(
         .run(move |c| crate::domain::imports::start_products(c, &actor, id))
         .await?;
     state.wake_jobs.notify_one();
-    a.flash("ok", "Product import started: it reads every product of this ClickBank account in the background.");
+    a.flash(
+        "ok",
+        "Product import started: it reads every product of this ClickBank account in the background.",
+    );
     Ok(redirect(&format!("/admin/import-tasks/{}", task.id)))
 }
