@@ -15,8 +15,8 @@ use crate::clickbank::ins::Notification;
 use crate::clickbank::{Amount, OrderRecord};
 use crate::db::models::Plugin;
 use crate::db::schema::{
-    applied_events, campaigns, customers, fulfillments, order_items, orders, partials, pending_events,
-    purchases, transactions,
+    applied_events, campaigns, customers, fulfillments, inbound_notifications, order_items, orders, partials,
+    pending_events, purchases, transactions,
 };
 use crate::db::DbConn;
 use crate::error::AppError;
@@ -383,6 +383,14 @@ fn apply_in_tx(
     source: &str,
     lk: &mut Lookups,
 ) -> Result<Outcome, AppError> {
+    if let DbConn::Postgres(pg) = conn {
+        // Events of one receipt take turns across processes, so a refund parked while its sale
+        // is being inserted elsewhere cannot be missed by both.
+        let base = ev.receipt.split_once('-').map_or(ev.receipt.as_str(), |(b, _)| b);
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind::<diesel::sql_types::Text, _>(format!("{}|{}", plugin.id, base))
+            .execute(pg)?;
+    }
     let key = ev.key(plugin.id);
     let seen: i64 = applied_events::table
         .filter(applied_events::event_key.eq(&key))
@@ -702,7 +710,21 @@ fn sale(
     )
     .set(partials::converted_order_id.eq(Some(order_id)))
     .execute(conn)?;
-    apply_waiting(conn, plugin, &ev.receipt, source, lk)?;
+    if apply_waiting(conn, plugin, &ev.receipt, source, lk)? > 0 {
+        // Deliveries that waited for this sale were applied with it, whichever channel
+        // brought the sale.
+        diesel::update(
+            inbound_notifications::table
+                .filter(inbound_notifications::plugin_id.eq(plugin.id))
+                .filter(inbound_notifications::receipt.eq(&ev.receipt))
+                .filter(inbound_notifications::status.eq("waiting")),
+        )
+        .set((
+            inbound_notifications::status.eq("processed"),
+            inbound_notifications::error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    }
     Ok(Outcome::Applied {
         order_id: Some(order_id),
     })
@@ -715,20 +737,21 @@ fn apply_waiting(
     receipt: &str,
     source: &str,
     lk: &mut Lookups,
-) -> Result<(), AppError> {
+) -> Result<usize, AppError> {
     let waiting: Vec<(i64, String)> = pending_events::table
         .filter(pending_events::plugin_id.eq(plugin.id))
         .filter(pending_events::receipt.eq(receipt))
         .order(pending_events::id.asc())
         .select((pending_events::id, pending_events::payload))
         .load(conn)?;
+    let n = waiting.len();
     for (id, payload) in waiting {
         diesel::delete(pending_events::table.find(id)).execute(conn)?;
         let ev: OrderEvent = serde_json::from_str(&payload)
             .map_err(|e| AppError::Internal(format!("a waiting event cannot be read: {e}")))?;
         apply_in_tx(conn, plugin, &ev, source, lk)?;
     }
-    Ok(())
+    Ok(n)
 }
 
 fn add_transaction(

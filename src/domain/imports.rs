@@ -342,6 +342,11 @@ pub struct RunReport {
     pub skipped: i64,
     /// The task has more to do right away (page budget used up).
     pub more: bool,
+    /// Which process ran it (the lease holder).
+    pub runner: String,
+    /// The run's end state was written (false: the task was paused, cancelled or taken over
+    /// meanwhile, and its state was left alone).
+    pub finished: bool,
     pub outcome: String,
 }
 
@@ -388,6 +393,7 @@ pub async fn run_task(
         .await?;
     let mut report = RunReport {
         claimed: true,
+        runner: runner.to_string(),
         ..Default::default()
     };
     let result = run_claimed(ctx, id, runner, page_budget, &mut report).await;
@@ -396,6 +402,7 @@ pub async fn run_task(
         Err(e) => format!("error: {e}"),
     };
     let (imported, skipped, pages) = (report.imported, report.skipped, report.pages as i32);
+    let holder = runner.to_string();
     let o = outcome.clone();
     ctx.db
         .run(move |c| {
@@ -408,7 +415,8 @@ pub async fn run_task(
                     runs::outcome.eq(Some(o)),
                 ))
                 .execute(c)?;
-            diesel::update(tasks::table.find(id))
+            // Release only our own lease: another process may hold it by now.
+            diesel::update(tasks::table.find(id).filter(tasks::locked_by.eq(holder)))
                 .set((
                     tasks::locked_until.eq(None::<NaiveDateTime>),
                     tasks::locked_by.eq(None::<String>),
@@ -463,6 +471,16 @@ async fn run_claimed(
             label: "import job".into(),
             ip: None,
         };
+        // One call reads every product page: hold the lease long enough for it.
+        let holder = report.runner.clone();
+        ctx.db
+            .run(move |c| {
+                diesel::update(tasks::table.find(id).filter(tasks::locked_by.eq(holder)))
+                    .set(tasks::locked_until.eq(Some(super::now() + Duration::minutes(30))))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await?;
         let before = api.stats().requests;
         let result = super::products::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
         let used = (api.stats().requests - before) as i64;
@@ -593,20 +611,36 @@ async fn run_claimed(
                         mark_shipped(c, p.id, &receipts, cutoff)?;
                     }
                     let now = super::now();
-                    diesel::update(tasks::table.find(id))
-                        .set((
-                            tasks::cursor_day.eq(Some(day_text(next_day))),
-                            tasks::cursor_page.eq(next_page as i32),
-                            tasks::windows_done.eq(tasks::windows_done + window_done),
-                            tasks::imported.eq(tasks::imported + imported),
-                            tasks::skipped.eq(tasks::skipped + skipped),
-                            tasks::errors.eq(tasks::errors + errors),
-                            tasks::last_error.eq(last_error.clone()),
-                            tasks::locked_until.eq(Some(now + Duration::seconds(LEASE_SECONDS))),
-                            tasks::locked_by.eq(Some(runner)),
-                            tasks::updated_at.eq(now),
-                        ))
-                        .execute(c)?;
+                    let moved = diesel::update(
+                        tasks::table
+                            .find(id)
+                            .filter(tasks::locked_by.eq(&runner))
+                            .filter(tasks::state.eq("running")),
+                    )
+                    .set((
+                        tasks::cursor_day.eq(Some(day_text(next_day))),
+                        tasks::cursor_page.eq(next_page as i32),
+                        tasks::windows_done.eq(tasks::windows_done + window_done),
+                        tasks::imported.eq(tasks::imported + imported),
+                        tasks::skipped.eq(tasks::skipped + skipped),
+                        tasks::errors.eq(tasks::errors + errors),
+                        tasks::locked_until.eq(Some(now + Duration::seconds(LEASE_SECONDS))),
+                        tasks::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                    if moved != 1 {
+                        // Paused, cancelled, or our lease was taken over: this page is not ours
+                        // to commit.
+                        return Err(AppError::Conflict(
+                            "the task was paused, cancelled or taken over by another process".into(),
+                        ));
+                    }
+                    if let Some(e) = &last_error {
+                        // Kept until a later record fails: a clean page does not hide it.
+                        diesel::update(tasks::table.find(id))
+                            .set(tasks::last_error.eq(Some(e)))
+                            .execute(c)?;
+                    }
                     Ok::<_, AppError>((imported, skipped, errors, last_error))
                 })
             })
@@ -621,11 +655,13 @@ async fn run_claimed(
     if task.kind == "initial_orders" {
         let interval = ctx.continuous_interval_minutes;
         let pid = plugin.id;
-        let cont = ctx.db.run(move |c| ensure_continuous(c, pid, interval)).await?;
-        report.outcome =
-            format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
-        let o = report.outcome.clone();
-        finish(ctx, id, "done", None, None, report, &o).await
+        finish(ctx, id, "done", None, None, report, "done").await?;
+        if report.finished {
+            let cont = ctx.db.run(move |c| ensure_continuous(c, pid, interval)).await?;
+            report.outcome =
+                format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
+        }
+        Ok(())
     } else {
         let next = super::now() + Duration::minutes(i64::from(task.interval_minutes));
         let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
@@ -657,21 +693,38 @@ async fn finish(
     outcome: &str,
 ) -> Result<(), AppError> {
     report.outcome = outcome.to_string();
-    ctx.db
+    let runner = report.runner.clone();
+    let keep_error = error.is_none() && state == "done";
+    let written = ctx
+        .db
         .run(move |c| {
             let now = super::now();
-            diesel::update(tasks::table.find(id))
+            let mine = tasks::table
+                .find(id)
+                .filter(tasks::locked_by.eq(runner))
+                .filter(tasks::state.eq("running"));
+            let n = diesel::update(mine.clone())
                 .set((
                     tasks::state.eq(state),
-                    tasks::last_error.eq(error),
                     tasks::next_run_at.eq(next),
                     tasks::last_run_at.eq(Some(now)),
                     tasks::updated_at.eq(now),
                 ))
                 .execute(c)?;
-            Ok(())
+            // A finished import keeps the last record error for the merchant to read.
+            if n == 1 && !keep_error {
+                diesel::update(tasks::table.find(id))
+                    .set(tasks::last_error.eq(error))
+                    .execute(c)?;
+            }
+            Ok(n == 1)
         })
-        .await
+        .await?;
+    report.finished = written;
+    if !written {
+        report.outcome = "stopped: the task was paused, cancelled or taken over meanwhile".into();
+    }
+    Ok(())
 }
 
 /// Bad credentials stop the task with a clear error (no crash loop); rate limits, 5xx and

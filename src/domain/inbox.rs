@@ -66,9 +66,14 @@ impl Keyring {
     pub fn load(conn: &mut DbConn, secrets: &SecretBox) -> Result<Self, AppError> {
         let mut entries = Vec::new();
         for p in plugins::list(conn)? {
-            let dec = plugins::keys(&p, secrets)?
-                .secret_key
-                .map(|k| InsDecoder::new(&k));
+            // A plugin whose keys cannot be opened (another master key) must not stop the others.
+            let dec = match plugins::keys(&p, secrets) {
+                Ok(k) => k.secret_key.map(|k| InsDecoder::new(&k)),
+                Err(e) => {
+                    tracing::error!(plugin = %p.name, error = %e, "cannot open the plugin's keys");
+                    None
+                }
+            };
             entries.push((p, dec));
         }
         Ok(Keyring { entries })
@@ -175,17 +180,6 @@ pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<String
                     inbox::processed_at.eq(Some(now)),
                 ))
                 .execute(conn)?;
-            if matches!(outcome, Outcome::Applied { .. }) && ev.kind.ends_with("SALE") {
-                // Deliveries that waited for this sale were applied with it.
-                diesel::update(
-                    inbox::table
-                        .filter(inbox::plugin_id.eq(plugin.id))
-                        .filter(inbox::receipt.eq(&ev.receipt))
-                        .filter(inbox::status.eq("waiting")),
-                )
-                .set((inbox::status.eq("processed"), inbox::error.eq(None::<String>)))
-                .execute(conn)?;
-            }
             Ok(status.to_string())
         })
     });

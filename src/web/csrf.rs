@@ -20,13 +20,16 @@ use crate::error::AppError;
 pub const FORM_LIMIT: usize = 256 * 1024;
 
 const EXEMPT_PREFIXES: &[&str] = &["/clickbank/", "/api/"];
+const EXEMPT_PATHS: &[&str] = &["/clickbank"];
 
 pub async fn protect(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method && !EXEMPT_PREFIXES.iter().any(|p| req.path().starts_with(p)) {
+    let exempt =
+        EXEMPT_PATHS.contains(&req.path()) || EXEMPT_PREFIXES.iter().any(|p| req.path().starts_with(p));
+    if unsafe_method && !exempt {
         check(&mut req).await?;
     }
     next.call(req).await

@@ -17,15 +17,16 @@ use crate::domain::Actor;
 use crate::error::AppError;
 use crate::AppState;
 
-/// The client address: the peer, or the first X-Forwarded-For hop when the operator says
-/// the portal sits behind its own proxy.
+/// The client address: the peer, or — when the operator says the portal sits behind its own
+/// proxy — the last X-Forwarded-For entry, the one that proxy appended (earlier entries are
+/// whatever the client sent and are never trusted).
 pub fn client_ip(req: &HttpRequest, trust_proxy: bool) -> String {
     if trust_proxy {
         if let Some(ip) = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .map(str::trim)
             .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
         {
@@ -54,7 +55,12 @@ impl Visitor {
     fn build(req: &HttpRequest, st: &AppState, user: Option<&User>) -> Result<Self, AppError> {
         let session = req.get_session();
         let csrf = session::csrf_token(&session)?;
-        let flashes = session::take_flashes(&session);
+        // JSON endpoints (polled by pages) never consume the messages meant for the next page.
+        let flashes = if req.path().ends_with(".json") {
+            Vec::new()
+        } else {
+            session::take_flashes(&session)
+        };
         let ctx = PageCtx {
             user: user.map(|u| PageUser {
                 id: u.id,
@@ -194,5 +200,34 @@ impl Deref for Admin {
     type Target = Signed;
     fn deref(&self) -> &Signed {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn behind_a_proxy_the_last_forwarded_hop_counts_and_spoofed_ones_do_not() {
+        let req = TestRequest::default()
+            .insert_header(("x-forwarded-for", "203.0.113.9, 198.51.100.7"))
+            .peer_addr("10.0.0.2:4000".parse().unwrap())
+            .to_http_request();
+        assert_eq!(
+            client_ip(&req, true),
+            "198.51.100.7",
+            "the hop our proxy appended"
+        );
+        assert_eq!(
+            client_ip(&req, false),
+            "10.0.0.2",
+            "without a proxy the header is ignored"
+        );
+        let junk = TestRequest::default()
+            .insert_header(("x-forwarded-for", "not-an-ip"))
+            .peer_addr("10.0.0.2:4000".parse().unwrap())
+            .to_http_request();
+        assert_eq!(client_ip(&junk, true), "10.0.0.2");
     }
 }

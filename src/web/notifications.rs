@@ -55,17 +55,33 @@ pub async fn receive(
         body.extend_from_slice(&chunk);
     }
     let text = String::from_utf8_lossy(&body).into_owned();
-    let storing = state.ins_storing.clone();
-    storing.fetch_add(1, Ordering::Relaxed);
-    let stored = state
-        .db
-        .run(move |c| inbox::store(c, &ip_text, Some(user.id), &text))
-        .await;
-    storing.fetch_sub(1, Ordering::Relaxed);
-    let id = stored?;
+    let id = {
+        // Counted while storing, also when ClickBank hangs up mid-way (the guard drops).
+        let _storing = Storing::new(&state.ins_storing);
+        state
+            .db
+            .run(move |c| inbox::store(c, &ip_text, Some(user.id), &text))
+            .await?
+    };
     // Stored: from here on ClickBank gets 200; the inbox worker applies it and the inbox
     // keeps the outcome (a failure waits there for reprocessing).
     tracing::debug!(notification = id, "INS stored");
     state.wake_inbox.notify_one();
     Ok(HttpResponse::Ok().content_type("text/plain").body("OK"))
+}
+
+/// Counts one in-flight store for as long as it lives.
+struct Storing(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Storing {
+    fn new(counter: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Storing(counter.clone())
+    }
+}
+
+impl Drop for Storing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }

@@ -282,6 +282,16 @@ async fn duplicates_change_nothing_and_a_refund_before_its_sale_waits() {
     );
 
     // A refund that arrives before its sale waits, then applies with the sale.
+    // The URL pasted without its trailing slash works too (no CSRF check on machine routes).
+    let other = sb.create_event(&TransactionType::Sale);
+    let no_slash = app.url(&format!(
+        "/clickbank?loginId={INS_LOGIN}&password={}",
+        INS_PASSWORD.replace(' ', "%20")
+    ));
+    assert_eq!(sb.post_event(&no_slash, &other).await.unwrap(), 200);
+    app.settle().await;
+    assert!(order_of(&app, other.receipt.as_deref().unwrap()).await.is_some());
+
     let rfnd = sb.create_event(&TransactionType::Rfnd);
     let rr = rfnd.receipt.clone().unwrap();
     assert!(order_of(&app, &rr).await.is_none());
