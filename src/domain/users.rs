@@ -243,6 +243,7 @@ pub fn set_password_hash(
         diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(password_hash),
+                users::session_epoch.eq(users::session_epoch + 1),
                 users::updated_at.eq(super::now()),
             ))
             .execute(conn)?;

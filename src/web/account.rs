@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::extract::Staff;
 use super::page::PageCtx;
-use super::{redirect, render, render_status};
+use super::{redirect, render, render_status, session};
 use crate::domain::{passwords, users};
 use crate::error::AppError;
 use crate::AppState;
@@ -56,7 +56,14 @@ pub async fn password_submit(
     .await;
     match result {
         Ok(()) => {
-            s.flash("ok", "Your password has been changed.");
+            // The change ended every session of this user; this one carries on under the new epoch.
+            let id = s.user.id;
+            let user = state.db.read(move |c| users::find(c, id)).await?;
+            session::sign_in(&s.session, &user)?;
+            s.flash(
+                "ok",
+                "Your password has been changed; other sessions of yours were signed out.",
+            );
             Ok(redirect("/"))
         }
         Err(e @ AppError::Validation(_)) => render_status(

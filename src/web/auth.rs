@@ -66,7 +66,7 @@ pub async fn setup_submit(
     .await;
     match result {
         Ok(user) => {
-            session::sign_in(&v.session, user.id)?;
+            session::sign_in(&v.session, &user)?;
             session::flash(
                 &v.session,
                 "ok",
@@ -122,7 +122,7 @@ pub async fn login_submit(
     let form = form.into_inner();
     match auth::login(&state.db, &form.email, form.password, v.ip.clone()).await {
         Ok(user) => {
-            session::sign_in(&v.session, user.id)?;
+            session::sign_in(&v.session, &user)?;
             Ok(redirect("/"))
         }
         Err(e @ (AppError::Validation(_) | AppError::Forbidden(_) | AppError::TooManyRequests { .. })) => {

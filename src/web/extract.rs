@@ -142,7 +142,9 @@ async fn load_signed(req: HttpRequest) -> Result<Signed, AppError> {
                 })
         })
         .await?;
-    let Some(user) = user.filter(|u| !u.disabled) else {
+    // Disabled users, and sessions from before a password change, end here.
+    let epoch = session::epoch(&session);
+    let Some(user) = user.filter(|u| !u.disabled && epoch == Some(u.session_epoch)) else {
         session::sign_out(&session);
         return Err(AppError::Unauthenticated);
     };

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 const USER_ID: &str = "uid";
+const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 
@@ -28,11 +29,18 @@ pub fn user_id(session: &Session) -> Option<i64> {
     session.get::<i64>(USER_ID).ok().flatten()
 }
 
-/// Starts a signed-in session: a new session (fixation-proof) with a new CSRF token.
-pub fn sign_in(session: &Session, user_id: i64) -> Result<(), AppError> {
+/// The session epoch the session was signed in under.
+pub fn epoch(session: &Session) -> Option<i32> {
+    session.get::<i32>(EPOCH).ok().flatten()
+}
+
+/// Starts a signed-in session for `user` (fixation-proof: a new session with a new CSRF
+/// token). The user's session epoch is kept so that a password change ends older sessions.
+pub fn sign_in(session: &Session, user: &crate::db::models::User) -> Result<(), AppError> {
     let flashes = take_flashes(session);
     session.clear();
-    session.insert(USER_ID, user_id).map_err(session_err)?;
+    session.insert(USER_ID, user.id).map_err(session_err)?;
+    session.insert(EPOCH, user.session_epoch).map_err(session_err)?;
     session.insert(CSRF, new_token()).map_err(session_err)?;
     if !flashes.is_empty() {
         session.insert(FLASH, flashes).map_err(session_err)?;

@@ -62,6 +62,16 @@ async fn admin_manages_users_and_every_change_is_audited() {
         )
         .await;
     assert_eq!(r.status(), 303);
+    assert_eq!(
+        staff.get("/").await.status(),
+        303,
+        "a password reset ends the user's open sessions"
+    );
+    assert_eq!(
+        app.get("/admin/users").await.status(),
+        200,
+        "the admin's own session goes on"
+    );
     let fresh = app.other_client();
     assert_eq!(
         fresh

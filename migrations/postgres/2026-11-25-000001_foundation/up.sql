@@ -6,7 +6,9 @@ CREATE TABLE users (
     disabled BOOLEAN NOT NULL DEFAULT FALSE,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
-    last_login_at TIMESTAMP
+    last_login_at TIMESTAMP,
+    -- Bumped when the password changes: sessions signed in under an older epoch end.
+    session_epoch INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE audit_log (

@@ -14,6 +14,7 @@ pub struct User {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
+    pub session_epoch: i32,
 }
 
 #[derive(Debug, Insertable)]
