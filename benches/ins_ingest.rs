@@ -96,7 +96,7 @@ fn main() {
         let db = Database::connect(&config.database_url, config.pool_size).expect("db");
         db.migrate().expect("migrate");
         let secrets = merchant_crm::secrets::SecretBox::new(&config.master_key).expect("key");
-        let input = plugins::PluginInput::new("ClickBank", sb.site(), "", sb.api_key(), sb.secret_key(), false, false, false, false)
+        let input = plugins::PluginInput::basic("ClickBank", sb.site(), sb.api_key(), sb.secret_key())
             .expect("plugin");
         let hash = passwords::hash(PASSWORD).expect("hash");
         let api = api_users::ApiUserInput::new(LOGIN, "127.0.0.1", vec![api_users::Permission::ImportOrder]).expect("api user");

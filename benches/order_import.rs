@@ -113,7 +113,7 @@ fn main() {
         let db = Database::connect(&config.database_url, config.pool_size).expect("db");
         db.migrate().expect("migrate");
         let secrets = merchant_crm::secrets::SecretBox::new(&config.master_key).expect("key");
-        let input = plugins::PluginInput::new("ClickBank", SITE, "", API_KEY, "", false, false, false, false).unwrap();
+        let input = plugins::PluginInput::basic("ClickBank", SITE, API_KEY, "").unwrap();
         let s2 = secrets.clone();
         let pid = db.run(move |c| Ok(plugins::create(c, &Actor::cli(), &s2, &input, false)?.id)).await.unwrap();
         let id = db.run(move |c| Ok(imports::start_initial(c, &Actor::cli(), pid, days as i32, None)?.id)).await.unwrap();

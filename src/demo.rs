@@ -60,16 +60,11 @@ pub async fn start(mut config: Config, orders: usize, events_per_second: f64) ->
     let password = random_password();
     let ins_password = random_password();
     let secrets = crate::secrets::SecretBox::new(&config.master_key)?;
-    let input = plugins::PluginInput::new(
+    let input = plugins::PluginInput::basic(
         "ClickBank",
         sandbox.site(),
-        "",
         sandbox.api_key(),
         sandbox.secret_key(),
-        false,
-        false,
-        false,
-        false,
     )?;
     let api = plugins::client_for(&input.keys, &config.clickbank_api_base)?;
     plugins::connect_check(api.as_ref(), &input.site).await?;

@@ -220,9 +220,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::User(cmd) => {
-            let config = Config::load(&overrides(&cli.common, None))?;
-            let db = Database::connect(&config.database_url, 1)?;
-            db.migrate()?;
+            let (_, db) = migrated_db(&cli.common)?;
             user_command(&db, cmd)
         }
         Command::Demo(args) => {
@@ -261,18 +259,22 @@ fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::Plugin(cmd) => {
-            let config = Config::load(&overrides(&cli.common, None))?;
-            let db = Database::connect(&config.database_url, 1)?;
-            db.migrate()?;
+            let (config, db) = migrated_db(&cli.common)?;
             plugin_command(&config, &db, cmd)
         }
         Command::ApiUser(cmd) => {
-            let config = Config::load(&overrides(&cli.common, None))?;
-            let db = Database::connect(&config.database_url, 1)?;
-            db.migrate()?;
+            let (_, db) = migrated_db(&cli.common)?;
             api_user_command(&db, cmd)
         }
     }
+}
+
+/// Settings and a one-connection, migrated database for a management command.
+fn migrated_db(common: &Common) -> Result<(Config, Database), AppError> {
+    let config = Config::load(&overrides(common, None))?;
+    let db = Database::connect(&config.database_url, 1)?;
+    db.migrate()?;
+    Ok((config, db))
 }
 
 /// The password from --password or standard input.

@@ -42,6 +42,11 @@ pub struct PluginInput {
 }
 
 impl PluginInput {
+    /// A plugin with every option off (onboarding scripts, the demo, tests).
+    pub fn basic(name: &str, site: &str, api_key: &str, secret_key: &str) -> Result<Self, AppError> {
+        Self::new(name, site, "", api_key, secret_key, false, false, false, false)
+    }
+
     /// Trims and checks every field. `secret_key` is ClickBank's: up to 16 of A-Z and 0-9.
     #[allow(clippy::too_many_arguments)]
     pub fn new(

@@ -41,6 +41,27 @@ async fn plugin_id(app: &TestApp) -> i64 {
     app.db.read(|c| Ok(plugins::list(c)?[0].id)).await.unwrap()
 }
 
+/// A plugin for `sb` (keys not checked) and an initial import of `days` queued for it.
+async fn plugin_and_initial_import(
+    app: &TestApp,
+    c: &ImportContext,
+    sb: &SandboxHandle,
+    api_key: &str,
+    days: i64,
+) -> i64 {
+    let secrets = c.secrets.clone();
+    let input = plugins::PluginInput::basic("ClickBank", sb.site(), api_key, sb.secret_key()).unwrap();
+    let pid = app
+        .db
+        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
+        .await
+        .unwrap();
+    app.db
+        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id))
+        .await
+        .unwrap()
+}
+
 async fn wait_done(app: &TestApp, id: i64) -> merchant_crm::db::models::ImportTask {
     for _ in 0..600 {
         let t = app.db.read(move |c| imports::find(c, id)).await.unwrap();
@@ -71,7 +92,7 @@ async fn portal_totals(app: &TestApp) -> BTreeMap<(String, String), (u64, i64)> 
     for (cur, kind, amount) in rows {
         let e = out.entry((cur, kind)).or_insert((0u64, 0i64));
         e.0 += 1;
-        e.1 += amount;
+        e.1 += amount.abs();
     }
     out
 }
@@ -115,11 +136,7 @@ async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_on
         .await
         .unwrap();
     assert_eq!(waiting, 0, "every refund and rebill found its sale");
-    let mine: BTreeMap<_, _> = portal_totals(&app)
-        .await
-        .into_iter()
-        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
-        .collect();
+    let mine = portal_totals(&app).await;
     let truth = truth_totals(&sb, days);
     assert!(!truth.is_empty());
     assert_eq!(
@@ -172,30 +189,8 @@ async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
         .build()
         .await;
     let c = ctx(&app, &sb);
-    let secrets = c.secrets.clone();
-    let input = plugins::PluginInput::new(
-        "ClickBank",
-        sb.site(),
-        "",
-        sb.api_key(),
-        sb.secret_key(),
-        false,
-        false,
-        false,
-        false,
-    )
-    .unwrap();
-    let pid = app
-        .db
-        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
-        .await
-        .unwrap();
     let days = i64::from(DAYS) + 2;
-    let id = app
-        .db
-        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id))
-        .await
-        .unwrap();
+    let id = plugin_and_initial_import(&app, &c, &sb, sb.api_key(), days).await;
 
     // A first process gets three pages in, then dies holding its lease.
     let first = imports::run_task(&c, id, "process-a", 3).await.unwrap();
@@ -239,11 +234,7 @@ async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
     }
     let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
     assert_eq!(t.state, "done", "{:?}", t.last_error);
-    let mine: BTreeMap<_, _> = portal_totals(&app)
-        .await
-        .into_iter()
-        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
-        .collect();
+    let mine = portal_totals(&app).await;
     assert_eq!(mine, truth_totals(&sb, days));
 }
 
@@ -291,11 +282,7 @@ async fn the_same_sale_by_ins_and_by_import_is_one_order() {
         .await
         .unwrap();
     assert_eq!(n, 1);
-    let mine: BTreeMap<_, _> = portal_totals(&app)
-        .await
-        .into_iter()
-        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
-        .collect();
+    let mine = portal_totals(&app).await;
     assert_eq!(
         mine,
         truth_totals(&sb, days),
@@ -312,29 +299,7 @@ async fn bad_credentials_fail_the_task_clearly_without_a_crash_loop() {
         .build()
         .await;
     let c = ctx(&app, &sb);
-    let secrets = c.secrets.clone();
-    let input = plugins::PluginInput::new(
-        "ClickBank",
-        sb.site(),
-        "",
-        "API-REVOKED",
-        sb.secret_key(),
-        false,
-        false,
-        false,
-        false,
-    )
-    .unwrap();
-    let pid = app
-        .db
-        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
-        .await
-        .unwrap();
-    let id = app
-        .db
-        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, 5, None)?.id))
-        .await
-        .unwrap();
+    let id = plugin_and_initial_import(&app, &c, &sb, "API-REVOKED", 5).await;
     let r = imports::run_task(&c, id, "runner", 10).await.unwrap();
     assert!(r.claimed && !r.more);
     let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
@@ -372,30 +337,8 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
         .build()
         .await;
     let c = ctx(&app, &sb);
-    let secrets = c.secrets.clone();
-    let input = plugins::PluginInput::new(
-        "ClickBank",
-        sb.site(),
-        "",
-        sb.api_key(),
-        sb.secret_key(),
-        false,
-        false,
-        false,
-        false,
-    )
-    .unwrap();
-    let pid = app
-        .db
-        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
-        .await
-        .unwrap();
     let days = i64::from(DAYS) + 2;
-    let id = app
-        .db
-        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, None)?.id))
-        .await
-        .unwrap();
+    let id = plugin_and_initial_import(&app, &c, &sb, sb.api_key(), days).await;
     let t = wait_done(&app, id).await;
     assert_eq!(t.state, "done");
     let runs: Vec<(String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> = app
@@ -418,11 +361,7 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
         let prev_end = w[0].2.expect("finished");
         assert!(w[1].1 >= prev_end, "runs overlap: {:?} then {:?}", w[0], w[1]);
     }
-    let mine: BTreeMap<_, _> = portal_totals(&app)
-        .await
-        .into_iter()
-        .map(|((c, k), v)| ((c, k), (v.0, v.1.abs())))
-        .collect();
+    let mine = portal_totals(&app).await;
     assert_eq!(mine, truth_totals(&sb, days));
     drop(second);
 }

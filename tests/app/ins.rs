@@ -465,16 +465,11 @@ async fn two_plugins_each_get_their_own_events_and_deactivation_refuses() {
     // The second vendor account's keys are checked against its own ClickBank: point the
     // connection check there by creating it through the domain with the check skipped.
     let secrets = merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap();
-    let input = merchant_crm::domain::plugins::PluginInput::new(
+    let input = merchant_crm::domain::plugins::PluginInput::basic(
         "Second",
         other.site(),
-        "",
         other.api_key(),
         other.secret_key(),
-        false,
-        false,
-        false,
-        false,
     )
     .unwrap();
     app.db
