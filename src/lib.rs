@@ -54,6 +54,17 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// What the Customer Service actions need.
+    pub fn service_context(&self) -> domain::customer_actions::ServiceContext {
+        domain::customer_actions::ServiceContext {
+            db: self.db.clone(),
+            secrets: self.secrets.clone(),
+            api_base: self.config.clickbank_api_base.clone(),
+        }
+    }
+}
+
 /// Request spans that name the path only: query strings can carry secrets (ClickBank
 /// sends the API user's password in the Instant Notification URL), so they are never logged.
 pub struct PathOnlySpan;

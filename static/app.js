@@ -49,3 +49,25 @@ window.addEventListener("pageshow", function () {
   }
   setTimeout(tick, 500);
 })();
+
+// Customer Service: fill in the totals of the current search once the list is shown.
+(function () {
+  var box = document.getElementById("totals");
+  if (!box) return;
+  var url = box.getAttribute("data-totals-url");
+  fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+    if (!r.ok) throw new Error(r.status);
+    return r.json();
+  }).then(function (data) {
+    var p = document.createElement("p");
+    p.id = "totals-line";
+    if (!data.totals.length) { p.textContent = "Totals: no order matches."; }
+    else {
+      p.textContent = "Totals: " + data.totals.map(function (t) {
+        return t.orders + " orders · " + t.revenue + " " + t.currency + " revenue, " + t.refunded + " refunded";
+      }).join("  |  ");
+    }
+    box.textContent = "";
+    box.appendChild(p);
+  }).catch(function () { /* the link stays */ });
+})();

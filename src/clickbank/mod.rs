@@ -9,6 +9,7 @@ pub mod ins;
 pub mod money;
 pub mod quirks;
 pub mod requests;
+pub mod rules;
 pub mod sandbox;
 pub mod time;
 pub mod types;

@@ -352,6 +352,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     applied_events,
     pending_events,
     inbound_notifications,
+    service_requests,
+    customer_notes,
 );
 
 diesel::table! {
@@ -413,3 +415,39 @@ diesel::allow_tables_to_appear_in_same_query!(
     plugins
 );
 diesel::joinable!(fulfillments -> orders (order_id));
+
+diesel::table! {
+    service_requests (id) {
+        id -> BigInt,
+        plugin_id -> BigInt,
+        customer_id -> BigInt,
+        order_id -> BigInt,
+        purchase_id -> Nullable<BigInt>,
+        action -> Text,
+        detail -> Text,
+        status -> Text,
+        ticket_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        open_key -> Nullable<Text>,
+        requested_by -> Nullable<BigInt>,
+        requested_by_label -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    customer_notes (id) {
+        id -> BigInt,
+        customer_id -> BigInt,
+        author_user_id -> Nullable<BigInt>,
+        author -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(service_requests -> customers (customer_id));
+diesel::joinable!(service_requests -> orders (order_id));
+diesel::joinable!(customer_notes -> customers (customer_id));

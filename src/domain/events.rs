@@ -22,7 +22,7 @@ use crate::db::DbConn;
 use crate::error::AppError;
 
 use super::products::{clickbank_house_id, product_for};
-use super::{insert_ignoring_duplicate, is_unique_violation};
+use super::{insert_ignoring_duplicate, is_unique_violation, service_requests};
 
 /// The customer as ClickBank sent them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -417,7 +417,10 @@ fn apply_in_tx(
             with_order(conn, plugin, ev, |conn, order| refund(conn, order, ev, source))?
         }
         "CANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| {
-            set_purchases(conn, order, ev, "CANCELLED")
+            set_purchases(conn, order, ev, "CANCELLED")?;
+            let ids = purchase_ids(conn, order, ev)?;
+            service_requests::settled_by_event(conn, order.id, &["cancel"], Some(&ids))?;
+            Ok(())
         })?,
         "UNCANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| {
             set_purchases(conn, order, ev, "ACTIVE")
@@ -848,7 +851,10 @@ fn refund(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) ->
         .execute(conn)?;
     }
     // ClickBank stops future billing of a refunded or charged-back recurring item.
-    set_purchases(conn, order, ev, "CANCELLED")
+    set_purchases(conn, order, ev, "CANCELLED")?;
+    // The refund (and any cancellation) staff requested for this order is now complete.
+    service_requests::settled_by_event(conn, order.id, &["refund", "cancel"], None)?;
+    Ok(())
 }
 
 fn set_purchases(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, status: &str) -> Result<(), AppError> {

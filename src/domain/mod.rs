@@ -5,6 +5,9 @@ pub mod api_users;
 pub mod audit;
 pub mod auth;
 pub mod campaigns;
+pub mod customer_actions;
+pub mod customer_service;
+pub mod customers;
 pub mod events;
 pub mod imports;
 pub mod inbox;
@@ -12,6 +15,7 @@ pub mod ip_allow;
 pub mod passwords;
 pub mod plugins;
 pub mod products;
+pub mod service_requests;
 pub mod throttle;
 pub mod users;
 
@@ -38,6 +42,11 @@ impl Actor {
             ip: None,
         }
     }
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, for case-insensitive search on both backends.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
 /// Now, in UTC, as stored in the database (whole microseconds, so both backends agree).

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::events::EventItem;
-use super::{audit, insert_ignoring_duplicate, Actor};
+use super::{audit, insert_ignoring_duplicate, lower, Actor};
 use crate::clickbank::{self, format_minor, parse_minor, ClickBankApi, ProductsQuery};
 use crate::db::models::{FulfillmentHouse, Plugin, Product, ProductCategory};
 use crate::db::schema::{fulfillment_houses, product_categories, products};
@@ -41,11 +41,6 @@ pub const MAX_DESCRIPTION_CHARS: usize = 5000;
 
 /// Products per page of the CRM list.
 pub const PAGE_SIZE: i64 = 50;
-
-diesel::define_sql_function! {
-    /// SQL `lower()`, for case-insensitive search on both backends.
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 impl Product {
     /// The product's currency (USD when ClickBank never said).

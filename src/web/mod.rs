@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod crm;
 pub mod csrf;
+pub mod customers;
 pub mod dashboard;
 pub mod extract;
 pub mod health;
@@ -96,6 +97,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/api-users/{id}/enable",
             web::post().to(admin::api_users::enable),
+        )
+        .route("/customer-service", web::get().to(customers::search::page))
+        .route(
+            "/customer-service/totals",
+            web::get().to(customers::search::totals),
+        )
+        .route("/customers/{id}", web::get().to(customers::profile::show))
+        .route(
+            "/customers/{id}/notes",
+            web::post().to(customers::profile::add_note),
+        )
+        .route(
+            "/customers/{id}/orders/{order}/refund",
+            web::get().to(customers::actions::refund_form),
+        )
+        .route(
+            "/customers/{id}/orders/{order}/refund",
+            web::post().to(customers::actions::refund),
+        )
+        .route(
+            "/customers/{id}/purchases/{purchase}/cancel",
+            web::post().to(customers::actions::cancel),
+        )
+        .route(
+            "/customers/{id}/purchases/{purchase}/pause",
+            web::post().to(customers::actions::pause),
+        )
+        .route(
+            "/customers/{id}/purchases/{purchase}/resume",
+            web::post().to(customers::actions::resume),
+        )
+        .route(
+            "/customers/{id}/purchases/{purchase}/next-bill-date",
+            web::post().to(customers::actions::next_bill_date),
         )
         .route("/crm/products", web::get().to(crm::products::list))
         .route("/crm/products/{id}", web::get().to(crm::products::show))

@@ -45,7 +45,7 @@ const fn item(label: &'static str, href: &'static str, admin_only: bool, ready: 
 #[rustfmt::skip]
 pub const NAV: &[NavItem] = &[
     item("Dashboard", "/", false, true),
-    item("Customer Service", "/customer-service", false, false),
+    item("Customer Service", "/customer-service", false, true),
     item("Fulfillment", "/fulfillment", false, false),
     item("Products", "/crm/products", false, true),
     item("Campaigns", "/crm/campaigns", false, true),

@@ -1,11 +1,12 @@
 //! Subscription actions with ClickBank's rules (changeDate, pause, reinstate, extend,
 //! changeProduct, changeAddress) and subscription lookups.
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::model::{add_period, SbEvent, SbLine, Subscription};
 use super::state::{bad_request, date_param, forbidden, param, required, ApiError, Params, State};
-use crate::clickbank::time::{pacific_date, pacific_midnight};
+use crate::clickbank::rules;
+use crate::clickbank::time::pacific_date;
 use crate::clickbank::types::{LineItemStatus, LineItemType, TransactionType};
 
 impl State {
@@ -45,23 +46,14 @@ impl State {
         date: NaiveDate,
         like_time: Option<DateTime<Utc>>,
     ) -> DateTime<Utc> {
-        let midnight = pacific_midnight(date);
-        match like_time {
-            Some(t) => {
-                let into_day = t - pacific_midnight(pacific_date(t));
-                midnight + into_day
-            }
-            None => midnight + Duration::hours(12),
-        }
+        rules::at_same_time_of_day(date, like_time)
     }
 
     pub fn change_date(&mut self, receipt: &str, p: &Params) -> Result<(), ApiError> {
         let date = date_param(p, "changeDate")?;
         let i = self.find_sub(receipt, param(p, "sku"))?;
         self.require_active(i)?;
-        if date <= self.today() {
-            return Err(forbidden("changeDate must be a future date"));
-        }
+        rules::check_change_date(date, self.today()).map_err(forbidden)?;
         let t = self.at_same_time_of_day(date, self.subs[i].next_payment);
         let sub = &mut self.subs[i];
         sub.next_payment = Some(t);
@@ -77,15 +69,7 @@ impl State {
         let next = self.subs[i]
             .next_payment
             .ok_or_else(|| forbidden("Subscription has no scheduled payment"))?;
-        let next_day = pacific_date(next);
-        if restart < next_day {
-            return Err(forbidden(format!(
-                "restartDate cannot be before the next scheduled payment ({next_day})"
-            )));
-        }
-        if restart > self.today() + Duration::days(60) {
-            return Err(forbidden("restartDate must be at most 60 days from today"));
-        }
+        rules::check_pause(restart, pacific_date(next), self.today()).map_err(forbidden)?;
         let t = self.at_same_time_of_day(restart, Some(next));
         let sub = &mut self.subs[i];
         sub.next_payment = Some(t);
@@ -105,11 +89,7 @@ impl State {
         if info.chargeback || info.refundable() == 0 {
             return Err(forbidden("A refunded subscription cannot be reinstated"));
         }
-        if sub.canceled_at.is_some_and(|c| now - c > Duration::days(60)) {
-            return Err(forbidden(
-                "Subscription can only be reinstated within 60 days of cancellation",
-            ));
-        }
+        rules::check_reinstate(sub.canceled_at, now).map_err(forbidden)?;
         Ok(self.apply_uncancel(i, now))
     }
 

@@ -1,0 +1,12 @@
+DROP INDEX audit_log_target;
+DROP INDEX partials_plugin_time;
+DROP INDEX partials_time;
+DROP INDEX purchases_status;
+DROP INDEX orders_affiliate;
+DROP INDEX orders_time;
+DROP INDEX customers_phone;
+DROP INDEX customers_first_name;
+DROP INDEX customers_last_name;
+DROP INDEX customers_email;
+DROP TABLE customer_notes;
+DROP TABLE service_requests;

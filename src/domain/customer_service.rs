@@ -1,0 +1,526 @@
+//! Customer Service search: orders (or abandoned carts) matching what staff typed, newest or
+//! oldest first, one keyset page at a time, and the totals of the whole filter per currency.
+//!
+//! Keyset paging: a page is "the next PAGE_SIZE rows after (time, id)" in the chosen order,
+//! so page 5,000 costs an index seek like page 1 and rows never shift while staff page on.
+//! Every filter is an index seek on one of the indexes of migration 000005.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{campaigns, customers, orders, partials, purchases};
+use crate::db::DbConn;
+use crate::error::AppError;
+
+use super::audit::escape_like;
+use super::lower;
+
+/// Rows per page.
+pub const PAGE_SIZE: i64 = 25;
+
+/// Order statuses staff can filter on. `PARTIALLY_REFUNDED` is a complete order with some
+/// money given back.
+pub const ORDER_STATUSES: &[&str] = &["COMPLETE", "PARTIALLY_REFUNDED", "REFUNDED"];
+
+/// Purchase (subscription) statuses staff can filter on. `PAUSED` is an active purchase
+/// whose billing restarts later.
+pub const PURCHASE_STATUSES: &[&str] = &["ACTIVE", "TRIAL", "PAUSED", "CANCELLED"];
+
+/// What the results list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Show {
+    #[default]
+    Orders,
+    /// Abandoned carts (ClickBank's ABANDONED_ORDER notifications).
+    Partials,
+}
+
+/// Where a page starts: the row just before it in the reading direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub time: NaiveDateTime,
+    pub id: i64,
+}
+
+impl Cursor {
+    /// `<unix micros>.<id>`: opaque to users, stable in links.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.time.and_utc().timestamp_micros(), self.id)
+    }
+
+    pub fn decode(s: &str) -> Option<Cursor> {
+        let (t, id) = s.trim().split_once('.')?;
+        let time = chrono::DateTime::from_timestamp_micros(t.parse().ok()?)?.naive_utc();
+        Some(Cursor {
+            time,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+/// Which way from the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// The page after the cursor (Next).
+    #[default]
+    After,
+    /// The page before the cursor (Previous).
+    Before,
+}
+
+/// The search form.
+#[derive(Debug, Clone, Default)]
+pub struct SearchFilter {
+    pub campaign_id: Option<i64>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    /// ClickBank receipt, or our order number.
+    pub receipt: Option<String>,
+    pub affiliate: Option<String>,
+    pub order_status: Option<String>,
+    pub purchase_status: Option<String>,
+    /// Inclusive lower bound, UTC.
+    pub from: Option<NaiveDateTime>,
+    /// Exclusive upper bound, UTC.
+    pub until: Option<NaiveDateTime>,
+    pub show: Show,
+    pub oldest_first: bool,
+}
+
+/// One order of the results.
+#[derive(Debug, Clone, Queryable)]
+pub struct OrderHit {
+    pub order_id: i64,
+    pub receipt: String,
+    pub transaction_time: NaiveDateTime,
+    pub status: String,
+    pub order_type: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub refunded_minor: i64,
+    pub affiliate: Option<String>,
+    pub campaign: String,
+    pub customer_id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// One abandoned cart of the results.
+#[derive(Debug, Clone, Queryable)]
+pub struct PartialHit {
+    pub id: i64,
+    pub event_time: NaiveDateTime,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    pub country: String,
+    pub item_no: Option<String>,
+    pub converted_order_id: Option<i64>,
+}
+
+/// One page of results and the cursors around it.
+#[derive(Debug, Clone, Default)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    /// Cursor of the next page, when more rows follow.
+    pub next: Option<Cursor>,
+    /// Cursor of the previous page, when this is not the first.
+    pub prev: Option<Cursor>,
+}
+
+/// Orders and money of the whole filter in one currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyTotals {
+    pub currency: String,
+    pub orders: i64,
+    pub revenue_minor: i64,
+    pub refunded_minor: i64,
+}
+
+fn clean(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The upper bound of a prefix range: every string starting with `p` sorts below it.
+fn prefix_end(p: &str) -> String {
+    format!("{p}\u{10FFFF}")
+}
+
+/// Orders joined to their customer, narrowed by every filter but the cursor. A prefix match
+/// is a LIKE (exact on both backends) plus, on SQLite, the equivalent range that lets it seek
+/// the index.
+macro_rules! filtered_orders {
+    ($f:expr, $sqlite:expr) => {{
+        let f: &SearchFilter = $f;
+        let sqlite: bool = $sqlite;
+        let mut q = orders::table.inner_join(customers::table).into_boxed();
+        if let Some(c) = f.campaign_id {
+            q = q.filter(orders::campaign_id.eq(c));
+        }
+        if let Some(e) = clean(&f.email).map(|e| e.to_lowercase()) {
+            if e.contains('@') {
+                q = q.filter(customers::email.eq(e));
+            } else {
+                if sqlite {
+                    q = q
+                        .filter(customers::email.ge(e.clone()))
+                        .filter(customers::email.lt(prefix_end(&e)));
+                }
+                q = q.filter(
+                    customers::email
+                        .like(format!("{}%", escape_like(&e)))
+                        .escape('\\'),
+                );
+            }
+        }
+        if let Some(n) = clean(&f.name).map(|n| n.to_lowercase()) {
+            let words: Vec<&str> = n.split_whitespace().collect();
+            let (first, last) = match words.as_slice() {
+                [one] => (None, Some(*one)),
+                [first, .., last] => (Some(*first), Some(*last)),
+                [] => (None, None),
+            };
+            match (first, last) {
+                (Some(fst), Some(lst)) => {
+                    if sqlite {
+                        q = q
+                            .filter(lower(customers::last_name).ge(lst.to_string()))
+                            .filter(lower(customers::last_name).lt(prefix_end(lst)));
+                    }
+                    q = q
+                        .filter(
+                            lower(customers::last_name)
+                                .like(format!("{}%", escape_like(lst)))
+                                .escape('\\'),
+                        )
+                        .filter(
+                            lower(customers::first_name)
+                                .like(format!("{}%", escape_like(fst)))
+                                .escape('\\'),
+                        );
+                }
+                (None, Some(one)) => {
+                    let pattern = format!("{}%", escape_like(one));
+                    if sqlite {
+                        q = q.filter(
+                            lower(customers::last_name)
+                                .ge(one.to_string())
+                                .and(lower(customers::last_name).lt(prefix_end(one)))
+                                .or(lower(customers::first_name)
+                                    .ge(one.to_string())
+                                    .and(lower(customers::first_name).lt(prefix_end(one)))),
+                        );
+                    }
+                    q = q.filter(
+                        lower(customers::last_name)
+                            .like(pattern.clone())
+                            .escape('\\')
+                            .or(lower(customers::first_name).like(pattern).escape('\\')),
+                    );
+                }
+                _ => {}
+            }
+        }
+        if let Some(p) = clean(&f.phone) {
+            if sqlite {
+                q = q
+                    .filter(customers::phone.ge(p.clone()))
+                    .filter(customers::phone.lt(prefix_end(&p)));
+            }
+            q = q.filter(
+                customers::phone
+                    .like(format!("{}%", escape_like(&p)))
+                    .escape('\\'),
+            );
+        }
+        if let Some(r) = clean(&f.receipt) {
+            let r = r.trim_start_matches('#').to_string();
+            match r.parse::<i64>() {
+                Ok(id) => {
+                    q = q.filter(orders::receipt.eq(r.to_uppercase()).or(orders::id.eq(id)));
+                }
+                Err(_) => q = q.filter(orders::receipt.eq(r.to_uppercase())),
+            }
+        }
+        if let Some(a) = clean(&f.affiliate) {
+            q = q.filter(lower(orders::affiliate.assume_not_null()).eq(a.to_lowercase()));
+        }
+        match clean(&f.order_status).as_deref() {
+            Some("PARTIALLY_REFUNDED") => {
+                q = q
+                    .filter(orders::status.eq("COMPLETE"))
+                    .filter(orders::refunded_minor.gt(0));
+            }
+            Some(s) => q = q.filter(orders::status.eq(s.to_string())),
+            None => {}
+        }
+        match clean(&f.purchase_status).as_deref() {
+            Some("PAUSED") => {
+                let paused = purchases::table
+                    .filter(purchases::status.eq("ACTIVE"))
+                    .filter(purchases::paused_until.gt(super::now()))
+                    .select(purchases::order_id);
+                q = q.filter(orders::id.eq_any(paused));
+            }
+            Some(s) => {
+                let with = purchases::table
+                    .filter(purchases::status.eq(s.to_string()))
+                    .select(purchases::order_id);
+                q = q.filter(orders::id.eq_any(with));
+            }
+            None => {}
+        }
+        if let Some(t) = f.from {
+            q = q.filter(orders::transaction_time.ge(t));
+        }
+        if let Some(t) = f.until {
+            q = q.filter(orders::transaction_time.lt(t));
+        }
+        q
+    }};
+}
+
+fn is_sqlite(conn: &DbConn) -> bool {
+    matches!(conn, DbConn::Sqlite(_))
+}
+
+/// True when the reading order from `cursor` goes towards older rows.
+fn towards_older(oldest_first: bool, dir: Direction) -> bool {
+    oldest_first != (dir == Direction::After)
+}
+
+/// One page of orders.
+pub fn orders_page(
+    conn: &mut DbConn,
+    f: &SearchFilter,
+    cursor: Option<Cursor>,
+    dir: Direction,
+) -> Result<Page<OrderHit>, AppError> {
+    let sqlite = is_sqlite(conn);
+    let mut q = filtered_orders!(f, sqlite)
+        .inner_join(campaigns::table.on(campaigns::id.eq(orders::campaign_id)))
+        .select((
+            orders::id,
+            orders::receipt,
+            orders::transaction_time,
+            orders::status,
+            orders::order_type,
+            orders::currency,
+            orders::total_minor,
+            orders::refunded_minor,
+            orders::affiliate,
+            campaigns::name,
+            customers::id,
+            customers::email,
+            customers::first_name,
+            customers::last_name,
+        ));
+    let older = towards_older(f.oldest_first, dir);
+    if let Some(c) = cursor {
+        q = if older {
+            q.filter(orders::transaction_time.le(c.time))
+                .filter(orders::transaction_time.lt(c.time).or(orders::id.lt(c.id)))
+        } else {
+            q.filter(orders::transaction_time.ge(c.time))
+                .filter(orders::transaction_time.gt(c.time).or(orders::id.gt(c.id)))
+        };
+    }
+    q = if older {
+        q.order((orders::transaction_time.desc(), orders::id.desc()))
+    } else {
+        q.order((orders::transaction_time.asc(), orders::id.asc()))
+    };
+    let rows: Vec<OrderHit> = q.limit(PAGE_SIZE + 1).load(conn)?;
+    Ok(paginate(rows, cursor, dir, |h| Cursor {
+        time: h.transaction_time,
+        id: h.order_id,
+    }))
+}
+
+/// Cuts the extra row, restores the reading order of a Previous page and works out the cursors.
+fn paginate<T>(
+    mut rows: Vec<T>,
+    cursor: Option<Cursor>,
+    dir: Direction,
+    key: impl Fn(&T) -> Cursor,
+) -> Page<T> {
+    let more = rows.len() as i64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    if dir == Direction::Before {
+        rows.reverse();
+    }
+    let (has_prev, has_next) = match dir {
+        Direction::After => (cursor.is_some(), more),
+        Direction::Before => (more, cursor.is_some()),
+    };
+    Page {
+        prev: rows.first().filter(|_| has_prev).map(&key),
+        next: rows.last().filter(|_| has_next).map(&key),
+        rows,
+    }
+}
+
+/// Orders and money of the whole filter, per currency.
+pub fn totals(conn: &mut DbConn, f: &SearchFilter) -> Result<Vec<CurrencyTotals>, AppError> {
+    let sqlite = is_sqlite(conn);
+    let currencies: Vec<String> = match f.campaign_id {
+        Some(id) => campaigns::table.find(id).select(campaigns::currency).load(conn)?,
+        None => campaigns::table
+            .select(campaigns::currency)
+            .distinct()
+            .order(campaigns::currency)
+            .load(conn)?,
+    };
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for currency in currencies {
+        if !seen.insert(currency.clone()) {
+            continue;
+        }
+        let (n, revenue, refunded): (i64, Option<i64>, Option<i64>) = filtered_orders!(f, sqlite)
+            .filter(orders::currency.eq(currency.clone()))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                    "CAST(SUM(orders.total_minor) AS BIGINT)",
+                ),
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
+                    "CAST(SUM(orders.refunded_minor) AS BIGINT)",
+                ),
+            ))
+            .get_result(conn)?;
+        if n > 0 {
+            out.push(CurrencyTotals {
+                currency,
+                orders: n,
+                revenue_minor: revenue.unwrap_or(0),
+                refunded_minor: refunded.unwrap_or(0),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One page of abandoned carts. The campaign narrows to its ClickBank account (a cart has no
+/// currency yet); email, name, phone and dates apply as for orders.
+pub fn partials_page(
+    conn: &mut DbConn,
+    f: &SearchFilter,
+    cursor: Option<Cursor>,
+    dir: Direction,
+) -> Result<Page<PartialHit>, AppError> {
+    let mut q = partials::table
+        .select((
+            partials::id,
+            partials::event_time,
+            partials::email,
+            partials::first_name,
+            partials::last_name,
+            partials::phone,
+            partials::country,
+            partials::item_no,
+            partials::converted_order_id,
+        ))
+        .into_boxed();
+    if let Some(c) = f.campaign_id {
+        let plugin = campaigns::table
+            .find(c)
+            .select(campaigns::plugin_id.assume_not_null());
+        q = q.filter(partials::plugin_id.eq_any(plugin));
+    }
+    if let Some(e) = clean(&f.email).map(|e| e.to_lowercase()) {
+        q = q.filter(partials::email.like(format!("{}%", escape_like(&e))).escape('\\'));
+    }
+    if let Some(n) = clean(&f.name).map(|n| n.to_lowercase()) {
+        for w in n.split_whitespace() {
+            let p = format!("{}%", escape_like(w));
+            q = q.filter(
+                lower(partials::first_name)
+                    .like(p.clone())
+                    .escape('\\')
+                    .or(lower(partials::last_name).like(p).escape('\\')),
+            );
+        }
+    }
+    if let Some(p) = clean(&f.phone) {
+        q = q.filter(partials::phone.like(format!("{}%", escape_like(&p))).escape('\\'));
+    }
+    if let Some(t) = f.from {
+        q = q.filter(partials::event_time.ge(t));
+    }
+    if let Some(t) = f.until {
+        q = q.filter(partials::event_time.lt(t));
+    }
+    let older = towards_older(f.oldest_first, dir);
+    if let Some(c) = cursor {
+        q = if older {
+            q.filter(partials::event_time.le(c.time))
+                .filter(partials::event_time.lt(c.time).or(partials::id.lt(c.id)))
+        } else {
+            q.filter(partials::event_time.ge(c.time))
+                .filter(partials::event_time.gt(c.time).or(partials::id.gt(c.id)))
+        };
+    }
+    q = if older {
+        q.order((partials::event_time.desc(), partials::id.desc()))
+    } else {
+        q.order((partials::event_time.asc(), partials::id.asc()))
+    };
+    let rows: Vec<PartialHit> = q.limit(PAGE_SIZE + 1).load(conn)?;
+    Ok(paginate(rows, cursor, dir, |h| Cursor {
+        time: h.event_time,
+        id: h.id,
+    }))
+}
+
+/// Every campaign for the selector: (id, name), test campaigns last.
+pub fn campaign_choices(conn: &mut DbConn) -> Result<Vec<(i64, String)>, AppError> {
+    Ok(campaigns::table
+        .select((campaigns::id, campaigns::name))
+        .order((campaigns::is_test.asc(), campaigns::name.asc()))
+        .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor {
+            time: chrono::NaiveDate::from_ymd_opt(2026, 1, 2)
+                .unwrap()
+                .and_hms_micro_opt(3, 4, 5, 678_901)
+                .unwrap(),
+            id: 42,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("nonsense"), None);
+        assert_eq!(Cursor::decode("12.x"), None);
+    }
+
+    #[test]
+    fn paging_directions() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        let key = |i: &i64| Cursor { time: t, id: *i };
+        let full: Vec<i64> = (0..=PAGE_SIZE).collect();
+        let first = paginate(full.clone(), None, Direction::After, key);
+        assert_eq!(first.rows.len() as i64, PAGE_SIZE);
+        assert!(first.prev.is_none());
+        assert_eq!(first.next.map(|c| c.id), Some(PAGE_SIZE - 1));
+        let back = paginate(full, Some(key(&99)), Direction::Before, key);
+        assert_eq!(back.rows.first(), Some(&(PAGE_SIZE - 1)));
+        assert!(back.prev.is_some() && back.next.is_some());
+        let last = paginate(vec![1, 2], Some(key(&0)), Direction::After, key);
+        assert!(last.next.is_none() && last.prev.is_some());
+    }
+}

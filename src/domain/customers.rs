@@ -1,0 +1,633 @@
+//! The customer profile: details, orders with items and transactions, purchases, fulfillment
+//! items, the requests staff sent to ClickBank, staff notes, and one timeline of it all.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde_json::json;
+
+use super::service_requests::{self, ServiceRequest};
+use super::{audit, Actor};
+use crate::clickbank::format_minor;
+use crate::db::schema::{
+    audit_log, campaigns, customer_notes, customers, fulfillment_houses, fulfillments, order_items, orders,
+    partials, plugins, purchases, transactions,
+};
+use crate::db::DbConn;
+use crate::error::AppError;
+
+/// A note is at most this long.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub struct Customer {
+    pub id: i64,
+    pub plugin_id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    pub bill_address1: String,
+    pub bill_address2: String,
+    pub bill_city: String,
+    pub bill_state: String,
+    pub bill_postal_code: String,
+    pub bill_country: String,
+    pub ship_first_name: String,
+    pub ship_last_name: String,
+    pub ship_address1: String,
+    pub ship_address2: String,
+    pub ship_city: String,
+    pub ship_state: String,
+    pub ship_postal_code: String,
+    pub ship_country: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Customer {
+    pub fn name(&self) -> String {
+        let n = format!("{} {}", self.first_name, self.last_name);
+        let n = n.trim();
+        if n.is_empty() {
+            self.email.clone()
+        } else {
+            n.to_string()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct OrderItemView {
+    pub id: i64,
+    pub order_id: i64,
+    pub item_no: String,
+    pub title: String,
+    pub line_item_type: String,
+    pub quantity: i32,
+    pub amount_minor: i64,
+    pub shippable: bool,
+    pub recurring: bool,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct TransactionView {
+    pub id: i64,
+    pub order_id: i64,
+    pub kind: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub transaction_time: NaiveDateTime,
+    pub source: String,
+}
+
+impl TransactionView {
+    pub fn amount(&self) -> String {
+        format_minor(self.amount_minor, &self.currency)
+    }
+
+    /// A human word for ClickBank's transaction type.
+    pub fn label(&self) -> &str {
+        transaction_label(&self.kind)
+    }
+}
+
+/// ClickBank's transaction types in words.
+pub fn transaction_label(kind: &str) -> &str {
+    match kind.trim_start_matches("TEST_") {
+        "SALE" => "Sale",
+        "BILL" => "Rebill",
+        "RFND" => "Refund",
+        "CGBK" => "Chargeback",
+        "INSF" => "Insufficient funds",
+        "CANCEL-REBILL" => "Subscription cancelled",
+        "UNCANCEL-REBILL" => "Subscription reinstated",
+        _ => kind,
+    }
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct OrderRowView {
+    pub id: i64,
+    pub plugin_id: i64,
+    pub customer_id: i64,
+    pub receipt: String,
+    pub parent_receipt: Option<String>,
+    pub order_type: String,
+    pub status: String,
+    pub affiliate: Option<String>,
+    pub payment_method: Option<String>,
+    pub currency: String,
+    pub total_minor: i64,
+    pub tax_minor: i64,
+    pub shipping_minor: i64,
+    pub refunded_minor: i64,
+    pub transaction_time: NaiveDateTime,
+    pub campaign: String,
+}
+
+impl OrderRowView {
+    pub fn total(&self) -> String {
+        format_minor(self.total_minor, &self.currency)
+    }
+    pub fn refunded(&self) -> String {
+        format_minor(self.refunded_minor, &self.currency)
+    }
+    /// What may still be refunded.
+    pub fn refundable_minor(&self) -> i64 {
+        (self.total_minor - self.refunded_minor).max(0)
+    }
+    pub fn refundable(&self) -> String {
+        format_minor(self.refundable_minor(), &self.currency)
+    }
+    pub fn status_label(&self) -> &str {
+        if self.status == "COMPLETE" && self.refunded_minor > 0 {
+            "PARTIALLY_REFUNDED"
+        } else {
+            &self.status
+        }
+    }
+}
+
+/// An order with everything under it.
+#[derive(Debug, Clone)]
+pub struct OrderView {
+    pub order: OrderRowView,
+    pub items: Vec<OrderItemView>,
+    pub transactions: Vec<TransactionView>,
+    /// The refund request still waiting for ClickBank, if any.
+    pub open_refund: Option<ServiceRequest>,
+}
+
+impl OrderView {
+    /// Staff may ask ClickBank for a refund: money is left and no request is waiting.
+    pub fn can_refund(&self) -> bool {
+        self.order.refundable_minor() > 0 && self.open_refund.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct PurchaseRow {
+    pub id: i64,
+    pub order_id: i64,
+    pub customer_id: i64,
+    pub plugin_id: i64,
+    pub receipt: String,
+    pub currency: String,
+    pub sku: String,
+    pub title: String,
+    pub status: String,
+    pub billing_cycle: i32,
+    pub rebill_amount_minor: Option<i64>,
+    pub frequency: Option<String>,
+    pub next_bill_date: Option<NaiveDateTime>,
+    pub cancelled_at: Option<NaiveDateTime>,
+    pub paused_until: Option<NaiveDateTime>,
+}
+
+impl PurchaseRow {
+    pub fn is_paused(&self, now: NaiveDateTime) -> bool {
+        self.status == "ACTIVE" && self.paused_until.is_some_and(|p| p > now)
+    }
+    pub fn is_running(&self) -> bool {
+        self.status == "ACTIVE" || self.status == "TRIAL"
+    }
+    pub fn rebill(&self) -> String {
+        self.rebill_amount_minor
+            .map(|m| format_minor(m, &self.currency))
+            .unwrap_or_default()
+    }
+}
+
+/// A purchase (subscription) and what staff can do with it now.
+#[derive(Debug, Clone)]
+pub struct PurchaseView {
+    pub p: PurchaseRow,
+    pub paused: bool,
+    /// The request holding this purchase (cancel ticket open, change being sent).
+    pub open_request: Option<ServiceRequest>,
+}
+
+impl PurchaseView {
+    pub fn status_label(&self) -> &str {
+        if self.paused {
+            "PAUSED"
+        } else {
+            &self.p.status
+        }
+    }
+    pub fn idle(&self) -> bool {
+        self.open_request.is_none()
+    }
+    pub fn can_cancel(&self) -> bool {
+        self.idle() && self.p.is_running()
+    }
+    pub fn can_pause(&self) -> bool {
+        self.idle() && self.p.is_running() && !self.paused && self.p.next_bill_date.is_some()
+    }
+    pub fn can_resume(&self) -> bool {
+        self.idle() && (self.paused || self.p.status == "CANCELLED")
+    }
+    pub fn can_change_date(&self) -> bool {
+        self.idle() && self.p.is_running()
+    }
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct FulfillmentView {
+    pub id: i64,
+    pub receipt: String,
+    pub title: String,
+    pub status: String,
+    pub house: String,
+    pub shipment_id: Option<String>,
+    pub tracking_number: Option<String>,
+    pub carrier: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct Note {
+    pub id: i64,
+    pub author: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    pub at: NaiveDateTime,
+    /// `event` (from ClickBank), `staff` (an action), `note`, `cart` (abandoned cart).
+    pub kind: &'static str,
+    pub who: String,
+    pub text: String,
+}
+
+/// Everything the profile page shows.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub customer: Customer,
+    pub plugin: String,
+    pub orders: Vec<OrderView>,
+    pub purchases: Vec<PurchaseView>,
+    pub fulfillments: Vec<FulfillmentView>,
+    pub requests: Vec<ServiceRequest>,
+    pub notes: Vec<Note>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<Customer, AppError> {
+    customers::table
+        .find(id)
+        .select(Customer::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)
+}
+
+type OrderSelect = (
+    orders::id,
+    orders::plugin_id,
+    orders::customer_id,
+    orders::receipt,
+    orders::parent_receipt,
+    orders::order_type,
+    orders::status,
+    orders::affiliate,
+    orders::payment_method,
+    orders::currency,
+    orders::total_minor,
+    orders::tax_minor,
+    orders::shipping_minor,
+    orders::refunded_minor,
+    orders::transaction_time,
+    campaigns::name,
+);
+
+fn order_select() -> OrderSelect {
+    (
+        orders::id,
+        orders::plugin_id,
+        orders::customer_id,
+        orders::receipt,
+        orders::parent_receipt,
+        orders::order_type,
+        orders::status,
+        orders::affiliate,
+        orders::payment_method,
+        orders::currency,
+        orders::total_minor,
+        orders::tax_minor,
+        orders::shipping_minor,
+        orders::refunded_minor,
+        orders::transaction_time,
+        campaigns::name,
+    )
+}
+
+/// One order (for the refund page and the actions).
+pub fn order(conn: &mut DbConn, order_id: i64) -> Result<OrderRowView, AppError> {
+    orders::table
+        .inner_join(campaigns::table)
+        .filter(orders::id.eq(order_id))
+        .select(order_select())
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)
+}
+
+/// Line items of one order.
+pub fn items_of(conn: &mut DbConn, order_ids: &[i64]) -> Result<Vec<OrderItemView>, AppError> {
+    Ok(order_items::table
+        .filter(order_items::order_id.eq_any(order_ids.to_vec()))
+        .select((
+            order_items::id,
+            order_items::order_id,
+            order_items::item_no,
+            order_items::title,
+            order_items::line_item_type,
+            order_items::quantity,
+            order_items::amount_minor,
+            order_items::shippable,
+            order_items::recurring,
+        ))
+        .order(order_items::id)
+        .load(conn)?)
+}
+
+type PurchaseSelect = (
+    purchases::id,
+    purchases::order_id,
+    purchases::customer_id,
+    orders::plugin_id,
+    orders::receipt,
+    orders::currency,
+    order_items::item_no,
+    order_items::title,
+    purchases::status,
+    purchases::billing_cycle,
+    purchases::rebill_amount_minor,
+    purchases::frequency,
+    purchases::next_bill_date,
+    purchases::cancelled_at,
+    purchases::paused_until,
+);
+
+fn purchase_select() -> PurchaseSelect {
+    (
+        purchases::id,
+        purchases::order_id,
+        purchases::customer_id,
+        orders::plugin_id,
+        orders::receipt,
+        orders::currency,
+        order_items::item_no,
+        order_items::title,
+        purchases::status,
+        purchases::billing_cycle,
+        purchases::rebill_amount_minor,
+        purchases::frequency,
+        purchases::next_bill_date,
+        purchases::cancelled_at,
+        purchases::paused_until,
+    )
+}
+
+/// One purchase with its receipt and SKU (for the actions).
+pub fn purchase(conn: &mut DbConn, purchase_id: i64) -> Result<PurchaseRow, AppError> {
+    purchases::table
+        .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+        .inner_join(order_items::table)
+        .filter(purchases::id.eq(purchase_id))
+        .select(purchase_select())
+        .first(conn)
+        .optional()?
+        .ok_or(AppError::NotFound)
+}
+
+/// The whole profile.
+pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
+    let customer = find(conn, id)?;
+    let plugin: String = plugins::table
+        .find(customer.plugin_id)
+        .select(plugins::name)
+        .first(conn)?;
+    let order_rows: Vec<OrderRowView> = orders::table
+        .inner_join(campaigns::table)
+        .filter(orders::customer_id.eq(id))
+        .select(order_select())
+        .order((orders::transaction_time.desc(), orders::id.desc()))
+        .load(conn)?;
+    let order_ids: Vec<i64> = order_rows.iter().map(|o| o.id).collect();
+    let mut items: HashMap<i64, Vec<OrderItemView>> = HashMap::new();
+    for i in items_of(conn, &order_ids)? {
+        items.entry(i.order_id).or_default().push(i);
+    }
+    let txs: Vec<TransactionView> = transactions::table
+        .filter(transactions::order_id.eq_any(order_ids.clone()))
+        .select((
+            transactions::id,
+            transactions::order_id,
+            transactions::kind,
+            transactions::amount_minor,
+            transactions::currency,
+            transactions::transaction_time,
+            transactions::source,
+        ))
+        .order((transactions::transaction_time, transactions::id))
+        .load(conn)?;
+    let receipts: HashMap<i64, String> = order_rows.iter().map(|o| (o.id, o.receipt.clone())).collect();
+    let requests = service_requests::for_customer(conn, id)?;
+    let live =
+        |pred: &dyn Fn(&ServiceRequest) -> bool| requests.iter().find(|r| r.is_live() && pred(r)).cloned();
+
+    let mut timeline: Vec<TimelineEntry> = txs
+        .iter()
+        .map(|t| TimelineEntry {
+            at: t.transaction_time,
+            kind: "event",
+            who: "ClickBank".into(),
+            text: format!(
+                "{} {} on {} ({})",
+                t.label(),
+                t.amount(),
+                receipts.get(&t.order_id).map(String::as_str).unwrap_or("?"),
+                t.source
+            ),
+        })
+        .collect();
+    let mut by_order: HashMap<i64, Vec<TransactionView>> = HashMap::new();
+    for t in txs {
+        by_order.entry(t.order_id).or_default().push(t);
+    }
+    let orders_view: Vec<OrderView> = order_rows
+        .into_iter()
+        .map(|o| OrderView {
+            items: items.remove(&o.id).unwrap_or_default(),
+            transactions: by_order.remove(&o.id).unwrap_or_default(),
+            open_refund: live(&|r| r.order_id == o.id && r.action == "refund"),
+            order: o,
+        })
+        .collect();
+
+    let now = super::now();
+    let purchases_view: Vec<PurchaseView> = purchases::table
+        .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+        .inner_join(order_items::table)
+        .filter(purchases::customer_id.eq(id))
+        .select(purchase_select())
+        .order(purchases::id.desc())
+        .load::<PurchaseRow>(conn)?
+        .into_iter()
+        .map(|p| PurchaseView {
+            paused: p.is_paused(now),
+            open_request: live(&|r| r.purchase_id == Some(p.id)),
+            p,
+        })
+        .collect();
+
+    let fulfillments_view: Vec<FulfillmentView> = fulfillments::table
+        .inner_join(orders::table.on(orders::id.eq(fulfillments::order_id)))
+        .inner_join(order_items::table.on(order_items::id.eq(fulfillments::order_item_id)))
+        .inner_join(fulfillment_houses::table)
+        .filter(orders::customer_id.eq(id))
+        .select((
+            fulfillments::id,
+            orders::receipt,
+            order_items::title,
+            fulfillments::status,
+            fulfillment_houses::name,
+            fulfillments::shipment_id,
+            fulfillments::tracking_number,
+            fulfillments::carrier,
+            fulfillments::updated_at,
+        ))
+        .order(fulfillments::id.desc())
+        .load(conn)?;
+
+    let notes: Vec<Note> = customer_notes::table
+        .filter(customer_notes::customer_id.eq(id))
+        .select((
+            customer_notes::id,
+            customer_notes::author,
+            customer_notes::body,
+            customer_notes::created_at,
+        ))
+        .order(customer_notes::id.desc())
+        .load(conn)?;
+    timeline.extend(notes.iter().map(|n| TimelineEntry {
+        at: n.created_at,
+        kind: "note",
+        who: n.author.clone(),
+        text: n.body.clone(),
+    }));
+
+    let staff: Vec<(NaiveDateTime, String, String, String)> = audit_log::table
+        .filter(audit_log::target.eq(format!("customer:{id}")))
+        .select((
+            audit_log::at,
+            audit_log::actor,
+            audit_log::action,
+            audit_log::detail,
+        ))
+        .load(conn)?;
+    timeline.extend(staff.into_iter().map(|(at, who, action, detail)| TimelineEntry {
+        at,
+        kind: "staff",
+        who,
+        text: staff_text(&action, &detail),
+    }));
+
+    let carts: Vec<(NaiveDateTime, Option<String>, Option<i64>)> = partials::table
+        .filter(partials::plugin_id.eq(customer.plugin_id))
+        .filter(partials::email.eq(&customer.email))
+        .select((
+            partials::event_time,
+            partials::item_no,
+            partials::converted_order_id,
+        ))
+        .load(conn)?;
+    timeline.extend(carts.into_iter().map(|(at, item, converted)| TimelineEntry {
+        at,
+        kind: "cart",
+        who: "ClickBank".into(),
+        text: format!(
+            "Abandoned cart{}{}",
+            item.map(|i| format!(" ({i})")).unwrap_or_default(),
+            if converted.is_some() { ", later bought" } else { "" }
+        ),
+    }));
+    timeline.sort_by_key(|e| std::cmp::Reverse(e.at));
+
+    Ok(Profile {
+        customer,
+        plugin,
+        orders: orders_view,
+        purchases: purchases_view,
+        fulfillments: fulfillments_view,
+        requests,
+        notes,
+        timeline,
+    })
+}
+
+/// A staff action of the audit log in words.
+fn staff_text(action: &str, detail: &str) -> String {
+    let d: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
+    let what = match action {
+        "customer.refund" => "Refund",
+        "customer.cancel" => "Cancellation",
+        "customer.pause" => "Pause",
+        "customer.resume" => "Resume",
+        "customer.change_date" => "Next bill date change",
+        "customer.note" => return "Added a note".into(),
+        other => other,
+    };
+    let outcome = d["outcome"].as_str().unwrap_or("");
+    let mut text = format!("{what}: {outcome}");
+    if let Some(t) = d["ticket"].as_str() {
+        text.push_str(&format!(" (ticket {t})"));
+    }
+    if let Some(e) = d["error"].as_str() {
+        text.push_str(&format!(" — ClickBank said: {e}"));
+    }
+    if let Some(s) = d["detail"]["summary"].as_str() {
+        text.push_str(&format!(" — {s}"));
+    }
+    text
+}
+
+/// Adds a staff note, audited.
+pub fn add_note(conn: &mut DbConn, actor: &Actor, customer_id: i64, body: &str) -> Result<(), AppError> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::Validation("The note is empty.".into()));
+    }
+    if body.chars().count() > MAX_NOTE_CHARS {
+        return Err(AppError::Validation(format!(
+            "A note is at most {MAX_NOTE_CHARS} characters."
+        )));
+    }
+    conn.transaction(|conn| {
+        find(conn, customer_id)?;
+        diesel::insert_into(customer_notes::table)
+            .values((
+                customer_notes::customer_id.eq(customer_id),
+                customer_notes::author_user_id.eq(actor.user_id),
+                customer_notes::author.eq(&actor.label),
+                customer_notes::body.eq(body),
+                customer_notes::created_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "customer.note",
+            &format!("customer:{customer_id}"),
+            json!({ "chars": body.chars().count() }),
+        )
+    })
+}

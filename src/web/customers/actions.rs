@@ -1,0 +1,246 @@
+//! The actions on a customer's orders and purchases: ClickBank refund (form, preview,
+//! confirm), cancel, pause, resume and next-bill-date changes. Each answers with a flash on
+//! the profile: success at once, or ClickBank's own words.
+
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::parse_day;
+use crate::clickbank::requests::reasons;
+use crate::domain::customer_actions::{self, RefundInput, RefundPreview, ValidRefund};
+use crate::domain::customers::{OrderItemView, OrderRowView};
+use crate::domain::service_requests::ServiceRequest;
+use crate::error::AppError;
+use crate::web::extract::{Signed, Staff};
+use crate::web::page::PageCtx;
+use crate::web::{redirect, render};
+use crate::AppState;
+
+#[derive(Deserialize, Default)]
+pub struct RefundQuery {
+    #[serde(flatten)]
+    input: RefundInput,
+    #[serde(default)]
+    preview: String,
+}
+
+#[derive(Template)]
+#[template(path = "customers/refund.html")]
+struct RefundPage {
+    ctx: PageCtx,
+    customer_id: i64,
+    order: OrderRowView,
+    items: Vec<OrderItemView>,
+    input: RefundInput,
+    reasons: &'static [(&'static str, &'static str)],
+    preview: Option<(ValidRefund, RefundPreview)>,
+    error: Option<String>,
+}
+
+impl RefundPage {
+    fn reason_label(&self) -> &str {
+        reasons::label(&self.input.reason)
+    }
+}
+
+/// The order must belong to the customer in the path.
+fn check_owner(order: &OrderRowView, customer_id: i64) -> Result<(), AppError> {
+    if order.customer_id != customer_id {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+/// The refund form; with `preview=1`, the form checked and ClickBank's refund amounts.
+pub async fn refund_form(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+    q: web::Query<RefundQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (customer_id, order_id) = path.into_inner();
+    let q = q.into_inner();
+    let ctx = state.service_context();
+    let (order, items) = customer_actions::order_with_items(&ctx, order_id).await?;
+    check_owner(&order, customer_id)?;
+    let (preview, error) = if q.preview.is_empty() {
+        (None, None)
+    } else {
+        match customer_actions::refund_preview(&ctx, order_id, &q.input).await {
+            Ok(p) => (Some(p), None),
+            Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => (None, Some(e.to_string())),
+            Err(e) => return Err(e),
+        }
+    };
+    let mut input = q.input;
+    if input.refund_type.is_empty() {
+        input.refund_type = "FULL".into();
+    }
+    render(&RefundPage {
+        ctx: s.0.ctx,
+        customer_id,
+        order,
+        items,
+        input,
+        reasons: reasons::REFUND_CHOICES,
+        preview,
+        error,
+    })
+}
+
+/// Flashes the outcome of a request and returns to the profile.
+fn answer(
+    s: &Signed,
+    customer_id: i64,
+    anchor: &str,
+    result: Result<ServiceRequest, AppError>,
+    ok: impl FnOnce(&ServiceRequest) -> String,
+) -> Result<HttpResponse, AppError> {
+    match result {
+        Ok(r) if r.status == "failed" => s.flash(
+            "error",
+            format!(
+                "ClickBank refused: {}",
+                r.error.as_deref().unwrap_or("no reason given")
+            ),
+        ),
+        Ok(r) => s.flash("ok", ok(&r)),
+        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => s.flash("error", e.to_string()),
+        Err(e) => return Err(e),
+    }
+    Ok(redirect(&format!("/customers/{customer_id}#{anchor}")))
+}
+
+pub async fn refund(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<RefundInput>,
+) -> Result<HttpResponse, AppError> {
+    let (customer_id, order_id) = path.into_inner();
+    let ctx = state.service_context();
+    let (order, _) = customer_actions::order_with_items(&ctx, order_id).await?;
+    check_owner(&order, customer_id)?;
+    let result = customer_actions::request_refund(&ctx, &s.actor(), order_id, &form).await;
+    answer(&s, customer_id, &format!("order-{order_id}"), result, |r| {
+        format!(
+            "Refund requested from ClickBank (ticket {}). It shows on the order when ClickBank completes it, which can take hours.",
+            r.ticket_id.as_deref().unwrap_or("?")
+        )
+    })
+}
+
+async fn purchase_of(state: &AppState, customer_id: i64, purchase_id: i64) -> Result<(), AppError> {
+    let p = state
+        .db
+        .read(move |c| crate::domain::customers::purchase(c, purchase_id))
+        .await?;
+    if p.customer_id != customer_id {
+        return Err(AppError::NotFound);
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+pub struct CancelForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<CancelForm>,
+) -> Result<HttpResponse, AppError> {
+    let (customer_id, purchase_id) = path.into_inner();
+    purchase_of(&state, customer_id, purchase_id).await?;
+    let ctx = state.service_context();
+    let result = customer_actions::request_cancel(&ctx, &s.actor(), purchase_id, &form.reason).await;
+    answer(&s, customer_id, &format!("purchase-{purchase_id}"), result, |r| {
+        format!(
+            "Cancellation requested from ClickBank (ticket {}). ClickBank confirms it within 24 hours; billing stops then.",
+            r.ticket_id.as_deref().unwrap_or("?")
+        )
+    })
+}
+
+#[derive(Deserialize, Default)]
+pub struct DateForm {
+    #[serde(default)]
+    date: String,
+}
+
+fn required_day(field: &str, text: &str) -> Result<chrono::NaiveDate, AppError> {
+    parse_day(field, text)?.ok_or_else(|| AppError::Validation(format!("{field}: choose a date.")))
+}
+
+pub async fn pause(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<DateForm>,
+) -> Result<HttpResponse, AppError> {
+    let (customer_id, purchase_id) = path.into_inner();
+    purchase_of(&state, customer_id, purchase_id).await?;
+    let ctx = state.service_context();
+    let result = async {
+        let day = required_day("Restart date", &form.date)?;
+        customer_actions::pause(&ctx, &s.actor(), purchase_id, day).await
+    }
+    .await;
+    answer(
+        &s,
+        customer_id,
+        &format!("purchase-{purchase_id}"),
+        result,
+        |_| format!("Subscription paused: billing restarts on {}.", form.date.trim()),
+    )
+}
+
+pub async fn resume(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<DateForm>,
+) -> Result<HttpResponse, AppError> {
+    let (customer_id, purchase_id) = path.into_inner();
+    purchase_of(&state, customer_id, purchase_id).await?;
+    let ctx = state.service_context();
+    let result = async {
+        let day = parse_day("Restart date", &form.date)?;
+        customer_actions::resume(&ctx, &s.actor(), purchase_id, day).await
+    }
+    .await;
+    answer(
+        &s,
+        customer_id,
+        &format!("purchase-{purchase_id}"),
+        result,
+        |_| "Subscription resumed.".to_string(),
+    )
+}
+
+pub async fn next_bill_date(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<DateForm>,
+) -> Result<HttpResponse, AppError> {
+    let (customer_id, purchase_id) = path.into_inner();
+    purchase_of(&state, customer_id, purchase_id).await?;
+    let ctx = state.service_context();
+    let result = async {
+        let day = required_day("Next bill date", &form.date)?;
+        customer_actions::change_date(&ctx, &s.actor(), purchase_id, day).await
+    }
+    .await;
+    answer(
+        &s,
+        customer_id,
+        &format!("purchase-{purchase_id}"),
+        result,
+        |_| format!("Next bill date changed to {}.", form.date.trim()),
+    )
+}

@@ -1,0 +1,789 @@
+//! Customer Service end to end against the sandbox: search by every field, keyset pages,
+//! totals, the profile, and every action — refund (preview, ticket, RFND closing it),
+//! cancel (ticket, CANCEL-REBILL), pause, resume, next bill date — including ClickBank
+//! refusing them, double clicks, roles and CSRF.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use merchant_crm::clickbank::{LineItemStatus, Sandbox, SandboxConfig, SandboxHandle};
+use merchant_crm::db::schema::{audit_log, customers, orders, purchases, service_requests};
+use merchant_crm::domain::customer_service::{self as cs, Cursor, Direction, SearchFilter, PAGE_SIZE};
+use merchant_crm::domain::imports::{self, ImportContext};
+use merchant_crm::domain::{plugins, Actor};
+
+use crate::helpers::{csrf_in, TestApp};
+use crate::ins::{ins_url, portal_for};
+
+/// A sandbox whose orders are all young enough to refund.
+async fn sandbox() -> SandboxHandle {
+    Sandbox::start(SandboxConfig {
+        bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
+        orders: 240,
+        days: 30,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// A portal with the sandbox's orders imported and the sandbox delivering INS to it.
+pub async fn portal_with_orders(sb: &SandboxHandle) -> TestApp {
+    let app = portal_for(sb).await;
+    let c = ImportContext {
+        db: app.db.clone(),
+        secrets: merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap(),
+        api_base: sb.base_url(),
+        requests_per_second: 0,
+        continuous_interval_minutes: 15,
+    };
+    let secrets = c.secrets.clone();
+    let input = plugins::PluginInput::basic("ClickBank", sb.site(), sb.api_key(), sb.secret_key()).unwrap();
+    let pid = app
+        .db
+        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
+        .await
+        .unwrap();
+    let id = app
+        .db
+        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, 32, None)?.id))
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        imports::run_task(&c, id, "cs-test", 1000).await.unwrap();
+        let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
+        if t.state == "done" {
+            break;
+        }
+        assert_ne!(t.state, "failed", "{:?}", t.last_error);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sb.set_notify_url(Some(ins_url(&app)));
+    app
+}
+
+/// (order id, customer id, receipt) of an order matching `filter` on (status, refunded, recurring item).
+async fn pick_order(app: &TestApp, recurring: bool) -> (i64, i64, String) {
+    app.db
+        .read(move |c| {
+            use merchant_crm::db::schema::order_items;
+            let with_sub = purchases::table.select(purchases::order_id);
+            let mut q = orders::table
+                .filter(orders::status.eq("COMPLETE"))
+                .filter(orders::refunded_minor.eq(0))
+                .filter(orders::order_type.eq("SALE"))
+                .filter(orders::total_minor.gt(0))
+                .select((orders::id, orders::customer_id, orders::receipt))
+                .order(orders::transaction_time.desc())
+                .into_boxed();
+            if recurring {
+                q = q.filter(orders::id.eq_any(with_sub));
+            } else {
+                q = q
+                    .filter(diesel::dsl::not(orders::id.eq_any(with_sub)))
+                    .filter(diesel::dsl::not(
+                        orders::id.eq_any(
+                            order_items::table
+                                .filter(order_items::recurring.eq(true))
+                                .select(order_items::order_id),
+                        ),
+                    ));
+            }
+            Ok(q.first(c)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// An active purchase whose subscription is active at the sandbox: (customer, purchase, receipt).
+async fn pick_purchase(app: &TestApp, sb: &SandboxHandle) -> (i64, i64, String) {
+    let active: HashSet<String> = sb
+        .subscription_receipts(LineItemStatus::Active)
+        .into_iter()
+        .collect();
+    let rows: Vec<(i64, i64, String)> = app
+        .db
+        .read(|c| {
+            Ok(purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .filter(purchases::status.eq("ACTIVE"))
+                .filter(purchases::next_bill_date.is_not_null())
+                .select((purchases::customer_id, purchases::id, orders::receipt))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    // One subscription per receipt keeps the SKU unambiguous; a payment due within 40 days
+    // leaves room for every pause rule.
+    let soon = chrono::Utc::now() + chrono::Duration::days(40);
+    rows.into_iter()
+        .filter(|(_, _, r)| active.contains(r))
+        .find(|(_, _, r)| {
+            let subs = sb.subscriptions(r);
+            subs.len() == 1 && subs[0].next_payment.is_some_and(|n| n < soon)
+        })
+        .expect("an active subscription billing within 40 days")
+}
+
+async fn request_rows(app: &TestApp, order_id: i64) -> Vec<(String, String, Option<String>)> {
+    app.db
+        .read(move |c| {
+            Ok(service_requests::table
+                .filter(service_requests::order_id.eq(order_id))
+                .order(service_requests::id)
+                .select((
+                    service_requests::action,
+                    service_requests::status,
+                    service_requests::ticket_id,
+                ))
+                .load(c)?)
+        })
+        .await
+        .unwrap()
+}
+
+fn flash(body: &str) -> String {
+    let start = body.find("class=\"flash").expect("a flash message");
+    let rest = &body[start..];
+    let end = rest.find("</div>").unwrap_or(rest.len());
+    rest[..end].to_string()
+}
+
+/// Posts a form from `page` and returns the page the redirect lands on.
+async fn post_and_follow(app: &TestApp, page: &str, path: &str, fields: &[(&str, &str)]) -> String {
+    let r = app.post_form(page, path, fields).await;
+    assert_eq!(r.status(), 303, "{path}");
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    app.get_text(to.split('#').next().unwrap()).await
+}
+
+/// Lets the sandbox's INS arrive and be applied, until `check` holds.
+async fn wait_until<F>(app: &TestApp, what: &str, check: F)
+where
+    F: Fn(&mut merchant_crm::db::DbConn) -> QueryResult<bool> + Send + Clone + 'static,
+{
+    for _ in 0..100 {
+        app.settle().await;
+        let f = check.clone();
+        if app.db.read(move |c| Ok(f(c)?)).await.unwrap() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[actix_web::test]
+async fn refund_preview_ticket_double_click_and_the_rfnd_that_completes_it() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let (order_id, customer, receipt) = pick_order(&app, false).await;
+    let profile = format!("/customers/{customer}");
+    let form = format!("/customers/{customer}/orders/{order_id}/refund");
+
+    // The form checks before calling: no reason, a percentage out of range.
+    let page = app
+        .get_text(&format!("{form}?preview=1&refund_type=FULL&amount=&reason="))
+        .await;
+    assert!(page.contains("Choose a refund reason"), "{page}");
+    let page = app
+        .get_text(&format!(
+            "{form}?preview=1&refund_type=PARTIAL_PERCENT&amount=90&reason=ticket.type.refund.8"
+        ))
+        .await;
+    assert!(page.contains("from 1 to 80"));
+
+    // Preview: ClickBank's refundAmounts for a full refund is the order total.
+    let total: i64 = app
+        .db
+        .read(move |c| {
+            Ok(orders::table
+                .find(order_id)
+                .select(orders::total_minor)
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let page = app
+        .get_text(&format!(
+            "{form}?preview=1&refund_type=FULL&amount=&reason=ticket.type.refund.8"
+        ))
+        .await;
+    assert!(page.contains("id=\"refund-preview\""), "{page}");
+    let shown = merchant_crm::clickbank::format_minor(total, "USD");
+    assert!(page.contains(&shown) || page.contains("preview-total"), "{page}");
+    assert!(page.contains("which can take hours"));
+
+    // Confirm, then a double click: one ticket at ClickBank.
+    let fields = [
+        ("refund_type", "FULL"),
+        ("amount", ""),
+        ("reason", "ticket.type.refund.8"),
+        ("sku", ""),
+        ("comment", "customer asked by phone"),
+    ];
+    let after = post_and_follow(&app, &form, &form, &fields).await;
+    assert!(
+        flash(&after).contains("Refund requested from ClickBank (ticket"),
+        "{}",
+        flash(&after)
+    );
+    assert!(after.contains("Refund requested (ticket"));
+    let again = post_and_follow(&app, &form, &form, &fields).await;
+    assert!(
+        flash(&again).contains("nothing new was sent"),
+        "{}",
+        flash(&again)
+    );
+    let tickets: Vec<_> = sb
+        .tickets()
+        .into_iter()
+        .filter(|t| t.receipt.as_deref() == Some(receipt.as_str()))
+        .collect();
+    assert_eq!(tickets.len(), 1);
+    let rows = request_rows(&app, order_id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, "open");
+    assert_eq!(rows[0].2.as_deref(), Some(tickets[0].ticket_id.as_str()));
+
+    // ClickBank completes the ticket and sends the RFND: the refund is recorded, the request closed.
+    assert!(sb.process_tickets_now() >= 1);
+    wait_until(&app, "the RFND", move |c| {
+        Ok(orders::table
+            .find(order_id)
+            .select(orders::status)
+            .first::<String>(c)?
+            == "REFUNDED")
+    })
+    .await;
+    let rows = request_rows(&app, order_id).await;
+    assert_eq!(rows[0].1, "done");
+    let page = app.get_text(&profile).await;
+    assert!(!page.contains("Refund requested (ticket"));
+    assert!(page.contains("Refund completed by ClickBank"));
+    // Audited with who and what.
+    let audits: Vec<(String, String)> = app
+        .db
+        .read(move |c| {
+            Ok(audit_log::table
+                .filter(audit_log::target.eq(format!("customer:{customer}")))
+                .select((audit_log::action, audit_log::detail))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert!(audits
+        .iter()
+        .any(|(a, d)| a == "customer.refund" && d.contains("ticket opened") && d.contains("before")));
+}
+
+#[actix_web::test]
+async fn clickbank_refusals_are_shown_verbatim_and_release_the_request() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let (order_id, customer, receipt) = pick_order(&app, false).await;
+    let form = format!("/customers/{customer}/orders/{order_id}/refund");
+
+    // Partial refunds not enabled for this vendor.
+    sb.set_partial_refunds(false);
+    let partial = [
+        ("refund_type", "PARTIAL_PERCENT"),
+        ("amount", "25"),
+        ("reason", "ticket.type.refund.8"),
+        ("sku", ""),
+        ("comment", ""),
+    ];
+    let page = post_and_follow(&app, &form, &form, &partial).await;
+    assert!(
+        flash(&page).contains("ClickBank refused: Partial refunds are not enabled for this vendor"),
+        "{}",
+        flash(&page)
+    );
+    assert_eq!(request_rows(&app, order_id).await[0].1, "failed");
+
+    // A refund ticket opened elsewhere (ClickBank's own portal): "Refund ticket already open".
+    let api = merchant_crm::clickbank::ClickBankClient::new(sb.client_config()).unwrap();
+    use merchant_crm::clickbank::{ClickBankApi, RefundKind, TicketRequest};
+    api.create_ticket(
+        &receipt,
+        &TicketRequest::refund(RefundKind::Full, "ticket.type.refund.8"),
+    )
+    .await
+    .unwrap();
+    let full = [
+        ("refund_type", "FULL"),
+        ("amount", ""),
+        ("reason", "ticket.type.refund.8"),
+        ("sku", ""),
+        ("comment", ""),
+    ];
+    let page = post_and_follow(&app, &form, &form, &full).await;
+    assert!(
+        flash(&page).contains("ClickBank refused: Refund ticket already open"),
+        "{}",
+        flash(&page)
+    );
+    let rows = request_rows(&app, order_id).await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.1 == "failed"));
+}
+
+#[actix_web::test]
+async fn cancel_pause_resume_and_next_bill_date_follow_clickbank_rules() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let (customer, pid, receipt) = pick_purchase(&app, &sb).await;
+    let profile = format!("/customers/{customer}");
+    let base = format!("/customers/{customer}/purchases/{pid}");
+    let today = merchant_crm::clickbank::rules::today(chrono::Utc::now());
+    let next_day = {
+        let t = sb.subscriptions(&receipt)[0].next_payment.unwrap();
+        merchant_crm::clickbank::rules::today(t)
+    };
+    let requests_before = sb.request_count();
+
+    // Pause: before the next payment and beyond 60 days are refused by the form, ClickBank untouched.
+    let too_early = (next_day - chrono::Duration::days(1)).to_string();
+    let page = post_and_follow(&app, &profile, &format!("{base}/pause"), &[("date", &too_early)]).await;
+    assert!(
+        flash(&page).contains("cannot be before the next scheduled payment"),
+        "{}",
+        flash(&page)
+    );
+    let too_late = (today + chrono::Duration::days(61)).to_string();
+    let page = post_and_follow(&app, &profile, &format!("{base}/pause"), &[("date", &too_late)]).await;
+    assert!(flash(&page).contains("at most 60 days"), "{}", flash(&page));
+    let past = today.to_string();
+    let page = post_and_follow(
+        &app,
+        &profile,
+        &format!("{base}/next-bill-date"),
+        &[("date", &past)],
+    )
+    .await;
+    assert!(flash(&page).contains("must be a future date"), "{}", flash(&page));
+    assert_eq!(
+        sb.request_count(),
+        requests_before,
+        "rules are checked before calling ClickBank"
+    );
+
+    // Change next bill date: success at once, the sandbox agrees.
+    let new_day = (today + chrono::Duration::days(9)).max(next_day + chrono::Duration::days(1));
+    let page = post_and_follow(
+        &app,
+        &profile,
+        &format!("{base}/next-bill-date"),
+        &[("date", &new_day.to_string())],
+    )
+    .await;
+    assert!(
+        flash(&page).contains(&format!("Next bill date changed to {new_day}")),
+        "{}",
+        flash(&page)
+    );
+    let truth = &sb.subscriptions(&receipt)[0];
+    assert_eq!(
+        merchant_crm::clickbank::rules::today(truth.next_payment.unwrap()),
+        new_day
+    );
+
+    // Pause until a valid day, then resume early through changeDate.
+    let restart = new_day + chrono::Duration::days(5);
+    let page = post_and_follow(
+        &app,
+        &profile,
+        &format!("{base}/pause"),
+        &[("date", &restart.to_string())],
+    )
+    .await;
+    assert!(flash(&page).contains("Subscription paused"), "{}", flash(&page));
+    assert!(page.contains("PAUSED"));
+    assert!(sb.subscriptions(&receipt)[0].paused_until.is_some());
+    let early = (today + chrono::Duration::days(2)).to_string();
+    let page = post_and_follow(&app, &profile, &format!("{base}/resume"), &[("date", &early)]).await;
+    assert!(flash(&page).contains("Subscription resumed"), "{}", flash(&page));
+    assert!(sb.subscriptions(&receipt)[0].paused_until.is_none());
+
+    // Cancel: a ticket, "Cancellation requested", a double click sends nothing, then CANCEL-REBILL.
+    let cancel = [("reason", "ticket.type.cancel.1")];
+    let page = post_and_follow(&app, &profile, &format!("{base}/cancel"), &cancel).await;
+    assert!(
+        flash(&page).contains("Cancellation requested from ClickBank (ticket"),
+        "{}",
+        flash(&page)
+    );
+    assert!(page.contains("Cancellation requested (ticket"));
+    let page = post_and_follow(&app, &profile, &format!("{base}/cancel"), &cancel).await;
+    assert!(flash(&page).contains("nothing new was sent"), "{}", flash(&page));
+    let cancel_tickets = sb
+        .tickets()
+        .into_iter()
+        .filter(|t| t.receipt.as_deref() == Some(receipt.as_str()))
+        .count();
+    assert_eq!(cancel_tickets, 1);
+    sb.process_tickets_now();
+    wait_until(&app, "the CANCEL-REBILL", move |c| {
+        Ok(purchases::table
+            .find(pid)
+            .select(purchases::status)
+            .first::<String>(c)?
+            == "CANCELLED")
+    })
+    .await;
+    let page = app.get_text(&profile).await;
+    assert!(page.contains("Cancellation completed by ClickBank"));
+
+    // Cancelled: no second cancel; resume reinstates it.
+    let page = post_and_follow(&app, &profile, &format!("{base}/cancel"), &cancel).await;
+    assert!(
+        flash(&page).contains("only an active one can be cancelled"),
+        "{}",
+        flash(&page)
+    );
+    let page = post_and_follow(&app, &profile, &format!("{base}/resume"), &[("date", "")]).await;
+    assert!(flash(&page).contains("Subscription resumed"), "{}", flash(&page));
+    assert_eq!(sb.subscriptions(&receipt)[0].status, LineItemStatus::Active);
+}
+
+#[actix_web::test]
+async fn subscription_already_canceled_at_clickbank_is_shown_verbatim() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let (customer, pid, receipt) = pick_purchase(&app, &sb).await;
+    // Cancelled at ClickBank while the portal did not hear of it yet (no INS delivery).
+    sb.set_notify_url(None);
+    let api = merchant_crm::clickbank::ClickBankClient::new(sb.client_config()).unwrap();
+    use merchant_crm::clickbank::{ClickBankApi, TicketRequest};
+    api.create_ticket(&receipt, &TicketRequest::cancel("ticket.type.cancel.1"))
+        .await
+        .unwrap();
+    sb.process_tickets_now();
+    let profile = format!("/customers/{customer}");
+    let page = post_and_follow(
+        &app,
+        &profile,
+        &format!("/customers/{customer}/purchases/{pid}/next-bill-date"),
+        &[(
+            "date",
+            &(chrono::Utc::now().date_naive() + chrono::Duration::days(5)).to_string(),
+        )],
+    )
+    .await;
+    assert!(
+        flash(&page).contains("ClickBank refused: Subscription already canceled"),
+        "{}",
+        flash(&page)
+    );
+}
+
+#[actix_web::test]
+async fn keyset_pages_cover_every_order_once_in_both_directions() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let all: Vec<i64> = app
+        .db
+        .read(|c| {
+            Ok(orders::table
+                .select(orders::id)
+                .order((orders::transaction_time.desc(), orders::id.desc()))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert!(
+        all.len() as i64 > 3 * PAGE_SIZE,
+        "enough orders for several pages"
+    );
+    for oldest_first in [false, true] {
+        let f = SearchFilter {
+            oldest_first,
+            ..Default::default()
+        };
+        let mut seen = Vec::new();
+        let mut cursor: Option<Cursor> = None;
+        let mut pages = Vec::new();
+        loop {
+            let f2 = f.clone();
+            let page = app
+                .db
+                .read(move |c| cs::orders_page(c, &f2, cursor, Direction::After))
+                .await
+                .unwrap();
+            seen.extend(page.rows.iter().map(|h| h.order_id));
+            pages.push((
+                page.prev,
+                page.rows.iter().map(|h| h.order_id).collect::<Vec<_>>(),
+            ));
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        let mut expected = all.clone();
+        if oldest_first {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "oldest_first={oldest_first}");
+        // Previous from page 3 gives page 2 exactly.
+        let (prev3, _) = pages[2].clone();
+        let f2 = f.clone();
+        let back = app
+            .db
+            .read(move |c| cs::orders_page(c, &f2, prev3, Direction::Before))
+            .await
+            .unwrap();
+        assert_eq!(
+            back.rows.iter().map(|h| h.order_id).collect::<Vec<_>>(),
+            pages[1].1
+        );
+    }
+
+    // Through the page: Next links walk forward without repeating a receipt.
+    let first = app.get_text("/customer-service").await;
+    let next = first.split("id=\"next-page\"").next().unwrap();
+    let href = next
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let second = app.get_text(&href).await;
+    let receipts = |body: &str| -> HashSet<String> {
+        body.split("data-receipt=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect()
+    };
+    assert!(receipts(&first).is_disjoint(&receipts(&second)));
+    assert!(second.contains("id=\"prev-page\""));
+}
+
+#[actix_web::test]
+async fn search_by_every_field_and_totals() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let (order_id, customer_id, receipt) = pick_order(&app, false).await;
+    let (email, first, last, phone, affiliate, campaign, day): (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        i64,
+        chrono::NaiveDateTime,
+    ) = app
+        .db
+        .read(move |c| {
+            Ok(orders::table
+                .inner_join(customers::table)
+                .filter(orders::id.eq(order_id))
+                .select((
+                    customers::email,
+                    customers::first_name,
+                    customers::last_name,
+                    customers::phone,
+                    orders::affiliate,
+                    orders::campaign_id,
+                    orders::transaction_time,
+                ))
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let _ = customer_id;
+    let find = |q: String| {
+        let app = &app;
+        let receipt = receipt.clone();
+        async move {
+            let body = app.get_text(&format!("/customer-service?{q}")).await;
+            assert!(!body.contains("search-error"), "{q}: {body}");
+            body.contains(&format!("data-receipt=\"{receipt}\""))
+        }
+    };
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    assert!(find(format!("email={}", enc(&email))).await);
+    assert!(
+        find(format!("email={}", enc(&email.to_uppercase()[..4]))).await,
+        "prefix, any case"
+    );
+    assert!(find(format!("name={}", enc(&last.to_lowercase()))).await);
+    assert!(find(format!("name={}", enc(&first))).await);
+    assert!(find(format!("name={}+{}", enc(&first), enc(&last))).await);
+    if !phone.is_empty() {
+        assert!(find(format!("phone={}", enc(&phone))).await);
+    }
+    assert!(find(format!("receipt={}", enc(&receipt.to_lowercase()))).await);
+    assert!(find(format!("receipt={order_id}")).await);
+    if let Some(a) = &affiliate {
+        assert!(find(format!("affiliate={}", enc(&a.to_uppercase()))).await);
+    }
+    assert!(find(format!("campaign={campaign}&email={}", enc(&email))).await);
+    assert!(find(format!("status=COMPLETE&email={}", enc(&email))).await);
+    assert!(!find(format!("status=REFUNDED&email={}", enc(&email))).await);
+    let d = day.date();
+    assert!(
+        find(format!(
+            "from={}&to={}&email={}",
+            d - chrono::Duration::days(1),
+            d + chrono::Duration::days(1),
+            enc(&email)
+        ))
+        .await
+    );
+    assert!(
+        !find(format!(
+            "from={}&email={}",
+            d + chrono::Duration::days(2),
+            enc(&email)
+        ))
+        .await
+    );
+    assert!(!find(format!("email={}", enc("nobody@example.invalid"))).await);
+    // Purchase status: a cancelled subscription's order shows under CANCELLED only.
+    let sub_receipt: Option<String> = app
+        .db
+        .read(|c| {
+            Ok(purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .filter(purchases::status.eq("CANCELLED"))
+                .select(orders::receipt)
+                .first(c)
+                .optional()?)
+        })
+        .await
+        .unwrap();
+    if let Some(r) = sub_receipt {
+        let body = app
+            .get_text(&format!("/customer-service?purchase=CANCELLED&receipt={r}"))
+            .await;
+        assert!(body.contains(&format!("data-receipt=\"{r}\"")));
+        let body = app
+            .get_text(&format!("/customer-service?purchase=ACTIVE&receipt={r}"))
+            .await;
+        assert!(!body.contains(&format!("data-receipt=\"{r}\"")));
+    }
+    // A bad filter says what is wrong.
+    let body = app.get_text("/customer-service?from=yesterday").await;
+    assert!(body.contains("is not a date"));
+    // Partials: their own list.
+    let body = app.get_text("/customer-service?show=partials").await;
+    assert!(body.contains("Abandoned carts"));
+
+    // Totals per currency equal the SQL.
+    let json: serde_json::Value = app
+        .get(&format!(
+            "/customer-service/totals?campaign={campaign}&format=json"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (n, sum): (i64, i64) = app
+        .db
+        .read(move |c| {
+            let rows: Vec<i64> = orders::table
+                .filter(orders::campaign_id.eq(campaign))
+                .select(orders::total_minor)
+                .load(c)?;
+            Ok((rows.len() as i64, rows.iter().sum()))
+        })
+        .await
+        .unwrap();
+    let t = &json["totals"][0];
+    assert_eq!(t["orders"].as_i64(), Some(n));
+    let cur = t["currency"].as_str().unwrap();
+    assert_eq!(
+        t["revenue"].as_str().unwrap(),
+        merchant_crm::clickbank::format_minor(sum, cur)
+    );
+    let html = app
+        .get_text(&format!("/customer-service/totals?campaign={campaign}"))
+        .await;
+    assert!(html.contains(&format!("<td class=\"num\">{n}</td>")));
+}
+
+#[actix_web::test]
+async fn profile_shows_everything_escaped_and_actions_need_a_session_and_csrf() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let (order_id, customer, receipt) = pick_order(&app, false).await;
+    app.db
+        .run(move |c| {
+            diesel::update(customers::table.find(customer))
+                .set(customers::first_name.eq("<script>alert(1)</script>"))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let profile = format!("/customers/{customer}");
+    let page = app.get_text(&profile).await;
+    assert!(page.contains("alert(1)"), "{page}");
+    assert!(!page.contains("<script>alert(1)"));
+    for section in [
+        "id=\"orders\"",
+        "id=\"purchases\"",
+        "id=\"fulfillments\"",
+        "id=\"tickets\"",
+        "id=\"notes\"",
+        "id=\"timeline\"",
+    ] {
+        assert!(page.contains(section), "{section}");
+    }
+    assert!(page.contains(&receipt));
+    assert!(page.contains("Sale"), "the timeline names the sale");
+
+    // A note, then it is on the profile and in the timeline.
+    let page = post_and_follow(
+        &app,
+        &profile,
+        &format!("{profile}/notes"),
+        &[("body", "Called, wants a refund")],
+    )
+    .await;
+    assert!(page.contains("Called, wants a refund"));
+    let page = post_and_follow(&app, &profile, &format!("{profile}/notes"), &[("body", "   ")]).await;
+    assert!(flash(&page).contains("The note is empty"));
+
+    // Without the CSRF token: refused, nothing sent.
+    let form = format!("/customers/{customer}/orders/{order_id}/refund");
+    let r = app
+        .post_raw(
+            &form,
+            &[("refund_type", "FULL"), ("reason", "ticket.type.refund.8")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert!(request_rows(&app, order_id).await.is_empty());
+    // An order of another customer through this customer's path: not found.
+    let other = app
+        .db
+        .read(move |c| {
+            Ok(orders::table
+                .filter(orders::customer_id.ne(customer))
+                .select(orders::id)
+                .first::<i64>(c)?)
+        })
+        .await
+        .unwrap();
+    let r = app
+        .get(&format!("/customers/{customer}/orders/{other}/refund"))
+        .await;
+    assert_eq!(r.status(), 404);
+
+    // Merchant staff may act; a signed-out visitor is sent to log in.
+    app.create_user("staff@example.com", "merchant", "staff password 123456")
+        .await;
+    let staff = app.other_client();
+    staff.login("staff@example.com", "staff password 123456").await;
+    let page = staff.get_text(&form).await;
+    assert!(csrf_in(&page).is_some());
+    let anon = app.other_client();
+    let r = anon.get(&profile).await;
+    assert_eq!(r.status(), 303);
+    assert!(r.headers()["location"].to_str().unwrap().starts_with("/login"));
+}
