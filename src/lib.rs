@@ -5,6 +5,7 @@ pub mod clickbank;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod dev;
 pub mod domain;
 pub mod error;
 pub mod jobs;

@@ -57,6 +57,20 @@ enum Command {
     /// Manage API users (machine logins for ClickBank INS and fulfillment houses).
     #[command(subcommand, name = "api-user")]
     ApiUser(ApiUserCommand),
+    /// Developer tools.
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Fill the database with generated ClickBank orders (for benchmarks and trying the
+    /// portal at scale) under a plugin named "Seed".
+    Seed {
+        /// How many orders
+        #[arg(long, default_value_t = 100_000)]
+        orders: u64,
+    },
 }
 
 #[derive(Args)]
@@ -265,6 +279,26 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::ApiUser(cmd) => {
             let (_, db) = migrated_db(&cli.common)?;
             api_user_command(&db, cmd)
+        }
+        Command::Dev(DevCommand::Seed { orders }) => {
+            let (config, db) = migrated_db(&cli.common)?;
+            let secrets = merchant_crm::secrets::SecretBox::new(&config.master_key)?;
+            let started = std::time::Instant::now();
+            let r = merchant_crm::dev::seed(&db, &secrets, orders)?;
+            println!(
+                "seeded {} orders, {} customers, {} abandoned carts in {:.1} s (plugin \"Seed\", id {})",
+                r.orders,
+                r.customers,
+                r.partials,
+                started.elapsed().as_secs_f64(),
+                r.plugin_id
+            );
+            println!(
+                "  {} has {} orders",
+                merchant_crm::dev::FIFTY_EMAIL,
+                merchant_crm::dev::FIFTY
+            );
+            Ok(())
         }
     }
 }

@@ -787,3 +787,74 @@ async fn profile_shows_everything_escaped_and_actions_need_a_session_and_csrf() 
     assert_eq!(r.status(), 303);
     assert!(r.headers()["location"].to_str().unwrap().starts_with("/login"));
 }
+
+/// Sets a form field through the DOM (date inputs take typed text in the browser's locale).
+async fn set_value(c: &fantoccini::Client, css: &str, value: &str) {
+    c.execute(
+        "document.querySelector(arguments[0]).value = arguments[1];",
+        vec![serde_json::json!(css), serde_json::json!(value)],
+    )
+    .await
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn a_merchant_refunds_an_order_and_changes_a_bill_date_in_a_real_browser() {
+    use crate::browser::{browser, click, fill, find, text_of};
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    app.create_user("agent@example.com", "merchant", "agent password 123456")
+        .await;
+    let (order_id, _, receipt) = pick_order(&app, false).await;
+    let (sub_customer, pid, sub_receipt) = pick_purchase(&app, &sb).await;
+
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "input[name=email]", "agent@example.com").await;
+    fill(c, "input[name=password]", "agent password 123456").await;
+    click(c, "#login-submit").await;
+
+    // Find the order by receipt, open the customer, refund it in full.
+    click(c, "a[href='/customer-service']").await;
+    fill(c, "#cs-search input[name=receipt]", &receipt.to_lowercase()).await;
+    click(c, "#cs-search button[type=submit]").await;
+    click(c, &format!("tr[data-receipt='{receipt}'] td:nth-child(2) a")).await;
+    click(c, &format!("#order-{order_id} a.button")).await;
+    click(c, "#refund-form input[value=FULL]").await;
+    let reason = find(c, "#refund-form select[name=reason]").await;
+    reason.select_by_value("ticket.type.refund.8").await.unwrap();
+    click(c, "#preview-refund").await;
+    let total = text_of(c, "#preview-total").await;
+    assert!(!total.is_empty());
+    click(c, "#confirm-refund button").await;
+    c.accept_alert().await.unwrap();
+    let flash = text_of(c, ".flash").await;
+    assert!(
+        flash.contains("Refund requested from ClickBank (ticket"),
+        "{flash}"
+    );
+    assert!(text_of(c, &format!("#order-{order_id} .refund-requested"))
+        .await
+        .contains("Refund requested (ticket"));
+
+    // A subscription: change its next bill date.
+    c.goto(&app.url(&format!("/customers/{sub_customer}")))
+        .await
+        .unwrap();
+    let day = merchant_crm::clickbank::rules::today(chrono::Utc::now()) + chrono::Duration::days(12);
+    let form = format!("#purchase-{pid} .next-bill-form");
+    set_value(c, &format!("{form} input[name=date]"), &day.to_string()).await;
+    click(c, &format!("{form} button")).await;
+    let flash = text_of(c, ".flash").await;
+    assert!(
+        flash.contains(&format!("Next bill date changed to {day}")),
+        "{flash}"
+    );
+    let truth = &sb.subscriptions(&sub_receipt)[0];
+    assert_eq!(
+        merchant_crm::clickbank::rules::today(truth.next_payment.unwrap()),
+        day
+    );
+    b.client.clone().close().await.unwrap();
+}
