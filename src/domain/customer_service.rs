@@ -140,6 +140,13 @@ pub struct CurrencyTotals {
     pub refunded_minor: i64,
 }
 
+impl SearchFilter {
+    /// True when a customer field (email, name, phone) narrows the search.
+    pub fn names_customer(&self) -> bool {
+        clean(&self.email).is_some() || clean(&self.name).is_some() || clean(&self.phone).is_some()
+    }
+}
+
 fn clean(s: &Option<String>) -> Option<String> {
     s.as_deref()
         .map(str::trim)
@@ -152,17 +159,14 @@ fn prefix_end(p: &str) -> String {
     format!("{p}\u{10FFFF}")
 }
 
-/// Orders joined to their customer, narrowed by every filter but the cursor. A prefix match
-/// is a LIKE (exact on both backends) plus, on SQLite, the equivalent range that lets it seek
-/// the index.
-macro_rules! filtered_orders {
-    ($f:expr, $sqlite:expr) => {{
+/// The customers matching the customer fields of the filter (email, name, phone), or None
+/// when the filter names none. A prefix match is a LIKE (exact on both backends) plus, on
+/// SQLite, the equivalent range that lets it seek the index.
+macro_rules! customer_filters {
+    ($q:expr, $f:expr, $sqlite:expr) => {{
         let f: &SearchFilter = $f;
         let sqlite: bool = $sqlite;
-        let mut q = orders::table.inner_join(customers::table).into_boxed();
-        if let Some(c) = f.campaign_id {
-            q = q.filter(orders::campaign_id.eq(c));
-        }
+        let mut q = $q;
         if let Some(e) = clean(&f.email).map(|e| e.to_lowercase()) {
             if e.contains('@') {
                 q = q.filter(customers::email.eq(e));
@@ -239,6 +243,23 @@ macro_rules! filtered_orders {
                     .escape('\\'),
             );
         }
+        q
+    }};
+}
+
+/// `$base` (a boxed query over orders joined to customers, or over orders alone when
+/// `SearchFilter::names_customer` is false) narrowed by every filter but the cursor.
+macro_rules! filtered_orders {
+    (joined: $base:expr, $f:expr, $sqlite:expr) => {{
+        let q = customer_filters!($base, $f, $sqlite);
+        filtered_orders!(orders: q, $f, $sqlite)
+    }};
+    (orders: $base:expr, $f:expr, $sqlite:expr) => {{
+        let f: &SearchFilter = $f;
+        let mut q = $base;
+        if let Some(c) = f.campaign_id {
+            q = q.filter(orders::campaign_id.eq(c));
+        }
         if let Some(r) = clean(&f.receipt) {
             let r = r.trim_start_matches('#').to_string();
             match r.parse::<i64>() {
@@ -303,24 +324,26 @@ pub fn orders_page(
     dir: Direction,
 ) -> Result<Page<OrderHit>, AppError> {
     let sqlite = is_sqlite(conn);
-    let mut q = filtered_orders!(f, sqlite)
+    let base = orders::table
+        .inner_join(customers::table)
         .inner_join(campaigns::table.on(campaigns::id.eq(orders::campaign_id)))
-        .select((
-            orders::id,
-            orders::receipt,
-            orders::transaction_time,
-            orders::status,
-            orders::order_type,
-            orders::currency,
-            orders::total_minor,
-            orders::refunded_minor,
-            orders::affiliate,
-            campaigns::name,
-            customers::id,
-            customers::email,
-            customers::first_name,
-            customers::last_name,
-        ));
+        .into_boxed();
+    let mut q = filtered_orders!(joined: base, f, sqlite).select((
+        orders::id,
+        orders::receipt,
+        orders::transaction_time,
+        orders::status,
+        orders::order_type,
+        orders::currency,
+        orders::total_minor,
+        orders::refunded_minor,
+        orders::affiliate,
+        campaigns::name,
+        customers::id,
+        customers::email,
+        customers::first_name,
+        customers::last_name,
+    ));
     let older = towards_older(f.oldest_first, dir);
     if let Some(c) = cursor {
         q = if older {
@@ -366,45 +389,54 @@ fn paginate<T>(
     }
 }
 
-/// Orders and money of the whole filter, per currency.
+/// Orders and money of the whole filter, per currency: one query per campaign (a campaign
+/// has one currency), each reading the covering index `orders_campaign_money` when only the
+/// campaign narrows it.
 pub fn totals(conn: &mut DbConn, f: &SearchFilter) -> Result<Vec<CurrencyTotals>, AppError> {
+    use diesel::sql_types::{BigInt, Nullable};
     let sqlite = is_sqlite(conn);
-    let currencies: Vec<String> = match f.campaign_id {
-        Some(id) => campaigns::table.find(id).select(campaigns::currency).load(conn)?,
-        None => campaigns::table
-            .select(campaigns::currency)
-            .distinct()
-            .order(campaigns::currency)
-            .load(conn)?,
-    };
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for currency in currencies {
-        if !seen.insert(currency.clone()) {
+    let mut campaigns_q = campaigns::table
+        .select((campaigns::id, campaigns::currency))
+        .into_boxed();
+    if let Some(c) = f.campaign_id {
+        campaigns_q = campaigns_q.filter(campaigns::id.eq(c));
+    }
+    let list: Vec<(i64, String)> = campaigns_q.load(conn)?;
+    let mut by_currency: std::collections::BTreeMap<String, CurrencyTotals> = Default::default();
+    for (campaign, currency) in list {
+        let one = SearchFilter {
+            campaign_id: Some(campaign),
+            ..f.clone()
+        };
+        let money = (
+            diesel::dsl::count_star(),
+            diesel::dsl::sql::<Nullable<BigInt>>("CAST(SUM(orders.total_minor) AS BIGINT)"),
+            diesel::dsl::sql::<Nullable<BigInt>>("CAST(SUM(orders.refunded_minor) AS BIGINT)"),
+        );
+        let (n, revenue, refunded): (i64, Option<i64>, Option<i64>) = if one.names_customer() {
+            let base = orders::table.inner_join(customers::table).into_boxed();
+            filtered_orders!(joined: base, &one, sqlite)
+                .select(money)
+                .get_result(conn)?
+        } else {
+            filtered_orders!(orders: orders::table.into_boxed(), &one, sqlite)
+                .select(money)
+                .get_result(conn)?
+        };
+        if n == 0 {
             continue;
         }
-        let (n, revenue, refunded): (i64, Option<i64>, Option<i64>) = filtered_orders!(f, sqlite)
-            .filter(orders::currency.eq(currency.clone()))
-            .select((
-                diesel::dsl::count_star(),
-                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
-                    "CAST(SUM(orders.total_minor) AS BIGINT)",
-                ),
-                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::BigInt>>(
-                    "CAST(SUM(orders.refunded_minor) AS BIGINT)",
-                ),
-            ))
-            .get_result(conn)?;
-        if n > 0 {
-            out.push(CurrencyTotals {
-                currency,
-                orders: n,
-                revenue_minor: revenue.unwrap_or(0),
-                refunded_minor: refunded.unwrap_or(0),
-            });
-        }
+        let t = by_currency.entry(currency.clone()).or_insert(CurrencyTotals {
+            currency,
+            orders: 0,
+            revenue_minor: 0,
+            refunded_minor: 0,
+        });
+        t.orders += n;
+        t.revenue_minor += revenue.unwrap_or(0);
+        t.refunded_minor += refunded.unwrap_or(0);
     }
-    Ok(out)
+    Ok(by_currency.into_values().collect())
 }
 
 /// One page of abandoned carts. The campaign narrows to its ClickBank account (a cart has no

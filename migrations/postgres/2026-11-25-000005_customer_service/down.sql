@@ -3,6 +3,7 @@ DROP INDEX partials_plugin_time;
 DROP INDEX partials_time;
 DROP INDEX purchases_status;
 DROP INDEX orders_affiliate;
+DROP INDEX orders_campaign_money;
 DROP INDEX orders_time;
 DROP INDEX customers_phone;
 DROP INDEX customers_first_name;
