@@ -858,3 +858,169 @@ async fn a_merchant_refunds_an_order_and_changes_a_bill_date_in_a_real_browser()
     );
     b.client.clone().close().await.unwrap();
 }
+
+/// A request left `sending` by a portal that stopped mid-call.
+async fn interrupted_request(app: &TestApp, order_id: i64, minutes_ago: i64) {
+    app.db
+        .run(move |c| {
+            let (plugin, customer): (i64, i64) = orders::table
+                .find(order_id)
+                .select((orders::plugin_id, orders::customer_id))
+                .first(c)?;
+            let then = merchant_crm::domain::now() - chrono::Duration::minutes(minutes_ago);
+            diesel::insert_into(service_requests::table)
+                .values((
+                    service_requests::plugin_id.eq(plugin),
+                    service_requests::customer_id.eq(customer),
+                    service_requests::order_id.eq(order_id),
+                    service_requests::action.eq("refund"),
+                    service_requests::detail.eq("{}"),
+                    service_requests::status.eq("sending"),
+                    service_requests::open_key.eq(format!("order:{order_id}:refund")),
+                    service_requests::requested_by_label.eq("crashed@example.com"),
+                    service_requests::created_at.eq(then),
+                    service_requests::updated_at.eq(then),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+#[actix_web::test]
+async fn a_request_interrupted_by_a_crash_is_settled_from_clickbank_and_never_doubled() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let full = [
+        ("refund_type", "FULL"),
+        ("amount", ""),
+        ("reason", "ticket.type.refund.8"),
+        ("sku", ""),
+        ("comment", ""),
+    ];
+
+    // Fresh `sending` request: another click is in flight; nothing is sent.
+    let (order_id, customer, _) = pick_order(&app, false).await;
+    interrupted_request(&app, order_id, 0).await;
+    let form = format!("/customers/{customer}/orders/{order_id}/refund");
+    let page = post_and_follow(&app, &form, &form, &full).await;
+    assert!(
+        flash(&page).contains("being sent to ClickBank — nothing new was sent"),
+        "{}",
+        flash(&page)
+    );
+    assert_eq!(sb.tickets().len(), 0);
+
+    // Stale, and ClickBank has no ticket: it is failed, and the new request goes through.
+    app.db
+        .run(move |c| {
+            diesel::update(service_requests::table.filter(service_requests::order_id.eq(order_id)))
+                .set(
+                    service_requests::updated_at
+                        .eq(merchant_crm::domain::now() - chrono::Duration::minutes(10)),
+                )
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let page = post_and_follow(&app, &form, &form, &full).await;
+    assert!(
+        flash(&page).contains("Refund requested from ClickBank (ticket"),
+        "{}",
+        flash(&page)
+    );
+    let rows = request_rows(&app, order_id).await;
+    assert_eq!(
+        rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(),
+        ["failed", "open"]
+    );
+
+    // Stale, and ClickBank did open the ticket before the crash: adopted, not sent again.
+    let (order2, customer2, receipt2) = {
+        let taken = order_id;
+        app.db
+            .read(move |c| {
+                Ok(orders::table
+                    .filter(orders::status.eq("COMPLETE"))
+                    .filter(orders::refunded_minor.eq(0))
+                    .filter(orders::order_type.eq("SALE"))
+                    .filter(orders::id.ne(taken))
+                    .filter(diesel::dsl::not(
+                        orders::id.eq_any(purchases::table.select(purchases::order_id)),
+                    ))
+                    .order(orders::transaction_time.desc())
+                    .select((orders::id, orders::customer_id, orders::receipt))
+                    .first::<(i64, i64, String)>(c)?)
+            })
+            .await
+            .unwrap()
+    };
+    let api = merchant_crm::clickbank::ClickBankClient::new(sb.client_config()).unwrap();
+    use merchant_crm::clickbank::{ClickBankApi, RefundKind, TicketRequest};
+    let ticket = api
+        .create_ticket(
+            &receipt2,
+            &TicketRequest::refund(RefundKind::Full, "ticket.type.refund.8"),
+        )
+        .await
+        .unwrap();
+    interrupted_request(&app, order2, 10).await;
+    let form2 = format!("/customers/{customer2}/orders/{order2}/refund");
+    let page = post_and_follow(&app, &form2, &form2, &full).await;
+    assert!(
+        flash(&page).contains(&format!(
+            "Refund requested (ticket {}) — nothing new was sent",
+            ticket.ticket_id
+        )),
+        "{}",
+        flash(&page)
+    );
+    let rows = request_rows(&app, order2).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, "open");
+    let at_clickbank = sb
+        .tickets()
+        .into_iter()
+        .filter(|t| t.receipt.as_deref() == Some(receipt2.as_str()))
+        .count();
+    assert_eq!(at_clickbank, 1);
+}
+
+#[actix_web::test]
+async fn dev_seed_fills_orders_a_fifty_order_customer_and_consistent_totals() {
+    let app = TestApp::spawn().await;
+    let secrets = merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap();
+    let db = app.db.clone();
+    let report = tokio::task::spawn_blocking(move || merchant_crm::dev::seed(&db, &secrets, 600).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.orders, 600);
+    let fifty = report.fifty_customer_id;
+    let profile = app
+        .db
+        .read(move |c| merchant_crm::domain::customers::profile(c, fifty))
+        .await
+        .unwrap();
+    assert_eq!(profile.orders.len(), 50);
+    assert_eq!(profile.customer.email, merchant_crm::dev::FIFTY_EMAIL);
+    let totals = app
+        .db
+        .read(|c| cs::totals(c, &SearchFilter::default()))
+        .await
+        .unwrap();
+    assert_eq!(totals.iter().map(|t| t.orders).sum::<i64>(), 600);
+    // New rows after a seed get fresh ids on both backends (sequences moved past the seed).
+    app.setup_admin().await;
+    let page = app.get_text(&format!("/customers/{fifty}")).await;
+    assert!(page.contains("Orders (50)"));
+    let page = post_and_follow(
+        &app,
+        &format!("/customers/{fifty}"),
+        &format!("/customers/{fifty}/notes"),
+        &[("body", "seeded")],
+    )
+    .await;
+    assert!(page.contains("Note added"));
+}
