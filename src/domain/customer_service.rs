@@ -390,7 +390,7 @@ fn paginate<T>(
 }
 
 /// Orders and money of the whole filter, per currency: one query per campaign (a campaign
-/// has one currency), each reading the covering index `orders_campaign_money` when only the
+/// has one currency), each reading the covering index `orders_campaign_time` when only the
 /// campaign narrows it.
 pub fn totals(conn: &mut DbConn, f: &SearchFilter) -> Result<Vec<CurrencyTotals>, AppError> {
     use diesel::sql_types::{BigInt, Nullable};

@@ -43,8 +43,10 @@ CREATE INDEX customers_last_name ON customers (lower(last_name));
 CREATE INDEX customers_first_name ON customers (lower(first_name));
 CREATE INDEX customers_phone ON customers (phone);
 CREATE INDEX orders_time ON orders (transaction_time, id);
--- Totals of a campaign read only this index.
-CREATE INDEX orders_campaign_money ON orders (campaign_id, total_minor, refunded_minor);
+-- The campaign list (keyset by time) and its totals read only this index: it replaces
+-- orders_campaign_time with the money columns added, so inserts maintain one index, not two.
+DROP INDEX orders_campaign_time;
+CREATE INDEX orders_campaign_time ON orders (campaign_id, transaction_time, id, total_minor, refunded_minor);
 CREATE INDEX orders_affiliate ON orders (lower(affiliate), transaction_time, id);
 CREATE INDEX purchases_status ON purchases (status, order_id);
 CREATE INDEX partials_time ON partials (event_time, id);
