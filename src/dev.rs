@@ -7,7 +7,10 @@
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng};
 
+use crate::clickbank::sandbox::catalog::{FIRST_NAMES, LAST_NAMES};
 use crate::db::{Database, DbConn};
 use crate::domain::{plugins, Actor};
 use crate::error::AppError;
@@ -18,51 +21,6 @@ pub const FIFTY_EMAIL: &str = "fifty.orders@example.com";
 pub const FIFTY: u64 = 50;
 
 const CURRENCIES: &[(&str, u64)] = &[("USD", 40), ("EUR", 20), ("GBP", 15), ("CAD", 15), ("AUD", 10)];
-const FIRST: &[&str] = &[
-    "James",
-    "Mary",
-    "Robert",
-    "Patricia",
-    "John",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "David",
-    "Elizabeth",
-    "William",
-    "Barbara",
-    "Richard",
-    "Susan",
-    "Joseph",
-    "Jessica",
-    "Thomas",
-    "Sarah",
-    "Chris",
-    "Karen",
-];
-const LAST: &[&str] = &[
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-    "Gonzalez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-];
-
 /// What a seed wrote.
 #[derive(Debug, Clone, Default)]
 pub struct SeedReport {
@@ -75,20 +33,18 @@ pub struct SeedReport {
     pub fifty_customer_id: i64,
 }
 
-/// A small deterministic generator (SplitMix64): the same N gives the same data.
-struct Rng(u64);
+/// A seeded generator: the same N gives the same data.
+struct Rng(StdRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.gen_range(0..n.max(1))
     }
+}
+
+/// A SQL string literal.
+fn q(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn max_id(conn: &mut DbConn, table: &str) -> Result<i64, AppError> {
@@ -189,21 +145,23 @@ pub fn seed(db: &Database, secrets: &SecretBox, orders: u64) -> Result<SeedRepor
 
         let customers_n = (orders / 3).max(FIFTY + 1);
         let first_customer = max_id(conn, "customers")? + 1;
-        let mut rng = Rng(orders ^ 0x5EED);
+        let mut rng = Rng(StdRng::seed_from_u64(orders ^ 0x5EED));
         let mut b = Bulk::new("INSERT INTO customers (id, plugin_id, email, first_name, last_name, phone, bill_address1, bill_city, bill_state, bill_postal_code, bill_country, ship_first_name, ship_last_name, ship_address1, ship_city, ship_state, ship_postal_code, ship_country, created_at, updated_at)");
         for c in 0..customers_n {
             let id = first_customer + c as i64;
-            let f = FIRST[rng.below(FIRST.len() as u64) as usize];
-            let l = LAST[rng.below(LAST.len() as u64) as usize];
+            let f = FIRST_NAMES[rng.below(FIRST_NAMES.len() as u64) as usize];
+            let l = LAST_NAMES[rng.below(LAST_NAMES.len() as u64) as usize];
             let email = if c == 0 {
                 FIFTY_EMAIL.to_string()
             } else {
-                format!("{}.{}{}@example.com", f.to_lowercase(), l.to_lowercase(), c)
+                let local: String = format!("{f}.{l}").to_lowercase().chars().filter(|ch| ch.is_ascii_alphanumeric() || *ch == '.').collect();
+                format!("{local}{c}@example.com")
             };
+            let (email, f, l) = (q(&email), q(f), q(l));
             let phone = format!("+1555{:07}", c);
             let street = format!("{} Main St", 1 + rng.below(9000));
             b.push(conn, format!(
-                "({id}, {pid}, '{email}', '{f}', '{l}', '{phone}', '{street}', 'Springfield', 'IL', '62701', 'US', '{f}', '{l}', '{street}', 'Springfield', 'IL', '62701', 'US', {}, {})",
+                "({id}, {pid}, {email}, {f}, {l}, '{phone}', '{street}', 'Springfield', 'IL', '62701', 'US', {f}, {l}, '{street}', 'Springfield', 'IL', '62701', 'US', {}, {})",
                 ts(now), ts(now)
             ))?;
         }

@@ -307,6 +307,29 @@ macro_rules! filtered_orders {
     }};
 }
 
+/// Starts `$q` just past `$cursor` on (time, id) and orders it: towards older rows, or newer.
+/// `time <= t` (or `>=`) lets the index seek; the tie on equal times is broken by id.
+macro_rules! keyset {
+    ($q:expr, $time:expr, $id:expr, $cursor:expr, $older:expr) => {{
+        let mut q = $q;
+        let older: bool = $older;
+        if let Some(c) = $cursor {
+            q = if older {
+                q.filter($time.le(c.time))
+                    .filter($time.lt(c.time).or($id.lt(c.id)))
+            } else {
+                q.filter($time.ge(c.time))
+                    .filter($time.gt(c.time).or($id.gt(c.id)))
+            };
+        }
+        if older {
+            q.order(($time.desc(), $id.desc()))
+        } else {
+            q.order(($time.asc(), $id.asc()))
+        }
+    }};
+}
+
 fn is_sqlite(conn: &DbConn) -> bool {
     matches!(conn, DbConn::Sqlite(_))
 }
@@ -344,21 +367,13 @@ pub fn orders_page(
         customers::first_name,
         customers::last_name,
     ));
-    let older = towards_older(f.oldest_first, dir);
-    if let Some(c) = cursor {
-        q = if older {
-            q.filter(orders::transaction_time.le(c.time))
-                .filter(orders::transaction_time.lt(c.time).or(orders::id.lt(c.id)))
-        } else {
-            q.filter(orders::transaction_time.ge(c.time))
-                .filter(orders::transaction_time.gt(c.time).or(orders::id.gt(c.id)))
-        };
-    }
-    q = if older {
-        q.order((orders::transaction_time.desc(), orders::id.desc()))
-    } else {
-        q.order((orders::transaction_time.asc(), orders::id.asc()))
-    };
+    q = keyset!(
+        q,
+        orders::transaction_time,
+        orders::id,
+        cursor,
+        towards_older(f.oldest_first, dir)
+    );
     let rows: Vec<OrderHit> = q.limit(PAGE_SIZE + 1).load(conn)?;
     Ok(paginate(rows, cursor, dir, |h| Cursor {
         time: h.transaction_time,
@@ -489,21 +504,13 @@ pub fn partials_page(
     if let Some(t) = f.until {
         q = q.filter(partials::event_time.lt(t));
     }
-    let older = towards_older(f.oldest_first, dir);
-    if let Some(c) = cursor {
-        q = if older {
-            q.filter(partials::event_time.le(c.time))
-                .filter(partials::event_time.lt(c.time).or(partials::id.lt(c.id)))
-        } else {
-            q.filter(partials::event_time.ge(c.time))
-                .filter(partials::event_time.gt(c.time).or(partials::id.gt(c.id)))
-        };
-    }
-    q = if older {
-        q.order((partials::event_time.desc(), partials::id.desc()))
-    } else {
-        q.order((partials::event_time.asc(), partials::id.asc()))
-    };
+    q = keyset!(
+        q,
+        partials::event_time,
+        partials::id,
+        cursor,
+        towards_older(f.oldest_first, dir)
+    );
     let rows: Vec<PartialHit> = q.limit(PAGE_SIZE + 1).load(conn)?;
     Ok(paginate(rows, cursor, dir, |h| Cursor {
         time: h.event_time,

@@ -108,7 +108,8 @@ pub fn transaction_label(kind: &str) -> &str {
     }
 }
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = orders)]
 pub struct OrderRowView {
     pub id: i64,
     pub plugin_id: i64,
@@ -125,6 +126,7 @@ pub struct OrderRowView {
     pub shipping_minor: i64,
     pub refunded_minor: i64,
     pub transaction_time: NaiveDateTime,
+    #[diesel(select_expression = campaigns::name)]
     pub campaign: String,
 }
 
@@ -168,15 +170,21 @@ impl OrderView {
     }
 }
 
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = purchases)]
 pub struct PurchaseRow {
     pub id: i64,
     pub order_id: i64,
     pub customer_id: i64,
+    #[diesel(select_expression = orders::plugin_id)]
     pub plugin_id: i64,
+    #[diesel(select_expression = orders::receipt)]
     pub receipt: String,
+    #[diesel(select_expression = orders::currency)]
     pub currency: String,
+    #[diesel(select_expression = order_items::item_no)]
     pub sku: String,
+    #[diesel(select_expression = order_items::title)]
     pub title: String,
     pub status: String,
     pub billing_cycle: i32,
@@ -288,52 +296,12 @@ pub fn find(conn: &mut DbConn, id: i64) -> Result<Customer, AppError> {
         .ok_or(AppError::NotFound)
 }
 
-type OrderSelect = (
-    orders::id,
-    orders::plugin_id,
-    orders::customer_id,
-    orders::receipt,
-    orders::parent_receipt,
-    orders::order_type,
-    orders::status,
-    orders::affiliate,
-    orders::payment_method,
-    orders::currency,
-    orders::total_minor,
-    orders::tax_minor,
-    orders::shipping_minor,
-    orders::refunded_minor,
-    orders::transaction_time,
-    campaigns::name,
-);
-
-fn order_select() -> OrderSelect {
-    (
-        orders::id,
-        orders::plugin_id,
-        orders::customer_id,
-        orders::receipt,
-        orders::parent_receipt,
-        orders::order_type,
-        orders::status,
-        orders::affiliate,
-        orders::payment_method,
-        orders::currency,
-        orders::total_minor,
-        orders::tax_minor,
-        orders::shipping_minor,
-        orders::refunded_minor,
-        orders::transaction_time,
-        campaigns::name,
-    )
-}
-
 /// One order (for the refund page and the actions).
 pub fn order(conn: &mut DbConn, order_id: i64) -> Result<OrderRowView, AppError> {
     orders::table
         .inner_join(campaigns::table)
         .filter(orders::id.eq(order_id))
-        .select(order_select())
+        .select(OrderRowView::as_select())
         .first(conn)
         .optional()?
         .ok_or(AppError::NotFound)
@@ -358,51 +326,13 @@ pub fn items_of(conn: &mut DbConn, order_ids: &[i64]) -> Result<Vec<OrderItemVie
         .load(conn)?)
 }
 
-type PurchaseSelect = (
-    purchases::id,
-    purchases::order_id,
-    purchases::customer_id,
-    orders::plugin_id,
-    orders::receipt,
-    orders::currency,
-    order_items::item_no,
-    order_items::title,
-    purchases::status,
-    purchases::billing_cycle,
-    purchases::rebill_amount_minor,
-    purchases::frequency,
-    purchases::next_bill_date,
-    purchases::cancelled_at,
-    purchases::paused_until,
-);
-
-fn purchase_select() -> PurchaseSelect {
-    (
-        purchases::id,
-        purchases::order_id,
-        purchases::customer_id,
-        orders::plugin_id,
-        orders::receipt,
-        orders::currency,
-        order_items::item_no,
-        order_items::title,
-        purchases::status,
-        purchases::billing_cycle,
-        purchases::rebill_amount_minor,
-        purchases::frequency,
-        purchases::next_bill_date,
-        purchases::cancelled_at,
-        purchases::paused_until,
-    )
-}
-
 /// One purchase with its receipt and SKU (for the actions).
 pub fn purchase(conn: &mut DbConn, purchase_id: i64) -> Result<PurchaseRow, AppError> {
     purchases::table
         .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
         .inner_join(order_items::table)
         .filter(purchases::id.eq(purchase_id))
-        .select(purchase_select())
+        .select(PurchaseRow::as_select())
         .first(conn)
         .optional()?
         .ok_or(AppError::NotFound)
@@ -418,7 +348,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
     let order_rows: Vec<OrderRowView> = orders::table
         .inner_join(campaigns::table)
         .filter(orders::customer_id.eq(id))
-        .select(order_select())
+        .select(OrderRowView::as_select())
         .order((orders::transaction_time.desc(), orders::id.desc()))
         .load(conn)?;
     let order_ids: Vec<i64> = order_rows.iter().map(|o| o.id).collect();
@@ -478,7 +408,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
         .inner_join(order_items::table)
         .filter(purchases::customer_id.eq(id))
-        .select(purchase_select())
+        .select(PurchaseRow::as_select())
         .order(purchases::id.desc())
         .load::<PurchaseRow>(conn)?
         .into_iter()

@@ -17,6 +17,15 @@ use merchant_crm::domain::{plugins, Actor};
 use crate::helpers::{csrf_in, TestApp};
 use crate::ins::{ins_url, portal_for};
 
+/// The refund form for a full refund, reason "Other".
+const FULL_REFUND: [(&str, &str); 5] = [
+    ("refund_type", "FULL"),
+    ("amount", ""),
+    ("reason", "ticket.type.refund.8"),
+    ("sku", ""),
+    ("comment", ""),
+];
+
 /// A sandbox whose orders are all young enough to refund.
 async fn sandbox() -> SandboxHandle {
     Sandbox::start(SandboxConfig {
@@ -311,13 +320,7 @@ async fn clickbank_refusals_are_shown_verbatim_and_release_the_request() {
     )
     .await
     .unwrap();
-    let full = [
-        ("refund_type", "FULL"),
-        ("amount", ""),
-        ("reason", "ticket.type.refund.8"),
-        ("sku", ""),
-        ("comment", ""),
-    ];
+    let full = FULL_REFUND;
     let page = post_and_follow(&app, &form, &form, &full).await;
     assert!(
         flash(&page).contains("ClickBank refused: Refund ticket already open"),
@@ -892,13 +895,7 @@ async fn interrupted_request(app: &TestApp, order_id: i64, minutes_ago: i64) {
 async fn a_request_interrupted_by_a_crash_is_settled_from_clickbank_and_never_doubled() {
     let sb = sandbox().await;
     let app = portal_with_orders(&sb).await;
-    let full = [
-        ("refund_type", "FULL"),
-        ("amount", ""),
-        ("reason", "ticket.type.refund.8"),
-        ("sku", ""),
-        ("comment", ""),
-    ];
+    let full = FULL_REFUND;
 
     // Fresh `sending` request: another click is in flight; nothing is sent.
     let (order_id, customer, _) = pick_order(&app, false).await;

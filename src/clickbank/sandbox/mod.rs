@@ -10,7 +10,7 @@
 //! # Ok(()) }
 //! ```
 
-mod catalog;
+pub(crate) mod catalog;
 mod dataset;
 mod delivery;
 mod live;

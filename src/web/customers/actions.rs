@@ -176,18 +176,41 @@ fn required_day(field: &str, text: &str) -> Result<chrono::NaiveDate, AppError> 
     parse_day(field, text)?.ok_or_else(|| AppError::Validation(format!("{field}: choose a date.")))
 }
 
-pub async fn pause(
+/// The purchase actions that take a date: which one, and the flash on success.
+#[derive(Clone, Copy)]
+enum DateAction {
+    Pause,
+    Resume,
+    NextBillDate,
+}
+
+async fn date_action(
     state: web::Data<AppState>,
     s: Staff,
     path: web::Path<(i64, i64)>,
     form: web::Form<DateForm>,
+    action: DateAction,
 ) -> Result<HttpResponse, AppError> {
     let (customer_id, purchase_id) = path.into_inner();
     purchase_of(&state, customer_id, purchase_id).await?;
     let ctx = state.service_context();
+    let actor = s.actor();
+    let text = form.date.trim().to_string();
     let result = async {
-        let day = required_day("Restart date", &form.date)?;
-        customer_actions::pause(&ctx, &s.actor(), purchase_id, day).await
+        match action {
+            DateAction::Pause => {
+                let day = required_day("Restart date", &text)?;
+                customer_actions::pause(&ctx, &actor, purchase_id, day).await
+            }
+            DateAction::Resume => {
+                let day = parse_day("Restart date", &text)?;
+                customer_actions::resume(&ctx, &actor, purchase_id, day).await
+            }
+            DateAction::NextBillDate => {
+                let day = required_day("Next bill date", &text)?;
+                customer_actions::change_date(&ctx, &actor, purchase_id, day).await
+            }
+        }
     }
     .await;
     answer(
@@ -195,8 +218,21 @@ pub async fn pause(
         customer_id,
         &format!("purchase-{purchase_id}"),
         result,
-        |_| format!("Subscription paused: billing restarts on {}.", form.date.trim()),
+        |_| match action {
+            DateAction::Pause => format!("Subscription paused: billing restarts on {text}."),
+            DateAction::Resume => "Subscription resumed.".to_string(),
+            DateAction::NextBillDate => format!("Next bill date changed to {text}."),
+        },
     )
+}
+
+pub async fn pause(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+    form: web::Form<DateForm>,
+) -> Result<HttpResponse, AppError> {
+    date_action(state, s, path, form, DateAction::Pause).await
 }
 
 pub async fn resume(
@@ -205,21 +241,7 @@ pub async fn resume(
     path: web::Path<(i64, i64)>,
     form: web::Form<DateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (customer_id, purchase_id) = path.into_inner();
-    purchase_of(&state, customer_id, purchase_id).await?;
-    let ctx = state.service_context();
-    let result = async {
-        let day = parse_day("Restart date", &form.date)?;
-        customer_actions::resume(&ctx, &s.actor(), purchase_id, day).await
-    }
-    .await;
-    answer(
-        &s,
-        customer_id,
-        &format!("purchase-{purchase_id}"),
-        result,
-        |_| "Subscription resumed.".to_string(),
-    )
+    date_action(state, s, path, form, DateAction::Resume).await
 }
 
 pub async fn next_bill_date(
@@ -228,19 +250,5 @@ pub async fn next_bill_date(
     path: web::Path<(i64, i64)>,
     form: web::Form<DateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let (customer_id, purchase_id) = path.into_inner();
-    purchase_of(&state, customer_id, purchase_id).await?;
-    let ctx = state.service_context();
-    let result = async {
-        let day = required_day("Next bill date", &form.date)?;
-        customer_actions::change_date(&ctx, &s.actor(), purchase_id, day).await
-    }
-    .await;
-    answer(
-        &s,
-        customer_id,
-        &format!("purchase-{purchase_id}"),
-        result,
-        |_| format!("Next bill date changed to {}.", form.date.trim()),
-    )
+    date_action(state, s, path, form, DateAction::NextBillDate).await
 }
