@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod campaigns;
 pub mod events;
+pub mod fulfillment;
 pub mod imports;
 pub mod inbox;
 pub mod ip_allow;
