@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod cli;
 mod csrf;
+mod fulfillment;
 mod health;
 mod helpers;
 mod imports;

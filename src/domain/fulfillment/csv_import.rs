@@ -107,8 +107,17 @@ fn key(h: &str) -> String {
         .to_lowercase()
 }
 
+/// A field quoted after a space (` "1Z 9" `) reaches us with its quotes: take them off.
+fn unquote(s: &str) -> String {
+    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
+        s[1..s.len() - 1].replace("\"\"", "\"").trim().to_string()
+    } else {
+        s.to_string()
+    }
+}
+
 /// Reads the file. Errors here are about its shape (header, CSV syntax).
-fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize), Rejected> {
+fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Rejected> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -171,7 +180,7 @@ fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize), Rejected> {
         if rec.iter().all(|f| f.is_empty()) {
             continue;
         }
-        let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).unwrap_or("").to_string();
+        let get = |c: Option<usize>| unquote(c.and_then(|i| rec.get(i)).unwrap_or(""));
         let receipt = get(Some(order_col));
         if receipt.is_empty() {
             errors.push(LineError {
@@ -229,11 +238,7 @@ fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize), Rejected> {
         }
         rows.push(row);
     }
-    if errors.is_empty() {
-        Ok((kind, rows, skipped))
-    } else {
-        Err(Rejected { errors })
-    }
+    Ok((kind, rows, skipped, errors))
 }
 
 /// Items of the orders with these receipts: receipt → [(order id, items)].
@@ -410,11 +415,11 @@ fn check(
 /// Checks and applies a CSV file: `Ok(Ok(report))` when applied, `Ok(Err(rejected))` when
 /// any line is bad (nothing applied).
 pub fn import(conn: &mut DbConn, actor: &Actor, bytes: &[u8]) -> Result<Result<ImportReport, Rejected>, AppError> {
-    let (kind, rows, skipped) = match parse(bytes) {
+    let (kind, rows, skipped, mut errors) = match parse(bytes) {
         Ok(p) => p,
         Err(r) => return Ok(Err(r)),
     };
-    if rows.is_empty() {
+    if rows.is_empty() && errors.is_empty() {
         return Ok(Err(Rejected {
             errors: vec![LineError {
                 line: 2,
@@ -428,9 +433,15 @@ pub fn import(conn: &mut DbConn, actor: &Actor, bytes: &[u8]) -> Result<Result<I
         receipts.sort_unstable();
         receipts.dedup();
         let known = load(conn, &receipts)?;
+        // Lines that could not be read and lines that fail the checks: all of them, in order.
         let changes = match check(kind, &rows, &known, today) {
-            Ok(c) => c,
-            Err(r) => return Ok(Err(r)),
+            Ok(c) if errors.is_empty() => c,
+            Ok(_) => return Ok(Err(Rejected { errors })),
+            Err(r) => {
+                errors.extend(r.errors);
+                errors.sort_by_key(|e| e.line);
+                return Ok(Err(Rejected { errors }));
+            }
         };
         let now = crate::domain::now();
         let mut cancelled_items = Vec::new();
@@ -510,7 +521,8 @@ mod tests {
     #[test]
     fn bom_crlf_quotes_and_spaces_are_read() {
         let file = "\u{feff}orderId , clientFulfillmentId,trackingNumber,carrier,method\r\n \"AB12\" ,, \"1Z 9\" ,UPS , \"Ground, 2 day\"\r\n";
-        let (kind, rows, skipped) = parse(file.as_bytes()).unwrap();
+        let (kind, rows, skipped, errors) = parse(file.as_bytes()).unwrap();
+        assert!(errors.is_empty());
         assert_eq!(kind, FileKind::Tracking);
         assert_eq!(skipped, 0);
         assert_eq!(rows[0].receipt, "AB12");
@@ -527,8 +539,9 @@ mod tests {
 
     #[test]
     fn returns_take_only_returned_or_cancelled() {
-        let r = parse(b"orderId,status\nAB12,RETURNED\nCD34,SHIPPED\n").unwrap_err();
-        assert_eq!(r.errors.len(), 1);
-        assert_eq!(r.errors[0].line, 3);
+        let (_, rows, _, errors) = parse(b"orderId,status\nAB12,RETURNED\nCD34,SHIPPED\n").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 3);
     }
 }
