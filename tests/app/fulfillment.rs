@@ -742,3 +742,64 @@ async fn the_list_escapes_clickbank_data_and_pages_by_key() {
     assert!(!second.contains("<b>Bold</b>") && !second.contains("<script>alert"), "escaped: {second}");
     assert!(!second.contains("id=\"next-page\""));
 }
+
+async fn browser_login(c: &fantoccini::Client, app: &TestApp) {
+    use crate::browser::{click, fill};
+    c.goto(&app.url("/login")).await.unwrap();
+    fill(c, "input[name=email]", crate::helpers::ADMIN_EMAIL).await;
+    fill(c, "input[name=password]", crate::helpers::ADMIN_PASSWORD).await;
+    click(c, "#login-submit").await;
+    crate::browser::find(c, "#whoami").await;
+}
+
+#[actix_web::test]
+async fn a_batch_update_in_a_real_browser_shows_the_count_and_applies_on_confirm() {
+    use crate::browser::{browser, click, find, text_of};
+    let fx = fixture().await;
+    apply(&fx, sale_event("BRW00001", "a@example.com", "1 St", 2, vec![item("MUG", false)])).await;
+    apply(&fx, sale_event("BRW00002", "b@example.com", "2 St", 2, vec![item("MUG", false)])).await;
+    let target = by_receipt(&items(&fx.app).await, "BRW00002").id;
+    let b = browser().await;
+    let c = &b.client;
+    browser_login(c, &fx.app).await;
+    click(c, "a[href='/fulfillment']").await;
+    click(c, &format!("#item-{target} input[type=checkbox]")).await;
+    find(c, "#batch-status").await.select_by_value("SHIPPED").await.unwrap();
+    click(c, "#batch-submit").await;
+    assert_eq!(text_of(c, "#confirm-count").await, "1");
+    assert_eq!(by_receipt(&items(&fx.app).await, "BRW00002").status, "HOLD");
+    click(c, "#confirm-submit").await;
+    assert!(text_of(c, ".flash-ok").await.contains("Updated 1 item(s)."));
+    let all = items(&fx.app).await;
+    assert_eq!(by_receipt(&all, "BRW00002").status, "SHIPPED");
+    assert_eq!(by_receipt(&all, "BRW00001").status, "HOLD");
+    b.client.clone().close().await.unwrap();
+}
+
+#[actix_web::test]
+async fn a_csv_upload_in_a_real_browser_applies_a_good_file_and_lists_a_bad_one() {
+    use crate::browser::{browser, click, find, text_of};
+    let fx = fixture().await;
+    apply(&fx, sale_event("UPL00001", "a@example.com", "1 St", 2, vec![item("MUG", false)])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "orderId,clientFulfillmentId,trackingNumber,carrier,method\nNOPE0001,,1Z,UPS,Ground\n").unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "orderId,clientFulfillmentId,trackingNumber,carrier,method\r\nUPL00001,,1ZBROWSER,UPS,Ground\r\n").unwrap();
+    let b = browser().await;
+    let c = &b.client;
+    browser_login(c, &fx.app).await;
+    click(c, "a[href='/fulfillment']").await;
+    find(c, "#csv-file").await.send_keys(bad.to_str().unwrap()).await.unwrap();
+    click(c, "#csv-upload").await;
+    assert!(text_of(c, "#import-error").await.contains("Nothing was applied"));
+    assert!(text_of(c, "#import-errors").await.contains("unknown order NOPE0001"));
+    assert!(by_receipt(&items(&fx.app).await, "UPL00001").tracking.is_none());
+    c.goto(&fx.app.url("/fulfillment")).await.unwrap();
+    find(c, "#csv-file").await.send_keys(good.to_str().unwrap()).await.unwrap();
+    click(c, "#csv-upload").await;
+    assert!(text_of(c, ".flash-ok").await.contains("1 item(s) updated"));
+    let it = by_receipt(&items(&fx.app).await, "UPL00001").clone();
+    assert_eq!((it.status.as_str(), it.tracking.as_deref()), ("SHIPPED", Some("1ZBROWSER")));
+    b.client.clone().close().await.unwrap();
+}
