@@ -18,7 +18,10 @@ use merchant_crm::domain::Actor;
 use merchant_crm::secrets::SecretBox;
 
 fn env_n(name: &str, default: i64) -> i64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn exec(conn: &mut DbConn, sql: &str) {
@@ -130,7 +133,10 @@ fn main() {
     })
     .unwrap();
     exec(&mut conn, "ANALYZE");
-    eprintln!("seeded {rows} + {export_n} orders in {:.1} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "seeded {rows} + {export_n} orders in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // The tracking file: orderId is the receipt, clientFulfillmentId the item.
     let ids: Vec<(i64, String)> = fulfillments::table
@@ -174,7 +180,10 @@ fn main() {
     let ctx = ExportContext::new(db.clone(), SecretBox::new(&[7u8; 32]).unwrap(), 60).unwrap();
     let summary = actix_web::rt::System::new().block_on(async move {
         let t = Instant::now();
-        let s = export::run_house(&ctx, 2, "bench").await.expect("export").expect("lease");
+        let s = export::run_house(&ctx, 2, "bench")
+            .await
+            .expect("export")
+            .expect("lease");
         (s, t.elapsed().as_secs_f64())
     });
     let (s, secs) = summary;

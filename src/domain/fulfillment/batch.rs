@@ -31,11 +31,9 @@ pub const HOUSE_MOVABLE: [Status; 4] = [Status::Hold, Status::Failed, Status::Re
 impl Action {
     pub fn parse(kind: &str, house: &str, status: &str) -> Result<Action, AppError> {
         match kind.trim() {
-            "house" => house
-                .trim()
-                .parse()
-                .map(Action::House)
-                .map_err(|_| AppError::Validation("Choose the fulfillment house to move the items to.".into())),
+            "house" => house.trim().parse().map(Action::House).map_err(|_| {
+                AppError::Validation("Choose the fulfillment house to move the items to.".into())
+            }),
             "status" => {
                 if status.trim().is_empty() {
                     return Err(AppError::Validation("Choose the new status.".into()));
@@ -123,9 +121,17 @@ pub fn preview(conn: &mut DbConn, ids: &[i64], action: Action) -> Result<Preview
 
 /// Applies `action` to every item of `ids` in one transaction, or to none. `scope` says in
 /// words what was chosen (for the audit log). Returns how many items changed.
-pub fn apply(conn: &mut DbConn, actor: &Actor, ids: &[i64], action: Action, scope: &str) -> Result<usize, AppError> {
+pub fn apply(
+    conn: &mut DbConn,
+    actor: &Actor,
+    ids: &[i64],
+    action: Action,
+    scope: &str,
+) -> Result<usize, AppError> {
     if ids.is_empty() {
-        return Err(AppError::Validation("No item is selected and none matches the filter.".into()));
+        return Err(AppError::Validation(
+            "No item is selected and none matches the filter.".into(),
+        ));
     }
     conn.transaction(|conn| {
         let p = preview(conn, ids, action)?;
@@ -214,7 +220,10 @@ pub(crate) fn set_status(
             .execute(conn)?,
         Status::Shipped => {
             let n = diesel::update(q)
-                .set((fulfillments::status.eq(to.as_str()), fulfillments::updated_at.eq(now)))
+                .set((
+                    fulfillments::status.eq(to.as_str()),
+                    fulfillments::updated_at.eq(now),
+                ))
                 .execute(conn)?;
             diesel::update(
                 fulfillments::table
@@ -226,7 +235,10 @@ pub(crate) fn set_status(
             n
         }
         _ => diesel::update(q)
-            .set((fulfillments::status.eq(to.as_str()), fulfillments::updated_at.eq(now)))
+            .set((
+                fulfillments::status.eq(to.as_str()),
+                fulfillments::updated_at.eq(now),
+            ))
             .execute(conn)?,
     })
 }

@@ -245,7 +245,14 @@ fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Re
 fn load(conn: &mut DbConn, receipts: &[&str]) -> Result<HashMap<String, Vec<(i64, Item)>>, AppError> {
     let mut out: HashMap<String, Vec<(i64, Item)>> = HashMap::new();
     for chunk in receipts.chunks(CHUNK) {
-        let rows: Vec<(String, i64, Option<i64>, Option<i64>, Option<String>, Option<NaiveDate>)> = orders::table
+        let rows: Vec<(
+            String,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<NaiveDate>,
+        )> = orders::table
             .left_join(fulfillments::table)
             .filter(orders::receipt.eq_any(chunk))
             .select((
@@ -272,12 +279,15 @@ fn load(conn: &mut DbConn, receipts: &[&str]) -> Result<HashMap<String, Vec<(i64
                 ));
             } else {
                 // An order without items to ship: known, with nothing to change.
-                entry.push((order, Item {
-                    id: 0,
-                    order_item_id: 0,
-                    status: Status::Cancelled,
-                    ship_date: None,
-                }));
+                entry.push((
+                    order,
+                    Item {
+                        id: 0,
+                        order_item_id: 0,
+                        status: Status::Cancelled,
+                        ship_date: None,
+                    },
+                ));
             }
         }
     }
@@ -297,20 +307,37 @@ fn check(
     let mut seen_rows: HashMap<(String, Option<i64>), u64> = HashMap::new();
     let mut seen_items: HashMap<i64, u64> = HashMap::new();
     for row in rows {
-        let err = |errors: &mut Vec<LineError>, m: String| errors.push(LineError { line: row.line, message: m });
+        let err = |errors: &mut Vec<LineError>, m: String| {
+            errors.push(LineError {
+                line: row.line,
+                message: m,
+            })
+        };
         if let Some(first) = seen_rows.insert((row.receipt.clone(), row.item), row.line) {
-            err(&mut errors, format!("duplicate row: order {} is already on line {first}", row.receipt));
+            err(
+                &mut errors,
+                format!("duplicate row: order {} is already on line {first}", row.receipt),
+            );
             continue;
         }
         let Some(entries) = known.get(&row.receipt) else {
-            err(&mut errors, format!("unknown order {}: no order has this ClickBank receipt", row.receipt));
+            err(
+                &mut errors,
+                format!(
+                    "unknown order {}: no order has this ClickBank receipt",
+                    row.receipt
+                ),
+            );
             continue;
         };
         let orders_of: std::collections::BTreeSet<i64> = entries.iter().map(|(o, _)| *o).collect();
         if orders_of.len() > 1 {
             err(
                 &mut errors,
-                format!("order {} is ambiguous: several plugins have this receipt", row.receipt),
+                format!(
+                    "order {} is ambiguous: several plugins have this receipt",
+                    row.receipt
+                ),
             );
             continue;
         }
@@ -347,7 +374,11 @@ fn check(
                     err(&mut errors, format!("order {} has no items to ship", row.receipt));
                     continue;
                 }
-                let movable: Vec<&Item> = items.iter().copied().filter(|i| i.status.can_move_to(to)).collect();
+                let movable: Vec<&Item> = items
+                    .iter()
+                    .copied()
+                    .filter(|i| i.status.can_move_to(to))
+                    .collect();
                 if movable.is_empty() {
                     let now: Vec<String> = items.iter().map(|i| format!("{} {}", i.id, i.status)).collect();
                     err(
@@ -368,7 +399,10 @@ fn check(
         let mut dup = false;
         for i in &targets {
             if let Some(first) = seen_items.insert(i.id, row.line) {
-                err(&mut errors, format!("duplicate row: item {} is already changed by line {first}", i.id));
+                err(
+                    &mut errors,
+                    format!("duplicate row: item {} is already changed by line {first}", i.id),
+                );
                 dup = true;
                 break;
             }
@@ -414,7 +448,11 @@ fn check(
 
 /// Checks and applies a CSV file: `Ok(Ok(report))` when applied, `Ok(Err(rejected))` when
 /// any line is bad (nothing applied).
-pub fn import(conn: &mut DbConn, actor: &Actor, bytes: &[u8]) -> Result<Result<ImportReport, Rejected>, AppError> {
+pub fn import(
+    conn: &mut DbConn,
+    actor: &Actor,
+    bytes: &[u8],
+) -> Result<Result<ImportReport, Rejected>, AppError> {
     let (kind, rows, skipped, mut errors) = match parse(bytes) {
         Ok(p) => p,
         Err(r) => return Ok(Err(r)),
@@ -467,7 +505,10 @@ pub fn import(conn: &mut DbConn, actor: &Actor, bytes: &[u8]) -> Result<Result<I
                             .execute(conn)?;
                     }
                     diesel::update(target)
-                        .set((fulfillments::status.eq(c.to.as_str()), fulfillments::updated_at.eq(now)))
+                        .set((
+                            fulfillments::status.eq(c.to.as_str()),
+                            fulfillments::updated_at.eq(now),
+                        ))
                         .execute(conn)?
                 }
             };

@@ -21,11 +21,11 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::batch::CHUNK;
-use super::houses::{self, House, HouseKind, HouseKeys};
+use super::houses::{self, House, HouseKeys, HouseKind};
 use super::{address_key, sign, ShipTo, API_KEY_HEADER, MAX_BUNDLE_WINDOW_HOURS, SIGNATURE_HEADER};
 use crate::db::schema::{
-    campaigns, customers, fulfillment_export_runs as runs, fulfillment_houses, fulfillments, order_items, orders,
-    products, shipments,
+    campaigns, customers, fulfillment_export_runs as runs, fulfillment_houses, fulfillments, order_items,
+    orders, products, shipments,
 };
 use crate::db::{Database, DbConn};
 use crate::error::AppError;
@@ -215,7 +215,8 @@ pub fn request_now(conn: &mut DbConn, id: Option<i64>) -> Result<usize, AppError
     if let Some(id) = id {
         q = q.filter(fulfillment_houses::id.eq(id));
     }
-    Ok(q.set(fulfillment_houses::next_export_at.eq(Some(now))).execute(conn)?)
+    Ok(q.set(fulfillment_houses::next_export_at.eq(Some(now)))
+        .execute(conn)?)
 }
 
 /// Runs every due house once.
@@ -342,7 +343,9 @@ impl DueItem {
 
     fn customer(&self) -> OutCustomer {
         OutCustomer {
-            name: format!("{} {}", self.first_name, self.last_name).trim().to_string(),
+            name: format!("{} {}", self.first_name, self.last_name)
+                .trim()
+                .to_string(),
             email: self.email.clone(),
             phone: self.phone.clone(),
         }
@@ -352,7 +355,11 @@ impl DueItem {
 macro_rules! due_query {
     () => {
         fulfillments::table
-            .inner_join(orders::table.inner_join(customers::table).inner_join(campaigns::table))
+            .inner_join(
+                orders::table
+                    .inner_join(customers::table)
+                    .inner_join(campaigns::table),
+            )
             .inner_join(order_items::table.inner_join(products::table))
             .select((
                 fulfillments::id,
@@ -391,7 +398,12 @@ fn base_id(id: &str) -> &str {
 }
 
 /// Picks and claims what this run sends (in the caller's transaction).
-fn prepare(conn: &mut DbConn, house: i64, run_id: i64, now: NaiveDateTime) -> Result<Vec<OutShipment>, AppError> {
+fn prepare(
+    conn: &mut DbConn,
+    house: i64,
+    run_id: i64,
+    now: NaiveDateTime,
+) -> Result<Vec<OutShipment>, AppError> {
     let mut out = Vec::new();
 
     // 1. Shipments that failed once go again, same id, their items RECYCLED.
@@ -702,7 +714,9 @@ pub const DROP_HEADER: [&str; 15] = [
 fn write_csv(folder: &str, house: i64, run_id: i64, out: &[OutShipment]) -> Result<String, String> {
     let dir = std::path::Path::new(folder);
     if !dir.is_dir() {
-        return Err(format!("the drop folder {folder} does not exist or is not a folder"));
+        return Err(format!(
+            "the drop folder {folder} does not exist or is not a folder"
+        ));
     }
     let name = format!("merchant-crm-house{house}-run{run_id}.csv");
     let tmp = dir.join(format!(".{name}.part"));
@@ -842,6 +856,41 @@ fn record(
         shipments: count,
         failures,
         outcome: outcome.to_string(),
+    })
+}
+
+/// Sets a campaign's bundle window (0 to [`MAX_BUNDLE_WINDOW_HOURS`]); audited.
+pub fn set_bundle_window(
+    conn: &mut DbConn,
+    actor: &crate::domain::Actor,
+    campaign: i64,
+    hours: &str,
+) -> Result<i32, AppError> {
+    let h: i32 = hours
+        .trim()
+        .parse()
+        .ok()
+        .filter(|h| (0..=MAX_BUNDLE_WINDOW_HOURS).contains(h))
+        .ok_or_else(|| {
+            AppError::Validation(format!(
+                "The bundle window is a whole number of hours from 0 to {MAX_BUNDLE_WINDOW_HOURS}."
+            ))
+        })?;
+    conn.transaction(|conn| {
+        let n = diesel::update(campaigns::table.find(campaign))
+            .set(campaigns::bundle_window_hours.eq(h))
+            .execute(conn)?;
+        if n == 0 {
+            return Err(AppError::NotFound);
+        }
+        crate::domain::audit::record(
+            conn,
+            actor,
+            "campaign.bundle_window",
+            &format!("campaign:{campaign}"),
+            serde_json::json!({"hours": h}),
+        )?;
+        Ok(h)
     })
 }
 

@@ -113,7 +113,9 @@ struct Checked {
 fn check(input: &HouseInput, existing: Option<&House>) -> Result<Checked, AppError> {
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::Validation("A house needs a name of 1 to 100 characters.".into()));
+        return Err(AppError::Validation(
+            "A house needs a name of 1 to 100 characters.".into(),
+        ));
     }
     let kind = match existing {
         Some(h) => h.kind(),
@@ -198,7 +200,10 @@ pub fn create(
     let c = check(input, None)?;
     conn.transaction(|conn| {
         if name_taken(conn, &c.name, None)? {
-            return Err(AppError::Conflict(format!("A house named {} exists already.", c.name)));
+            return Err(AppError::Conflict(format!(
+                "A house named {} exists already.",
+                c.name
+            )));
         }
         let seal = |v: &str| -> Result<Option<String>, AppError> {
             let v = v.trim();
@@ -243,7 +248,10 @@ pub fn update(
         let existing = find(conn, id)?;
         let c = check(input, Some(&existing))?;
         if name_taken(conn, &c.name, Some(id))? {
-            return Err(AppError::Conflict(format!("A house named {} exists already.", c.name)));
+            return Err(AppError::Conflict(format!(
+                "A house named {} exists already.",
+                c.name
+            )));
         }
         diesel::update(fulfillment_houses::table.find(id))
             .set((
@@ -262,7 +270,10 @@ pub fn update(
         }
         if secret_changed {
             diesel::update(fulfillment_houses::table.find(id))
-                .set(fulfillment_houses::signing_secret_enc.eq(Some(secrets.seal(input.signing_secret.trim())?)))
+                .set(
+                    fulfillment_houses::signing_secret_enc
+                        .eq(Some(secrets.seal(input.signing_secret.trim())?)),
+                )
                 .execute(conn)?;
         }
         audit::record(
@@ -313,7 +324,10 @@ impl std::fmt::Debug for HouseKeys {
 
 pub fn keys(h: &House, secrets: &SecretBox) -> Result<HouseKeys, AppError> {
     let open = |v: &Option<String>| -> Result<String, AppError> {
-        v.as_deref().map(|s| secrets.open(s)).transpose().map(Option::unwrap_or_default)
+        v.as_deref()
+            .map(|s| secrets.open(s))
+            .transpose()
+            .map(Option::unwrap_or_default)
     };
     Ok(HouseKeys {
         api_key: open(&h.api_key_enc)?,

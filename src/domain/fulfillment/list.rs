@@ -202,7 +202,11 @@ impl ItemRow {
 macro_rules! item_query {
     () => {
         fulfillments::table
-            .inner_join(orders::table.inner_join(customers::table).inner_join(campaigns::table))
+            .inner_join(
+                orders::table
+                    .inner_join(customers::table)
+                    .inner_join(campaigns::table),
+            )
             .inner_join(order_items::table)
             .inner_join(fulfillment_houses::table)
     };

@@ -70,17 +70,23 @@ impl Status {
 
     pub fn parse(s: &str) -> Result<Status, AppError> {
         let t = s.trim().to_ascii_uppercase().replace([' ', '-'], "_");
-        Status::ALL.into_iter().find(|st| st.as_str() == t).ok_or_else(|| {
-            AppError::Validation(format!(
-                "unknown fulfillment status {s:?}; use one of {}",
-                Status::ALL.map(|s| s.as_str()).join(", ")
-            ))
-        })
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == t)
+            .ok_or_else(|| {
+                AppError::Validation(format!(
+                    "unknown fulfillment status {s:?}; use one of {}",
+                    Status::ALL.map(|s| s.as_str()).join(", ")
+                ))
+            })
     }
 
     /// The item was handed to a house (or shipped outside): a new export of it is a reship.
     pub fn was_sent(self) -> bool {
-        matches!(self, Pending | PendingShipment | Shipped | Delivered | RmaPending | Returned)
+        matches!(
+            self,
+            Pending | PendingShipment | Shipped | Delivered | RmaPending | Returned
+        )
     }
 
     /// The one transition table. Staying in the same status is allowed (it updates details
@@ -93,7 +99,10 @@ impl Status {
             // Exported (PENDING), shipped outside, or never shipped.
             Hold => matches!(to, Pending | PendingShipment | Shipped | Cancelled),
             // At the house: it ships, fails, or is pulled back / cancelled before it ships.
-            Pending => matches!(to, PendingShipment | Shipped | Delivered | Cancelled | Failed | Hold),
+            Pending => matches!(
+                to,
+                PendingShipment | Shipped | Delivered | Cancelled | Failed | Hold
+            ),
             PendingShipment => matches!(to, Shipped | Delivered | Cancelled | Failed | Hold),
             // On its way or delivered: returns, or back to HOLD for a deliberate reship.
             Shipped => matches!(to, Delivered | RmaPending | Returned | Hold),
@@ -245,7 +254,8 @@ pub fn address_key(a: &ShipTo) -> String {
 /// The HMAC-SHA256 of `body` under `secret`, hex: the value of the `X-Signature` header
 /// (`sha256=<hex>`) on every export POSTed to an HTTP house.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }

@@ -71,7 +71,10 @@ pub struct UpdateAnswer {
 }
 
 fn clean(v: &Option<String>) -> Option<String> {
-    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// Checks and applies `updates` from API user `who`.
@@ -145,26 +148,41 @@ pub fn apply(conn: &mut DbConn, who: &str, updates: &[HouseUpdate]) -> Result<Up
                 .filter(fulfillments::status.eq(from.as_str()));
             let to = to.unwrap_or(*from);
             let n = diesel::update(target)
-                .set((fulfillments::status.eq(to.as_str()), fulfillments::updated_at.eq(now)))
+                .set((
+                    fulfillments::status.eq(to.as_str()),
+                    fulfillments::updated_at.eq(now),
+                ))
                 .execute(conn)?;
             if n != 1 {
-                return Err(AppError::Conflict(format!("item {id} changed meanwhile; send the updates again")));
+                return Err(AppError::Conflict(format!(
+                    "item {id} changed meanwhile; send the updates again"
+                )));
             }
             let t = fulfillments::table.find(*id);
             if let Some(v) = clean(&u.tracking_number) {
-                diesel::update(t).set(fulfillments::tracking_number.eq(Some(v))).execute(conn)?;
+                diesel::update(t)
+                    .set(fulfillments::tracking_number.eq(Some(v)))
+                    .execute(conn)?;
             }
             if let Some(v) = clean(&u.carrier) {
-                diesel::update(t).set(fulfillments::carrier.eq(Some(v))).execute(conn)?;
+                diesel::update(t)
+                    .set(fulfillments::carrier.eq(Some(v)))
+                    .execute(conn)?;
             }
             if let Some(v) = clean(&u.method) {
-                diesel::update(t).set(fulfillments::method.eq(Some(v))).execute(conn)?;
+                diesel::update(t)
+                    .set(fulfillments::method.eq(Some(v)))
+                    .execute(conn)?;
             }
             if let Some(v) = clean(&u.rma_number) {
-                diesel::update(t).set(fulfillments::rma_number.eq(Some(v))).execute(conn)?;
+                diesel::update(t)
+                    .set(fulfillments::rma_number.eq(Some(v)))
+                    .execute(conn)?;
             }
             if date.is_some() {
-                diesel::update(t).set(fulfillments::ship_date.eq(*date)).execute(conn)?;
+                diesel::update(t)
+                    .set(fulfillments::ship_date.eq(*date))
+                    .execute(conn)?;
             } else if to == Status::Shipped {
                 diesel::update(t.filter(fulfillments::ship_date.is_null()))
                     .set(fulfillments::ship_date.eq(Some(now.date())))

@@ -15,7 +15,9 @@ use crate::AppState;
 fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let b64 = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (login, password) = text.split_once(':')?;
     Some((login.to_string(), password.to_string()))

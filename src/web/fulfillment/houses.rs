@@ -70,7 +70,10 @@ async fn houses_page(
         &HousesPage {
             ctx,
             houses: list,
-            kinds: HouseKind::CHOICES.iter().map(|k| (k.as_str(), k.label())).collect(),
+            kinds: HouseKind::CHOICES
+                .iter()
+                .map(|k| (k.as_str(), k.label()))
+                .collect(),
             form,
             error,
         },
@@ -146,7 +149,11 @@ async fn house_page(
     render_status(&HousePage { ctx, h, form, error }, status)
 }
 
-pub async fn show(state: web::Data<AppState>, s: Staff, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    s: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     house_page(&state, s.0.ctx, id.into_inner(), None, None).await
 }
 

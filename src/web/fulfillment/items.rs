@@ -11,7 +11,9 @@ use serde::Deserialize;
 
 use super::{field, form_pairs};
 use crate::domain::fulfillment::batch::{self, Action, Preview};
-use crate::domain::fulfillment::csv_import::{self, ImportReport, LineError, RETURNS_HEADER, TRACKING_HEADER};
+use crate::domain::fulfillment::csv_import::{
+    self, ImportReport, LineError, RETURNS_HEADER, TRACKING_HEADER,
+};
 use crate::domain::fulfillment::list::{self, Choices, Filter, ItemPage, ItemRow};
 use crate::domain::fulfillment::{Status, MAX_CSV_BYTES};
 use crate::error::AppError;
@@ -178,7 +180,11 @@ pub async fn batch(state: web::Data<AppState>, s: Staff, body: web::Bytes) -> Re
     let pairs = form_pairs(&body);
     let filter = filter_from_pairs(&pairs)?;
     let back = link(&filter, None);
-    let action = match Action::parse(field(&pairs, "action"), field(&pairs, "house_id"), field(&pairs, "status")) {
+    let action = match Action::parse(
+        field(&pairs, "action"),
+        field(&pairs, "house_id"),
+        field(&pairs, "status"),
+    ) {
         Ok(a) => a,
         Err(AppError::Validation(m)) => {
             s.flash("error", m);
@@ -266,7 +272,10 @@ pub async fn export_csv(
     let name = format!("fulfillment-{}.csv", crate::domain::now().format("%Y%m%d-%H%M"));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
         .body(body))
 }
 
@@ -281,7 +290,8 @@ struct ImportResultPage {
 /// Reads the uploaded file (the first file field), at most [`MAX_CSV_BYTES`].
 async fn read_upload(mut mp: Multipart) -> Result<(String, Vec<u8>), AppError> {
     while let Some(field) = mp.next().await {
-        let mut field = field.map_err(|e| AppError::Validation(format!("The upload could not be read: {e}")))?;
+        let mut field =
+            field.map_err(|e| AppError::Validation(format!("The upload could not be read: {e}")))?;
         let name = field
             .content_disposition()
             .and_then(|cd| cd.get_filename().map(str::to_string));
@@ -294,7 +304,8 @@ async fn read_upload(mut mp: Multipart) -> Result<(String, Vec<u8>), AppError> {
         };
         let mut data = Vec::new();
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|e| AppError::Validation(format!("The upload could not be read: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| AppError::Validation(format!("The upload could not be read: {e}")))?;
             if data.len() + chunk.len() > MAX_CSV_BYTES {
                 return Err(AppError::PayloadTooLarge(format!(
                     "The file is larger than {} MB. Split it into smaller files and upload them one by one.",
@@ -343,7 +354,10 @@ fn report_text(r: &ImportReport) -> String {
         r.items
     );
     if r.skipped > 0 {
-        t.push_str(&format!(" {} row(s) without a tracking number were left alone.", r.skipped));
+        t.push_str(&format!(
+            " {} row(s) without a tracking number were left alone.",
+            r.skipped
+        ));
     }
     if r.purchases_cancelled > 0 {
         t.push_str(&format!(" {} purchase(s) cancelled.", r.purchases_cancelled));
@@ -365,9 +379,14 @@ pub async fn ship_notice(
     )
     .await;
     let back = match &result {
-        Ok(receipt) => format!("/fulfillment?receipt={}", url::form_urlencoded::byte_serialize(receipt.as_bytes()).collect::<String>()),
+        Ok(receipt) => format!(
+            "/fulfillment?receipt={}",
+            url::form_urlencoded::byte_serialize(receipt.as_bytes()).collect::<String>()
+        ),
         Err(_) => "/fulfillment".to_string(),
     };
-    s.flash_result(result, |r| format!("Ship notice for order {r} sent to ClickBank."))?;
+    s.flash_result(result, |r| {
+        format!("Ship notice for order {r} sent to ClickBank.")
+    })?;
     Ok(redirect(&back))
 }

@@ -17,10 +17,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/fulfillment/batch", web::post().to(items::batch))
         .route("/fulfillment/export.csv", web::get().to(items::export_csv))
         .route("/fulfillment/import", web::post().to(items::import))
-        .route("/fulfillment/{id}/ship-notice", web::post().to(items::ship_notice))
+        .route(
+            "/fulfillment/{id}/ship-notice",
+            web::post().to(items::ship_notice),
+        )
         .route("/fulfillment/runs", web::get().to(runs::list))
         .route("/fulfillment/runs/now", web::post().to(runs::export_now))
         .route("/fulfillment/runs/{id}", web::get().to(runs::show))
+        .route(
+            "/crm/campaigns/{id}/bundle-window",
+            web::post().to(runs::bundle_window),
+        )
         .route("/crm/fulfillment-houses", web::get().to(houses::list))
         .route("/crm/fulfillment-houses", web::post().to(houses::create))
         .route("/crm/fulfillment-houses/{id}", web::get().to(houses::show))

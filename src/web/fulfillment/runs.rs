@@ -35,7 +35,11 @@ struct RunPage {
     shipments: Vec<ShipmentRow>,
 }
 
-pub async fn show(state: web::Data<AppState>, s: Staff, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
+pub async fn show(
+    state: web::Data<AppState>,
+    s: Staff,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let (run, shipments) = state
         .db
@@ -48,6 +52,30 @@ pub async fn show(state: web::Data<AppState>, s: Staff, id: web::Path<i64>) -> R
     })
 }
 
+#[derive(serde::Deserialize)]
+pub struct WindowForm {
+    #[serde(default)]
+    hours: String,
+}
+
+/// CRM → Campaigns → a campaign: its fulfillment bundle window.
+pub async fn bundle_window(
+    state: web::Data<AppState>,
+    s: Staff,
+    id: web::Path<i64>,
+    form: web::Form<WindowForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = s.actor();
+    let hours = form.into_inner().hours;
+    let result = state
+        .db
+        .run(move |c| export::set_bundle_window(c, &actor, id, &hours))
+        .await;
+    s.flash_result(result, |h| format!("Bundle window set to {h} hours."))?;
+    Ok(redirect(&format!("/crm/campaigns/{id}")))
+}
+
 /// Every real house is exported at the next scheduler tick (woken now).
 pub async fn export_now(state: web::Data<AppState>, s: Staff) -> Result<HttpResponse, AppError> {
     let actor = s.actor();
@@ -55,17 +83,28 @@ pub async fn export_now(state: web::Data<AppState>, s: Staff) -> Result<HttpResp
         .db
         .run(move |c| {
             let n = export::request_now(c, None)?;
-            crate::domain::audit::record(c, &actor, "fulfillment.export_now", "fulfillment_houses", serde_json::json!({"houses": n}))?;
+            crate::domain::audit::record(
+                c,
+                &actor,
+                "fulfillment.export_now",
+                "fulfillment_houses",
+                serde_json::json!({"houses": n}),
+            )?;
             Ok(n)
         })
         .await?;
     state.wake_jobs.notify_one();
     if state.config.jobs {
-        s.flash("ok", format!("Export of {n} house(s) starts now; reload this page to see the runs."));
+        s.flash(
+            "ok",
+            format!("Export of {n} house(s) starts now; reload this page to see the runs."),
+        );
     } else {
         s.flash(
             "info",
-            format!("{n} house(s) marked for export; this process runs no jobs (--no-jobs), another one will."),
+            format!(
+                "{n} house(s) marked for export; this process runs no jobs (--no-jobs), another one will."
+            ),
         );
     }
     Ok(redirect("/fulfillment/runs"))
