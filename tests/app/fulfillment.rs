@@ -194,20 +194,20 @@ pub struct It {
 pub async fn items(app: &TestApp) -> Vec<It> {
     app.db
         .run(|c| {
-            let rows: Vec<(i64, String, String, i64, Option<String>, Option<String>, i32)> =
-                fulfillments::table
-                    .inner_join(orders::table)
-                    .select((
-                        fulfillments::id,
-                        orders::receipt,
-                        fulfillments::status,
-                        fulfillments::house_id,
-                        fulfillments::shipment_id,
-                        fulfillments::tracking_number,
-                        fulfillments::attempts,
-                    ))
-                    .order(fulfillments::id.asc())
-                    .load(c)?;
+            type Row = (i64, String, String, i64, Option<String>, Option<String>, i32);
+            let rows: Vec<Row> = fulfillments::table
+                .inner_join(orders::table)
+                .select((
+                    fulfillments::id,
+                    orders::receipt,
+                    fulfillments::status,
+                    fulfillments::house_id,
+                    fulfillments::shipment_id,
+                    fulfillments::tracking_number,
+                    fulfillments::attempts,
+                ))
+                .order(fulfillments::id.asc())
+                .load(c)?;
             Ok(rows
                 .into_iter()
                 .map(|(id, receipt, status, house, shipment, tracking, attempts)| It {

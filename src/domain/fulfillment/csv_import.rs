@@ -241,18 +241,22 @@ fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Re
     Ok((kind, rows, skipped, errors))
 }
 
+/// (receipt, order id, item id, order item id, status, ship date); the item columns are
+/// empty for an order without items to ship.
+type LoadedRow = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<NaiveDate>,
+);
+
 /// Items of the orders with these receipts: receipt → [(order id, items)].
 fn load(conn: &mut DbConn, receipts: &[&str]) -> Result<HashMap<String, Vec<(i64, Item)>>, AppError> {
     let mut out: HashMap<String, Vec<(i64, Item)>> = HashMap::new();
     for chunk in receipts.chunks(CHUNK) {
-        let rows: Vec<(
-            String,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<NaiveDate>,
-        )> = orders::table
+        let rows: Vec<LoadedRow> = orders::table
             .left_join(fulfillments::table)
             .filter(orders::receipt.eq_any(chunk))
             .select((

@@ -84,7 +84,9 @@ pub fn apply(conn: &mut DbConn, who: &str, updates: &[HouseUpdate]) -> Result<Up
     }
     conn.transaction(|conn| {
         let mut errors = Vec::new();
-        let mut plan: Vec<(i64, Status, Option<Status>, &HouseUpdate, Option<NaiveDate>)> = Vec::new();
+        // (item, its status now, the new status, the update, its ship date)
+        type Planned<'a> = (i64, Status, Option<Status>, &'a HouseUpdate, Option<NaiveDate>);
+        let mut plan: Vec<Planned> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (index, u) in updates.iter().enumerate() {
             let mut fail = |e: String| errors.push(UpdateError { index, error: e });

@@ -97,7 +97,7 @@ impl ItemsPage {
     fn is_product(&self, id: &i64) -> bool {
         self.filter.product_id == Some(*id)
     }
-    fn from_text(&self) -> String {
+    fn date_from_text(&self) -> String {
         self.filter.from.map(|d| d.to_string()).unwrap_or_default()
     }
     fn to_text(&self) -> String {
