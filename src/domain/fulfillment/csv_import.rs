@@ -107,18 +107,49 @@ fn key(h: &str) -> String {
         .to_lowercase()
 }
 
-/// A field quoted after a space (` "1Z 9" `) reaches us with its quotes: take them off.
-fn unquote(s: &str) -> String {
-    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
-        s[1..s.len() - 1].replace("\"\"", "\"").trim().to_string()
-    } else {
-        s.to_string()
+/// Drops spaces and tabs between a delimiter (or line start) and an opening quote, and
+/// between a closing quote and the next delimiter (or line end), so ` "Ground, 2 days" ` is
+/// read as one quoted field; the CSV reader only knows quotes at the very start of a field.
+fn tidy_quotes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.contains(&b'"') {
+        return std::borrow::Cow::Borrowed(bytes);
     }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_quotes = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !in_quotes && (b == b' ' || b == b'\t') {
+            let mut j = i;
+            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+                j += 1;
+            }
+            let prev = out.last().copied();
+            let next = bytes.get(j).copied();
+            let at_field_start = matches!(prev, None | Some(b',') | Some(b'\n') | Some(b'\r'));
+            let after_closing_quote = prev == Some(b'"');
+            let skip = (at_field_start && next == Some(b'"'))
+                || (after_closing_quote && matches!(next, None | Some(b',') | Some(b'\n') | Some(b'\r')));
+            if !skip {
+                out.extend_from_slice(&bytes[i..j]);
+            }
+            i = j;
+            continue;
+        }
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        }
+        out.push(b);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Reads the file. Errors here are about its shape (header, CSV syntax).
 fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Rejected> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = tidy_quotes(bytes);
+    let bytes: &[u8] = &bytes;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -180,7 +211,7 @@ fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Re
         if rec.iter().all(|f| f.is_empty()) {
             continue;
         }
-        let get = |c: Option<usize>| unquote(c.and_then(|i| rec.get(i)).unwrap_or(""));
+        let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).unwrap_or("").to_string();
         let receipt = get(Some(order_col));
         if receipt.is_empty() {
             errors.push(LineError {

@@ -224,13 +224,15 @@ pub fn address_key(a: &ShipTo) -> String {
                 "lane" => "ln",
                 "court" => "ct",
                 "place" => "pl",
-                "apartment" | "apt" | "unit" | "suite" | "ste" | "no" | "number" => "#",
+                // "Apt. 4", "Suite 4" and "#4" are all "4".
+                "apartment" | "apt" | "unit" | "suite" | "ste" | "no" | "number" => "",
                 "north" => "n",
                 "south" => "s",
                 "east" => "e",
                 "west" => "w",
                 other => other,
             })
+            .filter(|w| !w.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
     }
