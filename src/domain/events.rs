@@ -808,6 +808,8 @@ fn rebill(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) ->
                 purchases::updated_at.eq(super::now()),
             ))
             .execute(conn)?;
+        // A rebilled physical subscription ships again: a new item for the new cycle.
+        super::fulfillment::rebill_item(conn, id, &ev.customer)?;
         if next.is_some() {
             diesel::update(purchases::table.find(id))
                 .set(purchases::next_bill_date.eq(next))

@@ -1359,3 +1359,51 @@ async fn a_csv_upload_in_a_real_browser_applies_a_good_file_and_lists_a_bad_one(
     );
     b.client.clone().close().await.unwrap();
 }
+
+#[actix_web::test]
+async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
+    let fx = fixture().await;
+    let drop = tempfile::tempdir().unwrap();
+    let house = add_house(
+        &fx.app,
+        &[
+            ("name", "Drop"),
+            ("kind", "csv"),
+            ("csv_folder", drop.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    product_on(&fx, "SUB", house, 0).await;
+    apply(
+        &fx,
+        sale_event(
+            "SUB00001",
+            "s@example.com",
+            "1 First St",
+            24 * 30,
+            vec![item("SUB", true)],
+        ),
+    )
+    .await;
+    assert_eq!(run_export(&fx.app, house).await.items, 1);
+    let mut bill = sale_event(
+        "SUB00001",
+        "s@example.com",
+        "1 First St",
+        1,
+        vec![item("SUB", true)],
+    );
+    bill.kind = "BILL".into();
+    apply(&fx, bill.clone()).await;
+    apply(&fx, bill).await;
+    let all = items(&fx.app).await;
+    assert_eq!(all.len(), 2, "one new item for the new cycle, once: {all:?}");
+    assert_eq!(
+        (all[0].status.as_str(), all[1].status.as_str()),
+        ("PENDING", "HOLD")
+    );
+    let s = run_export(&fx.app, house).await;
+    assert_eq!((s.items, s.shipments), (1, 1));
+    let all = items(&fx.app).await;
+    assert_ne!(all[0].shipment, all[1].shipment, "a new parcel, not a reship");
+}

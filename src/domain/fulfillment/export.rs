@@ -302,9 +302,21 @@ struct DueItem {
     ship_state: String,
     ship_postal_code: String,
     ship_country: String,
+    cycle: i32,
+    created_at: NaiveDateTime,
 }
 
 impl DueItem {
+    /// When the item came to be: the order's time, or the rebill's for later cycles of a
+    /// subscription. Delays and bundle windows count from here.
+    fn time(&self) -> NaiveDateTime {
+        if self.cycle > 1 {
+            self.created_at
+        } else {
+            self.order_time
+        }
+    }
+
     fn ship_to(&self) -> ShipTo {
         if let Some(s) = self.ship_to.as_deref().and_then(ShipTo::from_json) {
             return s;
@@ -385,6 +397,8 @@ macro_rules! due_query {
                 customers::ship_state,
                 customers::ship_postal_code,
                 customers::ship_country,
+                fulfillments::cycle,
+                fulfillments::created_at,
             ))
     };
 }
@@ -456,13 +470,15 @@ fn prepare(
         .load(conn)?;
     let due: Vec<DueItem> = hold
         .into_iter()
-        .filter(|i| i.order_time + chrono::Duration::hours(i64::from(i.delay_hours.max(0))) <= now)
+        .filter(|i| i.time() + chrono::Duration::hours(i64::from(i.delay_hours.max(0))) <= now)
         .collect();
 
     // 3. Bundles: reships alone per former shipment; the rest by customer, address, window.
     let mut reships: BTreeMap<String, Vec<DueItem>> = BTreeMap::new();
     let mut groups: HashMap<(i64, String), Vec<DueItem>> = HashMap::new();
     let mut group_order: Vec<(i64, String)> = Vec::new();
+    let mut due = due;
+    due.sort_by_key(|i| (i.time(), i.id));
     for item in due {
         if let Some(prev) = item.shipment_id.clone() {
             reships.entry(base_id(&prev).to_string()).or_default().push(item);
@@ -481,13 +497,13 @@ fn prepare(
         let mut bundle: Vec<DueItem> = Vec::new();
         let mut end = now;
         for item in items {
-            if !bundle.is_empty() && item.order_time > end {
+            if !bundle.is_empty() && item.time() > end {
                 let b = std::mem::take(&mut bundle);
                 planned.push((format!("{}-{}", b[0].receipt, b[0].id), false, b));
             }
             if bundle.is_empty() {
                 let window = item.window_hours.clamp(0, MAX_BUNDLE_WINDOW_HOURS);
-                end = item.order_time + chrono::Duration::hours(i64::from(window));
+                end = item.time() + chrono::Duration::hours(i64::from(window));
             }
             bundle.push(item);
         }

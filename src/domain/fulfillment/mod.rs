@@ -203,6 +203,71 @@ pub fn ship_to_json(c: &crate::domain::events::EventCustomer) -> String {
     ShipTo::from_customer(c).to_json()
 }
 
+/// After a rebill of purchase `purchase_id`: a new item for its new billing cycle when the
+/// line item ships, HOLD on the product's house (SHIPPED when ClickBank ships for the plugin
+/// and the product is on the ClickBank house, as for sales). The address is the event's,
+/// else the first cycle's. Idempotent: one item per (line item, cycle).
+pub fn rebill_item(
+    conn: &mut crate::db::DbConn,
+    purchase_id: i64,
+    customer: &crate::domain::events::EventCustomer,
+) -> Result<(), AppError> {
+    use crate::db::schema::{
+        fulfillment_houses, fulfillments, order_items, orders, plugins, products, purchases,
+    };
+    use diesel::prelude::*;
+    let (order_id, item_id, cycle, shippable, house, plugin_ships): (i64, i64, i32, bool, i64, bool) =
+        purchases::table
+            .inner_join(order_items::table.inner_join(products::table))
+            .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+            .inner_join(plugins::table.on(plugins::id.eq(orders::plugin_id)))
+            .filter(purchases::id.eq(purchase_id))
+            .select((
+                purchases::order_id,
+                purchases::order_item_id,
+                purchases::billing_cycle,
+                order_items::shippable,
+                products::fulfillment_house_id,
+                plugins::clickbank_ships,
+            ))
+            .first(conn)?;
+    if !shippable {
+        return Ok(());
+    }
+    let dummy: bool = fulfillment_houses::table
+        .find(house)
+        .select(fulfillment_houses::kind.eq("clickbank"))
+        .first(conn)?;
+    let mut ship_to = ShipTo::from_customer(customer);
+    if ship_to.address1.trim().is_empty() {
+        let first: Option<Option<String>> = fulfillments::table
+            .filter(fulfillments::order_item_id.eq(item_id))
+            .order(fulfillments::cycle.asc())
+            .select(fulfillments::ship_to)
+            .first(conn)
+            .optional()?;
+        if let Some(s) = first.flatten().as_deref().and_then(ShipTo::from_json) {
+            ship_to = s;
+        }
+    }
+    let now = crate::domain::now();
+    let status = if plugin_ships && dummy { "SHIPPED" } else { "HOLD" };
+    crate::domain::insert_ignoring_duplicate(conn, |c| {
+        diesel::insert_into(fulfillments::table)
+            .values((
+                fulfillments::order_id.eq(order_id),
+                fulfillments::order_item_id.eq(item_id),
+                fulfillments::cycle.eq(cycle),
+                fulfillments::house_id.eq(house),
+                fulfillments::status.eq(status),
+                fulfillments::ship_to.eq(Some(ship_to.to_json())),
+                fulfillments::created_at.eq(now),
+                fulfillments::updated_at.eq(now),
+            ))
+            .execute(c)
+    })
+}
+
 /// The normalized address: two items ship together only when these are equal. Case,
 /// punctuation, repeated spaces, common street-word spellings and postal-code spacing do
 /// not matter; the recipient's name does not either (same customer is checked apart).
