@@ -1188,6 +1188,19 @@ async fn houses_post_updates_with_the_update_fulfillment_permission_only() {
         .unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(items(&fx.app).await[0].status, "RMA_PENDING");
+    let r = house_client
+        .post(&url)
+        .basic_auth("acme-house", Some("house password 123456"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.json::<serde_json::Value>().await.unwrap()["errors"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("must be JSON"));
 
     // The tracking goes to ClickBank as a ship notice (the sandbox records it).
     let r = fx

@@ -91,7 +91,15 @@ fn statuses_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, String)>, App
 
 fn describe(conn: &mut DbConn, action: Action) -> Result<String, AppError> {
     Ok(match action {
-        Action::House(h) => format!("move to the house {}", houses::find(conn, h)?.name),
+        Action::House(h) => match houses::find(conn, h) {
+            Ok(house) => format!("move to the house {}", house.name),
+            Err(AppError::NotFound) => {
+                return Err(AppError::Validation(
+                    "That fulfillment house does not exist.".into(),
+                ))
+            }
+            Err(e) => return Err(e),
+        },
         Action::Status(s) => format!("set the status to {s}"),
     })
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 
 use crate::domain::api_users::Permission;
-use crate::domain::fulfillment::updates::{self, UpdateBody};
+use crate::domain::fulfillment::updates::{self, UpdateAnswer, UpdateBody, UpdateError};
 use crate::error::AppError;
 use crate::web::extract::client_ip;
 use crate::AppState;
@@ -46,14 +46,28 @@ pub async fn update(
             Permission::UpdateFulfillment,
         )
         .await?;
-    let parsed: UpdateBody = serde_json::from_slice(&body).map_err(|e| {
-        AppError::Validation(format!(
-            "the body must be JSON: {{\"updates\": [{{\"clientFulfillmentId\": 1, \"status\": \"SHIPPED\", ...}}]}} ({e})"
-        ))
-    })?;
+    // A house reads JSON back, also when its request is wrong.
+    let refuse = |error: String| {
+        HttpResponse::BadRequest().json(UpdateAnswer {
+            applied: 0,
+            errors: vec![UpdateError { index: 0, error }],
+        })
+    };
+    let parsed: UpdateBody = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(refuse(format!(
+                "the body must be JSON: {{\"updates\": [{{\"clientFulfillmentId\": 1, \"status\": \"SHIPPED\", ...}}]}} ({e})"
+            )))
+        }
+    };
     let list = parsed.into_vec();
     let who = user.login_id.clone();
-    let answer = state.db.run(move |c| updates::apply(c, &who, &list)).await?;
+    let answer = match state.db.run(move |c| updates::apply(c, &who, &list)).await {
+        Ok(a) => a,
+        Err(AppError::Validation(m) | AppError::Conflict(m)) => return Ok(refuse(m)),
+        Err(e) => return Err(e),
+    };
     let status = if answer.errors.is_empty() {
         StatusCode::OK
     } else {
