@@ -377,7 +377,31 @@ async fn http_house_gets_signed_bundles_and_a_failure_is_retried_once() {
         "the runs page shows the failure"
     );
 
-    let s = run_export(&fx.app, house).await;
+    // The retry: while the (slow) house is being asked again, the item is RECYCLED.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_body_string("warehouse closed")
+                .set_delay(std::time::Duration::from_millis(400)),
+        )
+        .mount(&server)
+        .await;
+    let ctx = export_ctx(&fx.app);
+    let running = actix_web::rt::spawn(async move { export::run_house(&ctx, house, "test-runner").await });
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let st = by_receipt(&items(&fx.app).await, "LEE00001").status.clone();
+        if seen.last() != Some(&st) {
+            seen.push(st.clone());
+        }
+        if seen.len() >= 2 && st == "FAILED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let s = running.await.unwrap().unwrap().unwrap();
+    assert!(seen.contains(&"RECYCLED".to_string()), "{seen:?}");
     assert_eq!((s.shipments, s.failures), (1, 1), "the retry");
     let reqs = server.received_requests().await.unwrap();
     let retry: serde_json::Value = serde_json::from_slice(&reqs.last().unwrap().body).unwrap();
