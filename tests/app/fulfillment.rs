@@ -1444,3 +1444,49 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
     let all = items(&fx.app).await;
     assert_ne!(all[0].shipment, all[1].shipment, "a new parcel, not a reship");
 }
+
+#[actix_web::test]
+async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again() {
+    use merchant_crm::db::schema::shipments;
+    let fx = fixture().await;
+    let drop = tempfile::tempdir().unwrap();
+    let house = add_house(
+        &fx.app,
+        &[
+            ("name", "Drop"),
+            ("kind", "csv"),
+            ("csv_folder", drop.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    product_on(&fx, "MUG", house, 0).await;
+    apply(
+        &fx,
+        sale_event("CRS00001", "c@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    assert_eq!(run_export(&fx.app, house).await.shipments, 1);
+    // As if the process died after sending, before recording.
+    fx.app
+        .db
+        .run(|c| {
+            diesel::update(fulfillments::table)
+                .set(fulfillments::status.eq("HOLD"))
+                .execute(c)?;
+            diesel::update(shipments::table)
+                .set(shipments::status.eq("sending"))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let s = run_export(&fx.app, house).await;
+    assert_eq!(s.shipments, 0, "not sent again");
+    let it = by_receipt(&items(&fx.app).await, "CRS00001").clone();
+    assert_eq!((it.status.as_str(), it.attempts), ("FAILED", 2));
+    assert_eq!(
+        run_export(&fx.app, house).await.shipments,
+        0,
+        "no automatic retry either"
+    );
+}

@@ -12,6 +12,9 @@
 //! 4. send (one signed JSON POST per batch to an HTTP house, or one CSV file in a drop
 //!    folder); items become PENDING on success, FAILED with the house's reason otherwise;
 //! 5. record the run (items, shipments, failures) and release the lease.
+//!
+//! A run that stops between 4 and 5 (a crash) leaves shipments "sending": the next run marks
+//! their items FAILED for a human (the house may have them), never sends them again itself.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -35,6 +38,9 @@ use crate::secrets::SecretBox;
 pub const LEASE_SECONDS: i64 = 600;
 /// Shipments per POST to an HTTP house.
 pub const HTTP_BATCH: usize = 200;
+/// Why items of an interrupted run wait for a human.
+pub const INTERRUPTED: &str = "the export stopped while this shipment was being sent: check with the house \
+     whether it arrived, then mark the items or move them back to HOLD to send again";
 /// Longest reason kept from a house's answer.
 const MAX_REASON: usize = 500;
 
@@ -419,6 +425,35 @@ fn prepare(
     now: NaiveDateTime,
 ) -> Result<Vec<OutShipment>, AppError> {
     let mut out = Vec::new();
+
+    // 0. A run that stopped between sending and recording (a crash) left shipments
+    //    "sending": the house may have them. Never send them again by ourselves.
+    let stuck: Vec<String> = shipments::table
+        .filter(shipments::house_id.eq(house))
+        .filter(shipments::status.eq("sending"))
+        .select(shipments::shipment_id)
+        .load(conn)?;
+    for chunk in stuck.chunks(CHUNK) {
+        diesel::update(
+            fulfillments::table
+                .filter(fulfillments::shipment_id.eq_any(chunk))
+                .filter(fulfillments::status.eq_any(["HOLD", "RECYCLED"])),
+        )
+        .set((
+            fulfillments::status.eq("FAILED"),
+            fulfillments::attempts.eq(2),
+            fulfillments::last_error.eq(Some(INTERRUPTED)),
+            fulfillments::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+        diesel::update(shipments::table.filter(shipments::shipment_id.eq_any(chunk)))
+            .set((
+                shipments::status.eq("interrupted"),
+                shipments::error.eq(Some(INTERRUPTED)),
+                shipments::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
 
     // 1. Shipments that failed once go again, same id, their items RECYCLED.
     let failed: Vec<String> = shipments::table
