@@ -28,6 +28,8 @@ pub struct Config {
     pub scheduler_tick_secs: u64,
     /// Minutes between continuous order imports of a plugin.
     pub import_interval_minutes: i32,
+    /// Minutes between two fulfillment exports of a house.
+    pub export_interval_minutes: i32,
     /// ClickBank REST base URL (the sandbox's in demos and tests).
     pub clickbank_api_base: String,
     pub ip_ranges: crate::domain::ip_allow::IpRanges,
@@ -225,6 +227,7 @@ impl Config {
         };
         let scheduler_tick_secs = number("MERCHANT_CRM_SCHEDULER_TICK_SECS", 60, 3600)?;
         let import_interval_minutes = number("MERCHANT_CRM_IMPORT_INTERVAL_MINUTES", 15, 1440)? as i32;
+        let export_interval_minutes = number("MERCHANT_CRM_EXPORT_INTERVAL_MINUTES", 60, 10080)? as i32;
         let ip_ranges = crate::domain::ip_allow::IpRanges::load(get)?;
         Ok(Config {
             master_key,
@@ -232,6 +235,7 @@ impl Config {
             jobs,
             scheduler_tick_secs,
             import_interval_minutes,
+            export_interval_minutes,
             ip_ranges,
             bind,
             data_dir,

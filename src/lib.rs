@@ -43,6 +43,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the fulfillment export job needs.
+    pub fn export_context(&self) -> Result<domain::fulfillment::export::ExportContext, AppError> {
+        domain::fulfillment::export::ExportContext::new(
+            self.db.clone(),
+            self.secrets.clone(),
+            i64::from(self.config.export_interval_minutes),
+        )
+    }
+
     /// What the import jobs need.
     pub fn import_context(&self) -> domain::imports::ImportContext {
         domain::imports::ImportContext {
@@ -151,6 +160,7 @@ impl Application {
         if state.config.jobs {
             jobs::scheduler::spawn(
                 state.import_context(),
+                state.export_context()?,
                 std::time::Duration::from_secs(state.config.scheduler_tick_secs),
                 state.wake_jobs.clone(),
             );

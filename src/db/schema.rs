@@ -84,6 +84,14 @@ diesel::table! {
         name -> Text,
         kind -> Text,
         created_at -> Timestamp,
+        endpoint -> Text,
+        api_key_enc -> Nullable<Text>,
+        signing_secret_enc -> Nullable<Text>,
+        csv_folder -> Text,
+        active -> Bool,
+        next_export_at -> Nullable<Timestamp>,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
     }
 }
 
@@ -254,6 +262,15 @@ diesel::table! {
         carrier -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        method -> Nullable<Text>,
+        ship_date -> Nullable<Date>,
+        rma_number -> Nullable<Text>,
+        exported_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        export_run_id -> Nullable<BigInt>,
+        ship_to -> Nullable<Text>,
+        ship_notice_at -> Nullable<Timestamp>,
     }
 }
 
@@ -451,3 +468,42 @@ diesel::table! {
 diesel::joinable!(service_requests -> customers (customer_id));
 diesel::joinable!(service_requests -> orders (order_id));
 diesel::joinable!(customer_notes -> customers (customer_id));
+
+// Fulfillment (issue 7): export runs and the shipments they sent.
+diesel::table! {
+    fulfillment_export_runs (id) {
+        id -> BigInt,
+        house_id -> BigInt,
+        runner -> Text,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        items -> Integer,
+        shipments -> Integer,
+        failures -> Integer,
+        outcome -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    shipments (id) {
+        id -> BigInt,
+        shipment_id -> Text,
+        house_id -> BigInt,
+        run_id -> BigInt,
+        customer_id -> BigInt,
+        items -> Integer,
+        status -> Text,
+        attempts -> Integer,
+        house_ref -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(fulfillment_export_runs -> fulfillment_houses (house_id));
+diesel::joinable!(shipments -> fulfillment_export_runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(fulfillment_export_runs, shipments);
+diesel::allow_tables_to_appear_in_same_query!(fulfillment_export_runs, fulfillment_houses);
+diesel::allow_tables_to_appear_in_same_query!(shipments, fulfillment_houses);

@@ -696,6 +696,7 @@ fn sale(
                     fulfillments::cycle.eq(1),
                     fulfillments::house_id.eq(house),
                     fulfillments::status.eq(status),
+                    fulfillments::ship_to.eq(Some(super::fulfillment::ship_to_json(&ev.customer))),
                     fulfillments::created_at.eq(now),
                     fulfillments::updated_at.eq(now),
                 ))
@@ -810,6 +811,8 @@ fn rebill(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) ->
                 purchases::updated_at.eq(super::now()),
             ))
             .execute(conn)?;
+        // A rebilled physical subscription ships again: a new item for the new cycle.
+        super::fulfillment::rebill_item(conn, id, &ev.customer)?;
         if next.is_some() {
             diesel::update(purchases::table.find(id))
                 .set(purchases::next_bill_date.eq(next))
@@ -838,11 +841,12 @@ fn refund(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) ->
         diesel::update(orders::table.find(order.id))
             .set(orders::status.eq("REFUNDED"))
             .execute(conn)?;
-        // Nothing refunded ships: items still on hold are cancelled.
+        // Nothing refunded ships: items not at a house yet (on hold, or waiting for an export
+        // retry) are cancelled.
         diesel::update(
             fulfillments::table
                 .filter(fulfillments::order_id.eq(order.id))
-                .filter(fulfillments::status.eq("HOLD")),
+                .filter(fulfillments::status.eq_any(super::fulfillment::CANCEL_ON_REFUND)),
         )
         .set((
             fulfillments::status.eq("CANCELLED"),

@@ -9,6 +9,7 @@ pub mod customer_actions;
 pub mod customer_service;
 pub mod customers;
 pub mod events;
+pub mod fulfillment;
 pub mod imports;
 pub mod inbox;
 pub mod ip_allow;

@@ -1,4 +1,5 @@
-//! Background work: the INS inbox worker and the import scheduler. Jobs call `domain`.
+//! Background work: the INS inbox worker and the scheduler (imports, fulfillment export). Jobs call `domain`.
 
+pub mod export;
 pub mod inbox_worker;
 pub mod scheduler;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use rand::Rng;
 use tokio::sync::Notify;
 
+use crate::domain::fulfillment::export::ExportContext;
 use crate::domain::imports::{self, ImportContext, PAGES_PER_RUN};
 
 /// This process's name in leases and run records.
@@ -44,11 +45,13 @@ pub async fn run_due(ctx: &ImportContext, runner: &str) -> bool {
     more
 }
 
-/// Starts the scheduler on the current runtime.
-pub fn spawn(ctx: ImportContext, tick: Duration, wake: Arc<Notify>) {
+/// Starts the scheduler on the current runtime: import tasks, and the fulfillment export
+/// of every house that is due (each house under its own lease).
+pub fn spawn(ctx: ImportContext, export: ExportContext, tick: Duration, wake: Arc<Notify>) {
     let runner = runner_id();
     actix_web::rt::spawn(async move {
         loop {
+            super::export::run_due(&export, &runner).await;
             if run_due(&ctx, &runner).await {
                 continue;
             }

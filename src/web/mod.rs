@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod customers;
 pub mod dashboard;
 pub mod extract;
+pub mod fulfillment;
 pub mod health;
 pub mod notifications;
 pub mod page;
@@ -151,6 +152,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/crm/campaigns/{id}/products/{link}/remove",
             web::post().to(crm::campaigns::remove_product),
         );
+    fulfillment::routes(cfg);
 }
 
 /// Renders a template as an HTML response.

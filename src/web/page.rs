@@ -46,9 +46,10 @@ const fn item(label: &'static str, href: &'static str, admin_only: bool, ready: 
 pub const NAV: &[NavItem] = &[
     item("Dashboard", "/", false, true),
     item("Customer Service", "/customer-service", false, true),
-    item("Fulfillment", "/fulfillment", false, false),
+    item("Fulfillment", "/fulfillment", false, true),
     item("Products", "/crm/products", false, true),
     item("Campaigns", "/crm/campaigns", false, true),
+    item("Fulfillment houses", "/crm/fulfillment-houses", false, true),
     item("Reports", "/reports", false, false),
     item("Plugins", "/admin/plugins", true, true),
     item("Notifications", "/admin/notifications", true, true),

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod csrf;
 mod customer_service;
+mod fulfillment;
 mod health;
 mod helpers;
 mod imports;

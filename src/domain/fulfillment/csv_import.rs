@@ -1,0 +1,623 @@
+//! CSV imports, told apart by their header line (required):
+//! - tracking file `orderId,clientFulfillmentId,trackingNumber,carrier,method`: the items
+//!   move to SHIPPED with their tracking (an empty clientFulfillmentId means every item of
+//!   the order that may ship; rows with no tracking number are left alone, so a partly
+//!   filled export of the list can be uploaded as it is);
+//! - returns file `orderId,status[,rmaNumber]` with status RETURNED or CANCELLED (CANCELLED
+//!   also cancels the purchase of the item).
+//!
+//! `orderId` is the ClickBank receipt. Every row is checked first; any bad row means nothing
+//! is applied and the answer lists every bad line with its reason. Otherwise all rows are
+//! applied in one transaction. A UTF-8 BOM, CRLF line ends, quoted fields and spaces around
+//! values are all fine.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+
+use super::batch::CHUNK;
+use super::Status;
+use crate::db::schema::{fulfillments, orders, purchases};
+use crate::db::DbConn;
+use crate::domain::{audit, Actor};
+use crate::error::AppError;
+
+/// Which file it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Tracking,
+    Returns,
+}
+
+impl FileKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            FileKind::Tracking => "tracking",
+            FileKind::Returns => "returns",
+        }
+    }
+}
+
+/// One bad line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub line: u64,
+    pub message: String,
+}
+
+/// What an applied file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub kind: FileKind,
+    pub rows: usize,
+    pub items: usize,
+    pub skipped: usize,
+    pub purchases_cancelled: usize,
+}
+
+/// A file that was refused: every bad line, nothing applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub errors: Vec<LineError>,
+}
+
+pub const TRACKING_HEADER: &str = "orderId,clientFulfillmentId,trackingNumber,carrier,method";
+pub const RETURNS_HEADER: &str = "orderId,status[,rmaNumber]";
+
+/// One parsed row (tracking or returns).
+#[derive(Debug, Clone)]
+struct Row {
+    line: u64,
+    receipt: String,
+    item: Option<i64>,
+    tracking: String,
+    carrier: String,
+    method: String,
+    status: Option<Status>,
+    rma: String,
+}
+
+/// An item as the checks see it.
+#[derive(Debug, Clone)]
+struct Item {
+    id: i64,
+    order_item_id: i64,
+    status: Status,
+    ship_date: Option<NaiveDate>,
+}
+
+/// One change to apply.
+struct Change {
+    id: i64,
+    order_item_id: i64,
+    from: Status,
+    to: Status,
+    tracking: Option<String>,
+    carrier: Option<String>,
+    method: Option<String>,
+    ship_date: Option<NaiveDate>,
+    rma: Option<String>,
+}
+
+fn key(h: &str) -> String {
+    h.chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// Drops spaces and tabs between a delimiter (or line start) and an opening quote, and
+/// between a closing quote and the next delimiter (or line end), so ` "Ground, 2 days" ` is
+/// read as one quoted field; the CSV reader only knows quotes at the very start of a field.
+fn tidy_quotes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !bytes.contains(&b'"') {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut in_quotes = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !in_quotes && (b == b' ' || b == b'\t') {
+            let mut j = i;
+            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
+                j += 1;
+            }
+            let prev = out.last().copied();
+            let next = bytes.get(j).copied();
+            let at_field_start = matches!(prev, None | Some(b',') | Some(b'\n') | Some(b'\r'));
+            let after_closing_quote = prev == Some(b'"');
+            let skip = (at_field_start && next == Some(b'"'))
+                || (after_closing_quote && matches!(next, None | Some(b',') | Some(b'\n') | Some(b'\r')));
+            if !skip {
+                out.extend_from_slice(&bytes[i..j]);
+            }
+            i = j;
+            continue;
+        }
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        }
+        out.push(b);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Reads the file. Errors here are about its shape (header, CSV syntax).
+fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Rejected> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = tidy_quotes(bytes);
+    let bytes: &[u8] = &bytes;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let bad_header = || Rejected {
+        errors: vec![LineError {
+            line: 1,
+            message: format!(
+                "The first line must be a header: {TRACKING_HEADER} for a tracking file, or \
+                 {RETURNS_HEADER} for a returns file."
+            ),
+        }],
+    };
+    let headers = match rdr.headers() {
+        Ok(h) => h.iter().map(key).collect::<Vec<_>>(),
+        Err(_) => return Err(bad_header()),
+    };
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let order_col = col("orderid").ok_or_else(bad_header)?;
+    let kind = if col("trackingnumber").is_some() {
+        FileKind::Tracking
+    } else if col("status").is_some() {
+        FileKind::Returns
+    } else {
+        return Err(bad_header());
+    };
+    if kind == FileKind::Tracking
+        && ["clientfulfillmentid", "carrier", "method"]
+            .iter()
+            .any(|c| col(c).is_none())
+    {
+        return Err(bad_header());
+    }
+    let (item_col, tracking_col, carrier_col, method_col, status_col, rma_col) = (
+        col("clientfulfillmentid"),
+        col("trackingnumber"),
+        col("carrier"),
+        col("method"),
+        col("status"),
+        col("rmanumber"),
+    );
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut skipped = 0;
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(LineError {
+                    line,
+                    message: format!("not readable as CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        if rec.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).unwrap_or("").to_string();
+        let receipt = get(Some(order_col));
+        if receipt.is_empty() {
+            errors.push(LineError {
+                line,
+                message: "orderId (the ClickBank receipt) is empty".into(),
+            });
+            continue;
+        }
+        let item_text = get(item_col);
+        let item = if item_text.is_empty() {
+            None
+        } else {
+            match item_text.parse::<i64>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    errors.push(LineError {
+                        line,
+                        message: format!("clientFulfillmentId {item_text:?} is not a number"),
+                    });
+                    continue;
+                }
+            }
+        };
+        let mut row = Row {
+            line,
+            receipt,
+            item,
+            tracking: get(tracking_col),
+            carrier: get(carrier_col),
+            method: get(method_col),
+            status: None,
+            rma: get(rma_col),
+        };
+        match kind {
+            FileKind::Tracking => {
+                if row.tracking.is_empty() {
+                    skipped += 1;
+                    continue;
+                }
+                row.status = Some(Status::Shipped);
+            }
+            FileKind::Returns => {
+                let s = get(status_col);
+                match Status::parse(&s) {
+                    Ok(st @ (Status::Returned | Status::Cancelled)) => row.status = Some(st),
+                    _ => {
+                        errors.push(LineError {
+                            line,
+                            message: format!("bad status {s:?}: a returns file takes RETURNED or CANCELLED"),
+                        });
+                        continue;
+                    }
+                }
+            }
+        }
+        rows.push(row);
+    }
+    Ok((kind, rows, skipped, errors))
+}
+
+/// (receipt, order id, item id, order item id, status, ship date); the item columns are
+/// empty for an order without items to ship.
+type LoadedRow = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<NaiveDate>,
+);
+
+/// Items of the orders with these receipts: receipt → [(order id, items)].
+fn load(conn: &mut DbConn, receipts: &[&str]) -> Result<HashMap<String, Vec<(i64, Item)>>, AppError> {
+    let mut out: HashMap<String, Vec<(i64, Item)>> = HashMap::new();
+    for chunk in receipts.chunks(CHUNK) {
+        let rows: Vec<LoadedRow> = orders::table
+            .left_join(fulfillments::table)
+            .filter(orders::receipt.eq_any(chunk))
+            .select((
+                orders::receipt,
+                orders::id,
+                fulfillments::id.nullable(),
+                fulfillments::order_item_id.nullable(),
+                fulfillments::status.nullable(),
+                fulfillments::ship_date.nullable(),
+            ))
+            .load(conn)?;
+        for (receipt, order, id, oi, status, ship_date) in rows {
+            let entry = out.entry(receipt).or_default();
+            if let (Some(id), Some(oi), Some(status)) = (id, oi, status) {
+                let status = Status::parse(&status)?;
+                entry.push((
+                    order,
+                    Item {
+                        id,
+                        order_item_id: oi,
+                        status,
+                        ship_date,
+                    },
+                ));
+            } else {
+                // An order without items to ship: known, with nothing to change.
+                entry.push((
+                    order,
+                    Item {
+                        id: 0,
+                        order_item_id: 0,
+                        status: Status::Cancelled,
+                        ship_date: None,
+                    },
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Checks every row; the changes when all are good, else every bad line.
+fn check(
+    kind: FileKind,
+    rows: &[Row],
+    known: &HashMap<String, Vec<(i64, Item)>>,
+    today: NaiveDate,
+) -> Result<Vec<Change>, Rejected> {
+    let mut errors = Vec::new();
+    let mut changes = Vec::new();
+    // Duplicate rows, and items reached by two rows.
+    let mut seen_rows: HashMap<(String, Option<i64>), u64> = HashMap::new();
+    let mut seen_items: HashMap<i64, u64> = HashMap::new();
+    for row in rows {
+        let err = |errors: &mut Vec<LineError>, m: String| {
+            errors.push(LineError {
+                line: row.line,
+                message: m,
+            })
+        };
+        if let Some(first) = seen_rows.insert((row.receipt.clone(), row.item), row.line) {
+            err(
+                &mut errors,
+                format!("duplicate row: order {} is already on line {first}", row.receipt),
+            );
+            continue;
+        }
+        let Some(entries) = known.get(&row.receipt) else {
+            err(
+                &mut errors,
+                format!(
+                    "unknown order {}: no order has this ClickBank receipt",
+                    row.receipt
+                ),
+            );
+            continue;
+        };
+        let orders_of: std::collections::BTreeSet<i64> = entries.iter().map(|(o, _)| *o).collect();
+        if orders_of.len() > 1 {
+            err(
+                &mut errors,
+                format!(
+                    "order {} is ambiguous: several plugins have this receipt",
+                    row.receipt
+                ),
+            );
+            continue;
+        }
+        let items: Vec<&Item> = entries.iter().map(|(_, i)| i).filter(|i| i.id != 0).collect();
+        let to = row.status.unwrap_or(Status::Shipped);
+        let targets: Vec<&Item> = match row.item {
+            Some(id) => match items.iter().find(|i| i.id == id) {
+                Some(i) => {
+                    if !i.status.can_move_to(to) {
+                        err(
+                            &mut errors,
+                            format!(
+                                "item {id} of order {} is {}; {} is allowed only from {}",
+                                row.receipt,
+                                i.status,
+                                to,
+                                Status::sources_of(to).join(", ")
+                            ),
+                        );
+                        continue;
+                    }
+                    vec![*i]
+                }
+                None => {
+                    err(
+                        &mut errors,
+                        format!("clientFulfillmentId {id} is not an item of order {}", row.receipt),
+                    );
+                    continue;
+                }
+            },
+            None => {
+                if items.is_empty() {
+                    err(&mut errors, format!("order {} has no items to ship", row.receipt));
+                    continue;
+                }
+                let movable: Vec<&Item> = items
+                    .iter()
+                    .copied()
+                    .filter(|i| i.status.can_move_to(to))
+                    .collect();
+                if movable.is_empty() {
+                    let now: Vec<String> = items.iter().map(|i| format!("{} {}", i.id, i.status)).collect();
+                    err(
+                        &mut errors,
+                        format!(
+                            "no item of order {} may become {} (items: {}; allowed only from {})",
+                            row.receipt,
+                            to,
+                            now.join(", "),
+                            Status::sources_of(to).join(", ")
+                        ),
+                    );
+                    continue;
+                }
+                movable
+            }
+        };
+        let mut dup = false;
+        for i in &targets {
+            if let Some(first) = seen_items.insert(i.id, row.line) {
+                err(
+                    &mut errors,
+                    format!("duplicate row: item {} is already changed by line {first}", i.id),
+                );
+                dup = true;
+                break;
+            }
+        }
+        if dup {
+            continue;
+        }
+        for i in targets {
+            let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+            changes.push(match kind {
+                FileKind::Tracking => Change {
+                    id: i.id,
+                    order_item_id: i.order_item_id,
+                    from: i.status,
+                    to,
+                    tracking: Some(row.tracking.clone()),
+                    carrier: opt(&row.carrier),
+                    method: opt(&row.method),
+                    ship_date: Some(i.ship_date.unwrap_or(today)),
+                    rma: None,
+                },
+                FileKind::Returns => Change {
+                    id: i.id,
+                    order_item_id: i.order_item_id,
+                    from: i.status,
+                    to,
+                    tracking: None,
+                    carrier: None,
+                    method: None,
+                    ship_date: i.ship_date,
+                    rma: opt(&row.rma),
+                },
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(changes)
+    } else {
+        errors.sort_by_key(|e| e.line);
+        Err(Rejected { errors })
+    }
+}
+
+/// Checks and applies a CSV file: `Ok(Ok(report))` when applied, `Ok(Err(rejected))` when
+/// any line is bad (nothing applied).
+pub fn import(
+    conn: &mut DbConn,
+    actor: &Actor,
+    bytes: &[u8],
+) -> Result<Result<ImportReport, Rejected>, AppError> {
+    let (kind, rows, skipped, mut errors) = match parse(bytes) {
+        Ok(p) => p,
+        Err(r) => return Ok(Err(r)),
+    };
+    if rows.is_empty() && errors.is_empty() {
+        return Ok(Err(Rejected {
+            errors: vec![LineError {
+                line: 2,
+                message: "the file has no rows to apply (a tracking row needs a tracking number)".into(),
+            }],
+        }));
+    }
+    let today = crate::domain::now().date();
+    conn.transaction(|conn| {
+        let mut receipts: Vec<&str> = rows.iter().map(|r| r.receipt.as_str()).collect();
+        receipts.sort_unstable();
+        receipts.dedup();
+        let known = load(conn, &receipts)?;
+        // Lines that could not be read and lines that fail the checks: all of them, in order.
+        let changes = match check(kind, &rows, &known, today) {
+            Ok(c) if errors.is_empty() => c,
+            Ok(_) => return Ok(Err(Rejected { errors })),
+            Err(r) => {
+                errors.extend(r.errors);
+                errors.sort_by_key(|e| e.line);
+                return Ok(Err(Rejected { errors }));
+            }
+        };
+        let now = crate::domain::now();
+        let mut cancelled_items = Vec::new();
+        for c in &changes {
+            let target = fulfillments::table
+                .filter(fulfillments::id.eq(c.id))
+                .filter(fulfillments::status.eq(c.from.as_str()));
+            let n = match kind {
+                FileKind::Tracking => diesel::update(target)
+                    .set((
+                        fulfillments::status.eq(c.to.as_str()),
+                        fulfillments::tracking_number.eq(&c.tracking),
+                        fulfillments::carrier.eq(&c.carrier),
+                        fulfillments::method.eq(&c.method),
+                        fulfillments::ship_date.eq(c.ship_date),
+                        fulfillments::updated_at.eq(now),
+                    ))
+                    .execute(conn)?,
+                FileKind::Returns => {
+                    if c.rma.is_some() {
+                        diesel::update(fulfillments::table.filter(fulfillments::id.eq(c.id)))
+                            .set(fulfillments::rma_number.eq(&c.rma))
+                            .execute(conn)?;
+                    }
+                    diesel::update(target)
+                        .set((
+                            fulfillments::status.eq(c.to.as_str()),
+                            fulfillments::updated_at.eq(now),
+                        ))
+                        .execute(conn)?
+                }
+            };
+            if n != 1 {
+                return Err(AppError::Conflict(format!(
+                    "item {} changed while the file was applied; nothing was changed. Upload it again.",
+                    c.id
+                )));
+            }
+            if c.to == Status::Cancelled {
+                cancelled_items.push(c.order_item_id);
+            }
+        }
+        let mut purchases_cancelled = 0;
+        for chunk in cancelled_items.chunks(CHUNK) {
+            purchases_cancelled += diesel::update(
+                purchases::table
+                    .filter(purchases::order_item_id.eq_any(chunk))
+                    .filter(purchases::status.ne("CANCELLED")),
+            )
+            .set((
+                purchases::status.eq("CANCELLED"),
+                purchases::cancelled_at.eq(Some(now)),
+                purchases::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        }
+        let report = ImportReport {
+            kind,
+            rows: rows.len(),
+            items: changes.len(),
+            skipped,
+            purchases_cancelled,
+        };
+        audit::record(
+            conn,
+            actor,
+            "fulfillment.csv_import",
+            "fulfillments",
+            serde_json::json!({"kind": kind.label(), "rows": report.rows, "items": report.items,
+                               "skipped": skipped, "purchases_cancelled": purchases_cancelled}),
+        )?;
+        Ok(Ok(report))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bom_crlf_quotes_and_spaces_are_read() {
+        let file = "\u{feff}orderId , clientFulfillmentId,trackingNumber,carrier,method\r\n \"AB12\" ,, \"1Z 9\" ,UPS , \"Ground, 2 day\"\r\n";
+        let (kind, rows, skipped, errors) = parse(file.as_bytes()).unwrap();
+        assert!(errors.is_empty());
+        assert_eq!(kind, FileKind::Tracking);
+        assert_eq!(skipped, 0);
+        assert_eq!(rows[0].receipt, "AB12");
+        assert_eq!(rows[0].item, None);
+        assert_eq!(rows[0].tracking, "1Z 9");
+        assert_eq!(rows[0].method, "Ground, 2 day");
+    }
+
+    #[test]
+    fn a_file_without_header_is_refused_on_line_one() {
+        let r = parse(b"AB12,,1Z,UPS,Ground\n").unwrap_err();
+        assert_eq!(r.errors[0].line, 1);
+    }
+
+    #[test]
+    fn returns_take_only_returned_or_cancelled() {
+        let (_, rows, _, errors) = parse(b"orderId,status\nAB12,RETURNED\nCD34,SHIPPED\n").unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 3);
+    }
+}

@@ -1,0 +1,336 @@
+//! Fulfillment houses: the dummy `ClickBank` house (ClickBank ships; never exported), houses
+//! that take a signed HTTP JSON POST, and houses that read a CSV file from a drop folder.
+//! The API key and the signing secret are sealed at rest and never shown again.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{fulfillment_houses, products};
+use crate::db::DbConn;
+use crate::domain::{audit, Actor};
+use crate::error::AppError;
+use crate::secrets::SecretBox;
+
+/// How a house receives its exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HouseKind {
+    ClickBank,
+    HttpJson,
+    CsvDrop,
+}
+
+impl HouseKind {
+    pub const CHOICES: [HouseKind; 2] = [HouseKind::HttpJson, HouseKind::CsvDrop];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HouseKind::ClickBank => "clickbank",
+            HouseKind::HttpJson => "http",
+            HouseKind::CsvDrop => "csv",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            HouseKind::ClickBank => "ClickBank (ClickBank ships; never exported)",
+            HouseKind::HttpJson => "HTTP JSON",
+            HouseKind::CsvDrop => "CSV drop folder",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        match s.trim() {
+            "clickbank" => Ok(HouseKind::ClickBank),
+            "http" => Ok(HouseKind::HttpJson),
+            "csv" => Ok(HouseKind::CsvDrop),
+            other => Err(AppError::Validation(format!(
+                "Unknown kind of house {other:?}: choose HTTP JSON or CSV drop folder."
+            ))),
+        }
+    }
+}
+
+/// A house as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = fulfillment_houses)]
+pub struct House {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub created_at: NaiveDateTime,
+    pub endpoint: String,
+    pub api_key_enc: Option<String>,
+    pub signing_secret_enc: Option<String>,
+    pub csv_folder: String,
+    pub active: bool,
+    pub next_export_at: Option<NaiveDateTime>,
+    pub locked_until: Option<NaiveDateTime>,
+    pub locked_by: Option<String>,
+}
+
+impl House {
+    pub fn kind(&self) -> HouseKind {
+        HouseKind::parse(&self.kind).unwrap_or(HouseKind::ClickBank)
+    }
+
+    pub fn kind_label(&self) -> &'static str {
+        self.kind().label()
+    }
+
+    /// The dummy house: its items are never exported.
+    pub fn is_dummy(&self) -> bool {
+        self.kind() == HouseKind::ClickBank
+    }
+
+    pub fn has_api_key(&self) -> bool {
+        self.api_key_enc.is_some()
+    }
+
+    pub fn has_secret(&self) -> bool {
+        self.signing_secret_enc.is_some()
+    }
+}
+
+/// The form of a house (the secrets are only written when given).
+#[derive(Debug, Clone, Default)]
+pub struct HouseInput {
+    pub name: String,
+    pub kind: String,
+    pub endpoint: String,
+    pub api_key: String,
+    pub signing_secret: String,
+    pub csv_folder: String,
+    pub active: bool,
+}
+
+struct Checked {
+    name: String,
+    kind: HouseKind,
+    endpoint: String,
+    csv_folder: String,
+}
+
+fn check(input: &HouseInput, existing: Option<&House>) -> Result<Checked, AppError> {
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::Validation(
+            "A house needs a name of 1 to 100 characters.".into(),
+        ));
+    }
+    let kind = match existing {
+        Some(h) => h.kind(),
+        None => HouseKind::parse(&input.kind)?,
+    };
+    if kind == HouseKind::ClickBank && existing.is_none() {
+        return Err(AppError::Validation(
+            "There is one ClickBank house already; choose HTTP JSON or CSV drop folder.".into(),
+        ));
+    }
+    let endpoint = input.endpoint.trim().to_string();
+    let csv_folder = input.csv_folder.trim().to_string();
+    match kind {
+        HouseKind::HttpJson => {
+            let u = url::Url::parse(&endpoint).map_err(|_| {
+                AppError::Validation("The endpoint must be a full http:// or https:// address.".into())
+            })?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(AppError::Validation(
+                    "The endpoint must be a full http:// or https:// address.".into(),
+                ));
+            }
+            let has_key = !input.api_key.trim().is_empty() || existing.is_some_and(House::has_api_key);
+            let has_secret =
+                !input.signing_secret.trim().is_empty() || existing.is_some_and(House::has_secret);
+            if !has_key || !has_secret {
+                return Err(AppError::Validation(
+                    "An HTTP JSON house needs its API key and a signing secret (the house checks the \
+                     X-Signature header with it)."
+                        .into(),
+                ));
+            }
+        }
+        HouseKind::CsvDrop => {
+            if csv_folder.is_empty() || !std::path::Path::new(&csv_folder).is_absolute() {
+                return Err(AppError::Validation(
+                    "A CSV drop house needs the absolute path of its folder (for example a mounted SFTP share)."
+                        .into(),
+                ));
+            }
+        }
+        HouseKind::ClickBank => {}
+    }
+    Ok(Checked {
+        name,
+        kind,
+        endpoint,
+        csv_folder,
+    })
+}
+
+pub fn list(conn: &mut DbConn) -> Result<Vec<House>, AppError> {
+    Ok(fulfillment_houses::table
+        .select(House::as_select())
+        .order((fulfillment_houses::name.asc(), fulfillment_houses::id.asc()))
+        .load(conn)?)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> Result<House, AppError> {
+    Ok(fulfillment_houses::table
+        .find(id)
+        .select(House::as_select())
+        .first(conn)?)
+}
+
+fn name_taken(conn: &mut DbConn, name: &str, except: Option<i64>) -> Result<bool, AppError> {
+    let mut q = fulfillment_houses::table
+        .filter(fulfillment_houses::name.eq(name))
+        .into_boxed();
+    if let Some(id) = except {
+        q = q.filter(fulfillment_houses::id.ne(id));
+    }
+    Ok(q.count().get_result::<i64>(conn)? > 0)
+}
+
+pub fn create(
+    conn: &mut DbConn,
+    secrets: &SecretBox,
+    actor: &Actor,
+    input: &HouseInput,
+) -> Result<House, AppError> {
+    let c = check(input, None)?;
+    conn.transaction(|conn| {
+        if name_taken(conn, &c.name, None)? {
+            return Err(AppError::Conflict(format!(
+                "A house named {} exists already.",
+                c.name
+            )));
+        }
+        let seal = |v: &str| -> Result<Option<String>, AppError> {
+            let v = v.trim();
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                secrets.seal(v).map(Some)
+            }
+        };
+        let id: i64 = diesel::insert_into(fulfillment_houses::table)
+            .values((
+                fulfillment_houses::name.eq(&c.name),
+                fulfillment_houses::kind.eq(c.kind.as_str()),
+                fulfillment_houses::created_at.eq(crate::domain::now()),
+                fulfillment_houses::endpoint.eq(&c.endpoint),
+                fulfillment_houses::api_key_enc.eq(seal(&input.api_key)?),
+                fulfillment_houses::signing_secret_enc.eq(seal(&input.signing_secret)?),
+                fulfillment_houses::csv_folder.eq(&c.csv_folder),
+                fulfillment_houses::active.eq(input.active),
+            ))
+            .returning(fulfillment_houses::id)
+            .get_result(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "fulfillment_house.create",
+            &format!("fulfillment_house:{id}"),
+            serde_json::json!({"name": c.name, "kind": c.kind.as_str()}),
+        )?;
+        find(conn, id)
+    })
+}
+
+pub fn update(
+    conn: &mut DbConn,
+    secrets: &SecretBox,
+    actor: &Actor,
+    id: i64,
+    input: &HouseInput,
+) -> Result<House, AppError> {
+    conn.transaction(|conn| {
+        let existing = find(conn, id)?;
+        let c = check(input, Some(&existing))?;
+        if name_taken(conn, &c.name, Some(id))? {
+            return Err(AppError::Conflict(format!(
+                "A house named {} exists already.",
+                c.name
+            )));
+        }
+        diesel::update(fulfillment_houses::table.find(id))
+            .set((
+                fulfillment_houses::name.eq(&c.name),
+                fulfillment_houses::endpoint.eq(&c.endpoint),
+                fulfillment_houses::csv_folder.eq(&c.csv_folder),
+                fulfillment_houses::active.eq(input.active || existing.is_dummy()),
+            ))
+            .execute(conn)?;
+        let key_changed = !input.api_key.trim().is_empty();
+        let secret_changed = !input.signing_secret.trim().is_empty();
+        if key_changed {
+            diesel::update(fulfillment_houses::table.find(id))
+                .set(fulfillment_houses::api_key_enc.eq(Some(secrets.seal(input.api_key.trim())?)))
+                .execute(conn)?;
+        }
+        if secret_changed {
+            diesel::update(fulfillment_houses::table.find(id))
+                .set(
+                    fulfillment_houses::signing_secret_enc
+                        .eq(Some(secrets.seal(input.signing_secret.trim())?)),
+                )
+                .execute(conn)?;
+        }
+        audit::record(
+            conn,
+            actor,
+            "fulfillment_house.update",
+            &format!("fulfillment_house:{id}"),
+            serde_json::json!({"name": c.name, "active": input.active,
+                               "api_key_changed": key_changed, "secret_changed": secret_changed}),
+        )?;
+        find(conn, id)
+    })
+}
+
+/// "Assign to all products": every product ships from `id` from now on (items already
+/// created keep their house; move those with a batch update). Returns how many changed.
+pub fn assign_to_all_products(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<usize, AppError> {
+    conn.transaction(|conn| {
+        let h = find(conn, id)?;
+        let n = diesel::update(products::table.filter(products::fulfillment_house_id.ne(id)))
+            .set((
+                products::fulfillment_house_id.eq(id),
+                products::updated_at.eq(crate::domain::now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "fulfillment_house.assign_all",
+            &format!("fulfillment_house:{id}"),
+            serde_json::json!({"name": h.name, "products": n}),
+        )?;
+        Ok(n)
+    })
+}
+
+/// The clear keys of a house, held only while exporting.
+pub struct HouseKeys {
+    pub api_key: String,
+    pub signing_secret: String,
+}
+
+impl std::fmt::Debug for HouseKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HouseKeys(..)")
+    }
+}
+
+pub fn keys(h: &House, secrets: &SecretBox) -> Result<HouseKeys, AppError> {
+    let open = |v: &Option<String>| -> Result<String, AppError> {
+        v.as_deref()
+            .map(|s| secrets.open(s))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    Ok(HouseKeys {
+        api_key: open(&h.api_key_enc)?,
+        signing_secret: open(&h.signing_secret_enc)?,
+    })
+}

@@ -1,0 +1,392 @@
+//! Fulfillment: the parcels of shippable line items, from HOLD to the door and back.
+//!
+//! One place for each rule:
+//! - statuses and the moves allowed between them: [`Status`] and [`Status::can_move_to`];
+//! - the normalized shipping address that decides bundling: [`address_key`];
+//! - the signature of an export sent to an HTTP house: [`sign`].
+//!
+//! Submodules: `houses` (the houses and their settings), `list` (filters, keyset pages, the
+//! CSV export of a list), `batch` (batch updates), `export` (the export job), `csv_import`
+//! (tracking and returns files), `updates` (updates posted by houses, ship notices).
+
+pub mod batch;
+pub mod csv_import;
+pub mod export;
+pub mod houses;
+pub mod list;
+pub mod updates;
+
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::error::AppError;
+
+/// A fulfillment item's status, in the merchants' words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Hold,
+    Pending,
+    PendingShipment,
+    Shipped,
+    Delivered,
+    Cancelled,
+    RmaPending,
+    Returned,
+    Failed,
+    Recycled,
+}
+
+use Status::*;
+
+impl Status {
+    pub const ALL: [Status; 10] = [
+        Hold,
+        Pending,
+        PendingShipment,
+        Shipped,
+        Delivered,
+        Cancelled,
+        RmaPending,
+        Returned,
+        Failed,
+        Recycled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hold => "HOLD",
+            Pending => "PENDING",
+            PendingShipment => "PENDING_SHIPMENT",
+            Shipped => "SHIPPED",
+            Delivered => "DELIVERED",
+            Cancelled => "CANCELLED",
+            RmaPending => "RMA_PENDING",
+            Returned => "RETURNED",
+            Failed => "FAILED",
+            Recycled => "RECYCLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Status, AppError> {
+        let t = s.trim().to_ascii_uppercase().replace([' ', '-'], "_");
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == t)
+            .ok_or_else(|| {
+                AppError::Validation(format!(
+                    "unknown fulfillment status {s:?}; use one of {}",
+                    Status::ALL.map(|s| s.as_str()).join(", ")
+                ))
+            })
+    }
+
+    /// The item was handed to a house (or shipped outside): a new export of it is a reship.
+    pub fn was_sent(self) -> bool {
+        matches!(
+            self,
+            Pending | PendingShipment | Shipped | Delivered | RmaPending | Returned
+        )
+    }
+
+    /// The one transition table. Staying in the same status is allowed (it updates details
+    /// such as tracking); everything else must be listed here.
+    pub fn can_move_to(self, to: Status) -> bool {
+        if self == to {
+            return true;
+        }
+        match self {
+            // Exported (PENDING), shipped outside, or never shipped.
+            Hold => matches!(to, Pending | PendingShipment | Shipped | Cancelled),
+            // At the house: it ships, fails, or is pulled back / cancelled before it ships.
+            Pending => matches!(
+                to,
+                PendingShipment | Shipped | Delivered | Cancelled | Failed | Hold
+            ),
+            PendingShipment => matches!(to, Shipped | Delivered | Cancelled | Failed | Hold),
+            // On its way or delivered: returns, or back to HOLD for a deliberate reship.
+            Shipped => matches!(to, Delivered | RmaPending | Returned | Hold),
+            Delivered => matches!(to, RmaPending | Returned | Hold),
+            RmaPending => matches!(to, Returned | Delivered | Hold),
+            Returned => matches!(to, Hold),
+            // A cancelled item can be put back on hold (a mistake undone).
+            Cancelled => matches!(to, Hold),
+            // A failed export: one automatic retry (RECYCLED), else a human decides.
+            Failed => matches!(to, Recycled | Hold | Cancelled | Shipped),
+            Recycled => matches!(to, Pending | Failed | Hold | Cancelled | Shipped),
+        }
+    }
+
+    /// Statuses from which `to` may be reached (for queries and messages).
+    pub fn sources_of(to: Status) -> Vec<&'static str> {
+        Status::ALL
+            .into_iter()
+            .filter(|s| s.can_move_to(to))
+            .map(Status::as_str)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a full refund or chargeback cancels: items not (yet) at a house.
+pub const CANCEL_ON_REFUND: &[&str] = &["HOLD", "FAILED", "RECYCLED"];
+
+/// The shipping address of an item, as it was when the order arrived.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShipTo {
+    pub name: String,
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+impl ShipTo {
+    /// From an event's customer (the shipping name and address).
+    pub fn from_customer(c: &crate::domain::events::EventCustomer) -> Self {
+        let first = if c.ship_first_name.is_empty() {
+            &c.first_name
+        } else {
+            &c.ship_first_name
+        };
+        let last = if c.ship_last_name.is_empty() {
+            &c.last_name
+        } else {
+            &c.ship_last_name
+        };
+        ShipTo {
+            name: format!("{first} {last}").trim().to_string(),
+            address1: c.shipping.address1.clone(),
+            address2: c.shipping.address2.clone(),
+            city: c.shipping.city.clone(),
+            state: c.shipping.state.clone(),
+            postal_code: c.shipping.postal_code.clone(),
+            country: c.shipping.country.clone(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(s: &str) -> Option<Self> {
+        serde_json::from_str(s).ok()
+    }
+
+    /// One line for pages and CSV files.
+    pub fn one_line(&self) -> String {
+        [
+            &self.address1,
+            &self.address2,
+            &self.city,
+            &self.state,
+            &self.postal_code,
+            &self.country,
+        ]
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim())
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
+}
+
+/// The `ship_to` column value for a new item (called by `events::sale`).
+pub fn ship_to_json(c: &crate::domain::events::EventCustomer) -> String {
+    ShipTo::from_customer(c).to_json()
+}
+
+/// After a rebill of purchase `purchase_id`: a new item for its new billing cycle when the
+/// line item ships, HOLD on the product's house (SHIPPED when ClickBank ships for the plugin
+/// and the product is on the ClickBank house, as for sales). The address is the event's,
+/// else the first cycle's. Idempotent: one item per (line item, cycle).
+pub fn rebill_item(
+    conn: &mut crate::db::DbConn,
+    purchase_id: i64,
+    customer: &crate::domain::events::EventCustomer,
+) -> Result<(), AppError> {
+    use crate::db::schema::{
+        fulfillment_houses, fulfillments, order_items, orders, plugins, products, purchases,
+    };
+    use diesel::prelude::*;
+    let (order_id, item_id, cycle, shippable, house, plugin_ships): (i64, i64, i32, bool, i64, bool) =
+        purchases::table
+            .inner_join(order_items::table.inner_join(products::table))
+            .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+            .inner_join(plugins::table.on(plugins::id.eq(orders::plugin_id)))
+            .filter(purchases::id.eq(purchase_id))
+            .select((
+                purchases::order_id,
+                purchases::order_item_id,
+                purchases::billing_cycle,
+                order_items::shippable,
+                products::fulfillment_house_id,
+                plugins::clickbank_ships,
+            ))
+            .first(conn)?;
+    if !shippable {
+        return Ok(());
+    }
+    let dummy: bool = fulfillment_houses::table
+        .find(house)
+        .select(fulfillment_houses::kind.eq("clickbank"))
+        .first(conn)?;
+    let mut ship_to = ShipTo::from_customer(customer);
+    if ship_to.address1.trim().is_empty() {
+        let first: Option<Option<String>> = fulfillments::table
+            .filter(fulfillments::order_item_id.eq(item_id))
+            .order(fulfillments::cycle.asc())
+            .select(fulfillments::ship_to)
+            .first(conn)
+            .optional()?;
+        if let Some(s) = first.flatten().as_deref().and_then(ShipTo::from_json) {
+            ship_to = s;
+        }
+    }
+    let now = crate::domain::now();
+    let status = if plugin_ships && dummy { "SHIPPED" } else { "HOLD" };
+    crate::domain::insert_ignoring_duplicate(conn, |c| {
+        diesel::insert_into(fulfillments::table)
+            .values((
+                fulfillments::order_id.eq(order_id),
+                fulfillments::order_item_id.eq(item_id),
+                fulfillments::cycle.eq(cycle),
+                fulfillments::house_id.eq(house),
+                fulfillments::status.eq(status),
+                fulfillments::ship_to.eq(Some(ship_to.to_json())),
+                fulfillments::created_at.eq(now),
+                fulfillments::updated_at.eq(now),
+            ))
+            .execute(c)
+    })
+}
+
+/// The normalized address: two items ship together only when these are equal. Case,
+/// punctuation, repeated spaces, common street-word spellings and postal-code spacing do
+/// not matter; the recipient's name does not either (same customer is checked apart).
+pub fn address_key(a: &ShipTo) -> String {
+    fn words(s: &str) -> String {
+        let cleaned: String = s
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+            .collect();
+        cleaned
+            .split_whitespace()
+            .map(|w| match w {
+                "street" => "st",
+                "avenue" => "ave",
+                "road" => "rd",
+                "boulevard" => "blvd",
+                "drive" => "dr",
+                "lane" => "ln",
+                "court" => "ct",
+                "place" => "pl",
+                // "Apt. 4", "Suite 4" and "#4" are all "4".
+                "apartment" | "apt" | "unit" | "suite" | "ste" | "no" | "number" => "",
+                "north" => "n",
+                "south" => "s",
+                "east" => "e",
+                "west" => "w",
+                other => other,
+            })
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    let postal: String = a
+        .postal_code
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect::<String>()
+        .to_uppercase();
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        words(&a.address1),
+        words(&a.address2),
+        words(&a.city),
+        words(&a.state),
+        postal,
+        a.country.trim().to_uppercase()
+    )
+}
+
+/// The HMAC-SHA256 of `body` under `secret`, hex: the value of the `X-Signature` header
+/// (`sha256=<hex>`) on every export POSTed to an HTTP house.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The signature header name.
+pub const SIGNATURE_HEADER: &str = "X-Signature";
+/// The API key header name.
+pub const API_KEY_HEADER: &str = "X-Api-Key";
+
+/// Most items one page of the list shows.
+pub const PAGE_SIZE: i64 = 50;
+/// Largest CSV file accepted.
+pub const MAX_CSV_BYTES: usize = 20 * 1024 * 1024;
+/// Largest bundle window a campaign may set.
+pub const MAX_BUNDLE_WINDOW_HOURS: i32 = 96;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_follow_the_one_table() {
+        assert!(Hold.can_move_to(Pending));
+        assert!(Hold.can_move_to(Shipped));
+        assert!(!Hold.can_move_to(Returned));
+        assert!(!Cancelled.can_move_to(Shipped));
+        assert!(Shipped.can_move_to(Returned));
+        assert!(!Shipped.can_move_to(Cancelled));
+        assert!(Failed.can_move_to(Recycled));
+        assert!(Returned.can_move_to(Hold));
+        assert_eq!(Status::parse(" pending shipment ").unwrap(), PendingShipment);
+        assert!(Status::parse("LOST").is_err());
+    }
+
+    #[test]
+    fn addresses_that_differ_only_in_spelling_bundle() {
+        let a = ShipTo {
+            address1: "12 Main Street, Apt. 4".into(),
+            city: "Springfield".into(),
+            postal_code: "sw1a 1aa".into(),
+            country: "gb".into(),
+            ..Default::default()
+        };
+        let b = ShipTo {
+            address1: "12  MAIN st #4".into(),
+            city: "springfield ".into(),
+            postal_code: "SW1A1AA".into(),
+            country: "GB".into(),
+            ..Default::default()
+        };
+        assert_eq!(address_key(&a), address_key(&b));
+        let c = ShipTo {
+            address1: "14 Main Street".into(),
+            ..b.clone()
+        };
+        assert_ne!(address_key(&b), address_key(&c));
+    }
+
+    #[test]
+    fn signature_is_hmac_sha256_hex() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            sign("Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
