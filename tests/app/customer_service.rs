@@ -822,6 +822,13 @@ async fn a_merchant_refunds_an_order_and_changes_a_bill_date_in_a_real_browser()
     click(c, "a[href='/customer-service']").await;
     fill(c, "#cs-search input[name=receipt]", &receipt.to_lowercase()).await;
     click(c, "#cs-search button[type=submit]").await;
+    // The unfiltered list may show the same row: wait for the results of the search itself.
+    for _ in 0..100 {
+        if c.current_url().await.unwrap().as_str().contains("receipt=") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     click(c, &format!("tr[data-receipt='{receipt}'] td:nth-child(2) a")).await;
     click(c, &format!("#order-{order_id} a.button")).await;
     click(c, "#refund-form input[value=FULL]").await;

@@ -124,7 +124,7 @@ async fn order_of(app: &TestApp, receipt: &str) -> Option<(i64, String, i64, i64
         .unwrap()
 }
 
-async fn count<T: 'static>(
+async fn count(
     app: &TestApp,
     f: impl FnOnce(&mut merchant_crm::db::DbConn) -> QueryResult<i64> + Send + 'static,
 ) -> i64 {
@@ -171,7 +171,7 @@ async fn every_event_type_lands_where_it_belongs() {
     post(&sb, &app, &parent).await;
     post(&sb, &app, &bill).await;
     let (bill_order, ..) = order_of(&app, &bill_receipt).await.expect("rebilled order");
-    let bills = count::<()>(&app, move |c| {
+    let bills = count(&app, move |c| {
         transactions::table
             .filter(transactions::order_id.eq(bill_order))
             .filter(transactions::kind.eq("BILL"))
@@ -234,7 +234,7 @@ async fn every_event_type_lands_where_it_belongs() {
 
     // ABANDONED_ORDER: a partial.
     post(&sb, &app, &sb.create_event(&TransactionType::AbandonedOrder)).await;
-    let n = count::<()>(&app, |c| partials::table.count().get_result(c)).await;
+    let n = count(&app, |c| partials::table.count().get_result(c)).await;
     let inbox = app.get_text("/admin/notifications?type=ABANDONED_ORDER").await;
     assert_eq!(n, 1, "{inbox}");
 
@@ -242,7 +242,7 @@ async fn every_event_type_lands_where_it_belongs() {
     for kind in [TransactionType::Test, TransactionType::TestSale] {
         post(&sb, &app, &sb.create_event(&kind)).await;
     }
-    let ignored = count::<()>(&app, |c| {
+    let ignored = count(&app, |c| {
         inbound_notifications::table
             .filter(inbound_notifications::status.eq("ignored"))
             .count()
@@ -250,7 +250,7 @@ async fn every_event_type_lands_where_it_belongs() {
     })
     .await;
     assert_eq!(ignored, 2);
-    let test_orders = count::<()>(&app, |c| {
+    let test_orders = count(&app, |c| {
         orders::table
             .filter(orders::order_type.like("TEST%"))
             .count()
@@ -271,7 +271,7 @@ async fn duplicates_change_nothing_and_a_refund_before_its_sale_waits() {
     post(&sb, &app, &sale).await;
     post(&sb, &app, &sale).await;
     let r = sale.receipt.clone().unwrap();
-    let n = count::<()>(&app, |c| orders::table.count().get_result(c)).await;
+    let n = count(&app, |c| orders::table.count().get_result(c)).await;
     assert_eq!(n, 1, "the same sale twice is one order");
     assert_eq!(
         inbox_statuses(&app, &r).await,
@@ -310,7 +310,7 @@ async fn duplicates_change_nothing_and_a_refund_before_its_sale_waits() {
             ("SALE".into(), "processed".into())
         ]
     );
-    let refunds = count::<()>(&app, move |c| {
+    let refunds = count(&app, move |c| {
         transactions::table
             .filter(transactions::order_id.eq(oid))
             .filter(transactions::kind.eq("RFND"))
@@ -428,7 +428,7 @@ async fn the_route_checks_who_where_and_how_much() {
     .await;
     let r = c.post(ins_url(&app)).body(body.clone()).send().await.unwrap();
     assert_eq!(r.status(), 403);
-    let n = count::<()>(&app, |c| inbound_notifications::table.count().get_result(c)).await;
+    let n = count(&app, |c| inbound_notifications::table.count().get_result(c)).await;
     assert_eq!(n, 0, "refused calls store nothing");
 
     app.post_form(
@@ -549,7 +549,7 @@ async fn connect_refuses_wrong_keys_with_clickbanks_text_and_saves_nothing() {
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
     assert!(body.contains("ClickBank refused the connection"), "{body}");
-    let n = count::<()>(&app, |c| {
+    let n = count(&app, |c| {
         merchant_crm::db::schema::plugins::table.count().get_result(c)
     })
     .await;
