@@ -18,7 +18,9 @@ use crate::error::AppError;
 
 /// A request still `sending` after this long was interrupted (the portal stopped while
 /// ClickBank was being asked): the next attempt finds out what ClickBank has and frees it.
-pub const STALE_AFTER_SECS: i64 = 120;
+/// Far above the longest call (a 30 s write, then a ticket lookup with read retries), so a
+/// slow answer is never overtaken.
+pub const STALE_AFTER_SECS: i64 = 600;
 
 /// What staff asked ClickBank for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +113,7 @@ impl ServiceRequest {
             "open" => format!("{what} requested{ticket}"),
             "done" if self.action_opens_ticket() => format!("{what} completed by ClickBank{ticket}"),
             "done" => format!("{what} accepted by ClickBank"),
+            "closed" => format!("{what} ticket{ticket} closed at ClickBank without completing"),
             "failed" => format!(
                 "{what} refused: {}",
                 self.error.as_deref().unwrap_or("no reason given")
@@ -229,13 +232,23 @@ pub fn opened(
     ticket_id: &str,
 ) -> Result<ServiceRequest, AppError> {
     conn.transaction(|conn| {
-        diesel::update(service_requests::table.find(id))
-            .set((
-                service_requests::status.eq("open"),
-                service_requests::ticket_id.eq(Some(ticket_id)),
-                service_requests::updated_at.eq(super::now()),
-            ))
-            .execute(conn)?;
+        let n = diesel::update(
+            service_requests::table
+                .find(id)
+                .filter(service_requests::status.eq("sending")),
+        )
+        .set((
+            service_requests::status.eq("open"),
+            service_requests::ticket_id.eq(Some(ticket_id)),
+            service_requests::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+        if n == 0 {
+            // Settled meanwhile (its RFND already arrived): keep the ticket number only.
+            diesel::update(service_requests::table.find(id))
+                .set(service_requests::ticket_id.eq(Some(ticket_id)))
+                .execute(conn)?;
+        }
         let req = find(conn, id)?;
         audit_outcome(conn, actor, &req, "ticket opened")?;
         Ok(req)
@@ -275,17 +288,45 @@ where
 pub fn failed(conn: &mut DbConn, actor: &Actor, id: i64, error: &str) -> Result<ServiceRequest, AppError> {
     conn.transaction(|conn| {
         let now = super::now();
-        diesel::update(service_requests::table.find(id))
-            .set((
-                service_requests::status.eq("failed"),
-                service_requests::error.eq(Some(error)),
-                service_requests::open_key.eq(None::<String>),
-                service_requests::updated_at.eq(now),
-                service_requests::closed_at.eq(Some(now)),
-            ))
-            .execute(conn)?;
+        // Only a request still in flight fails; one its RFND already completed stays done.
+        diesel::update(
+            service_requests::table
+                .find(id)
+                .filter(service_requests::status.eq_any(["sending", "open"])),
+        )
+        .set((
+            service_requests::status.eq("failed"),
+            service_requests::error.eq(Some(error)),
+            service_requests::open_key.eq(None::<String>),
+            service_requests::updated_at.eq(now),
+            service_requests::closed_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
         let req = find(conn, id)?;
         audit_outcome(conn, actor, &req, "refused")?;
+        Ok(req)
+    })
+}
+
+/// ClickBank closed the ticket without the RFND / CANCEL-REBILL arriving (a vendor or
+/// ClickBank closed it): the request is over and its key free for a new one.
+pub fn closed_at_clickbank(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<ServiceRequest, AppError> {
+    conn.transaction(|conn| {
+        let now = super::now();
+        diesel::update(
+            service_requests::table
+                .find(id)
+                .filter(service_requests::status.eq("open")),
+        )
+        .set((
+            service_requests::status.eq("closed"),
+            service_requests::open_key.eq(None::<String>),
+            service_requests::updated_at.eq(now),
+            service_requests::closed_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+        let req = find(conn, id)?;
+        audit_outcome(conn, actor, &req, "ticket closed at ClickBank")?;
         Ok(req)
     })
 }

@@ -118,6 +118,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(customers::actions::refund),
         )
         .route(
+            "/customers/{id}/requests/{request}/check",
+            web::post().to(customers::actions::check_request),
+        )
+        .route(
             "/customers/{id}/purchases/{purchase}/cancel",
             web::post().to(customers::actions::cancel),
         )

@@ -1028,3 +1028,68 @@ async fn dev_seed_fills_orders_a_fifty_order_customer_and_consistent_totals() {
     .await;
     assert!(page.contains("Note added"));
 }
+
+#[actix_web::test]
+async fn a_ticket_closed_at_clickbank_frees_the_request_when_staff_check() {
+    let sb = sandbox().await;
+    let app = portal_with_orders(&sb).await;
+    let (order_id, customer, _) = pick_order(&app, false).await;
+    let profile = format!("/customers/{customer}");
+    let form = format!("/customers/{customer}/orders/{order_id}/refund");
+    let page = post_and_follow(&app, &form, &form, &FULL_REFUND).await;
+    assert!(page.contains("Refund requested (ticket"));
+    let (request_id, ticket): (i64, String) = app
+        .db
+        .read(move |c| {
+            Ok(service_requests::table
+                .filter(service_requests::order_id.eq(order_id))
+                .select((
+                    service_requests::id,
+                    service_requests::ticket_id.assume_not_null(),
+                ))
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let check = format!("{profile}/requests/{request_id}/check");
+
+    // Still open at ClickBank: nothing changes.
+    let page = post_and_follow(&app, &profile, &check, &[]).await;
+    assert!(
+        flash(&page).contains("still open at ClickBank"),
+        "{}",
+        flash(&page)
+    );
+
+    // Closed at ClickBank (by the vendor, say) without a refund: the request ends, a new one can go.
+    use merchant_crm::clickbank::ClickBankApi;
+    let api = merchant_crm::clickbank::ClickBankClient::new(sb.client_config()).unwrap();
+    api.close_ticket(&ticket, Some("resolved by email"))
+        .await
+        .unwrap();
+    let page = post_and_follow(&app, &profile, &check, &[]).await;
+    assert!(flash(&page).contains("closed at ClickBank"), "{}", flash(&page));
+    assert_eq!(request_rows(&app, order_id).await[0].1, "closed");
+    assert!(page.contains("Actions → ClickBank Refund"));
+    let page = post_and_follow(&app, &form, &form, &FULL_REFUND).await;
+    assert!(
+        flash(&page).contains("Refund requested from ClickBank (ticket"),
+        "{}",
+        flash(&page)
+    );
+
+    // The totals of the first, unfiltered page load from a URL that answers.
+    let list = app.get_text("/customer-service").await;
+    let url = list
+        .split("data-totals-url=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let r = app.get(&url).await;
+    assert_eq!(r.status(), 200, "{url}");
+    let json: serde_json::Value = r.json().await.unwrap();
+    assert!(json["totals"].as_array().is_some_and(|t| !t.is_empty()));
+}

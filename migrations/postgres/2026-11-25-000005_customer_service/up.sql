@@ -38,10 +38,11 @@ CREATE TABLE customer_notes (
 CREATE INDEX customer_notes_customer ON customer_notes (customer_id, id);
 
 -- Search: emails are stored lower-case; names are matched case-insensitively by prefix.
-CREATE INDEX customers_email ON customers (email);
-CREATE INDEX customers_last_name ON customers (lower(last_name));
-CREATE INDEX customers_first_name ON customers (lower(first_name));
-CREATE INDEX customers_phone ON customers (phone);
+-- text_pattern_ops lets LIKE 'prefix%' use the index whatever the database's collation.
+CREATE INDEX customers_email ON customers (email text_pattern_ops);
+CREATE INDEX customers_last_name ON customers (lower(last_name) text_pattern_ops);
+CREATE INDEX customers_first_name ON customers (lower(first_name) text_pattern_ops);
+CREATE INDEX customers_phone ON customers (phone text_pattern_ops);
 CREATE INDEX orders_time ON orders (transaction_time, id);
 -- The campaign list (keyset by time) and its totals read only this index: it replaces
 -- orders_campaign_time with the money columns added, so inserts maintain one index, not two.

@@ -252,3 +252,25 @@ pub async fn next_bill_date(
 ) -> Result<HttpResponse, AppError> {
     date_action(state, s, path, form, DateAction::NextBillDate).await
 }
+
+/// "Check with ClickBank" on an open request.
+pub async fn check_request(
+    state: web::Data<AppState>,
+    s: Staff,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (customer_id, request_id) = path.into_inner();
+    let owner = state
+        .db
+        .read(move |c| crate::domain::service_requests::find(c, request_id))
+        .await?;
+    if owner.customer_id != customer_id {
+        return Err(AppError::NotFound);
+    }
+    let ctx = state.service_context();
+    let result = customer_actions::check_ticket(&ctx, &s.actor(), request_id).await;
+    answer(&s, customer_id, "tickets", result, |r| match r.status.as_str() {
+        "closed" => format!("{} — you can ask again.", r.summary()),
+        _ => format!("{} — still open at ClickBank.", r.summary()),
+    })
+}

@@ -36,14 +36,10 @@ impl ProfilePage {
     fn money(&self, minor: &i64, currency: &str) -> String {
         crate::clickbank::format_minor(*minor, currency)
     }
+    /// A subscription date as ClickBank's (US Pacific) calendar day, the day its rules use.
     fn day(&self, t: &Option<chrono::NaiveDateTime>) -> String {
-        t.map(|t| {
-            t.and_utc()
-                .with_timezone(&self.ctx.tz)
-                .format("%Y-%m-%d")
-                .to_string()
-        })
-        .unwrap_or_else(|| "—".into())
+        t.map(|t| rules::today(t.and_utc()).to_string())
+            .unwrap_or_else(|| "—".into())
     }
 }
 

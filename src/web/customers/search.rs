@@ -169,6 +169,7 @@ struct SearchPage {
     prev: Option<String>,
     next: Option<String>,
     totals_url: String,
+    totals_json_url: String,
     first_page: bool,
 }
 
@@ -214,6 +215,7 @@ pub async fn page(
         prev: prev.map(|c| q.link("/customer-service", Some(("before", c.encode())))),
         next: next.map(|c| q.link("/customer-service", Some(("after", c.encode())))),
         totals_url: q.link("/customer-service/totals", None),
+        totals_json_url: q.link("/customer-service/totals", Some(("format", "json".into()))),
         first_page: cursor.is_none(),
         ctx,
         campaigns,
