@@ -1277,6 +1277,17 @@ async fn the_list_escapes_clickbank_data_and_pages_by_key() {
     }
     let page = fx.app.get_text("/fulfillment").await;
     assert!(page.contains("56 items match"));
+    let title = page
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .expect("a title");
+    assert!(title.starts_with("Fulfillment"), "title: {title}");
+    assert!(
+        !title.contains('<') && !title.contains("csrf"),
+        "no markup or csrf token in the title: {title}"
+    );
+    assert_eq!(page.matches("Tracking and returns files").count(), 1);
     assert!(!page.contains("<b>Bold</b>") && !page.contains("<script>alert"));
     let next = page.split("id=\"next-page\"").next().unwrap();
     let href = next
