@@ -1501,3 +1501,108 @@ async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again()
         "no automatic retry either"
     );
 }
+
+/// Runs an export of `house` in the background (the house answers after `delay`), waits until
+/// its items are claimed, applies `during`, and returns the run's summary.
+async fn export_with_event_midway(
+    fx: &Fx,
+    house: i64,
+    receipt: &str,
+    during: OrderEvent,
+) -> export::RunSummary {
+    let ctx = export_ctx(&fx.app);
+    let run = tokio::spawn(async move { export::run_house(&ctx, house, "test-runner").await });
+    let mut claimed = false;
+    for _ in 0..100 {
+        if by_receipt(&items(&fx.app).await, receipt).status == export::IN_FLIGHT {
+            claimed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(claimed, "the export claims the item first");
+    apply(fx, during).await;
+    // Refunded while being sent: still in flight, not cancelled under the export's feet.
+    assert_eq!(
+        by_receipt(&items(&fx.app).await, receipt).status,
+        export::IN_FLIGHT
+    );
+    run.await.unwrap().unwrap().unwrap()
+}
+
+#[actix_web::test]
+async fn a_refund_while_an_item_is_being_sent_never_leaves_it_shipped_but_cancelled() {
+    let fx = fixture().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ok"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(std::time::Duration::from_millis(1500))
+                .set_body_json(serde_json::json!({"shipments": []})),
+        )
+        .mount(&server)
+        .await;
+    let house = http_house(&fx.app, &format!("{}/ok", server.uri())).await;
+    product_on(&fx, "MUG", house, 0).await;
+    apply(
+        &fx,
+        sale_event("MID00001", "m@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    let mut refund = sale_event("MID00001", "m@example.com", "1 St", 0, vec![item("MUG", false)]);
+    refund.kind = "RFND".into();
+    let s = export_with_event_midway(&fx, house, "MID00001", refund).await;
+    // The house took it: PENDING (at the house), flagged for a human on the item and the run.
+    let it = by_receipt(&items(&fx.app).await, "MID00001").clone();
+    assert_eq!(it.status, "PENDING");
+    assert_eq!(s.outcome, "needs attention");
+    let page = fx.app.get_text(&format!("/fulfillment/runs/{}", s.run_id)).await;
+    assert!(page.contains("refunded while"), "{page}");
+    let err: Option<String> = fx
+        .app
+        .db
+        .run(move |c| {
+            Ok(fulfillments::table
+                .find(it.id)
+                .select(fulfillments::last_error)
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(err.as_deref(), Some(export::REFUNDED_IN_FLIGHT));
+
+    // A house that refuses: nothing shipped, so the refunded item ends CANCELLED.
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/no"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_delay(std::time::Duration::from_millis(1500))
+                .set_body_string("down"),
+        )
+        .mount(&refusing)
+        .await;
+    let house2 = add_house(
+        &fx.app,
+        &[
+            ("name", "Refuser"),
+            ("kind", "http"),
+            ("endpoint", &format!("{}/no", refusing.uri())),
+            ("api_key", "house-api-key-2"),
+            ("signing_secret", "house-signing-secret-2"),
+        ],
+    )
+    .await;
+    product_on(&fx, "CUP", house2, 0).await;
+    apply(
+        &fx,
+        sale_event("MID00002", "n@example.com", "2 St", 2, vec![item("CUP", false)]),
+    )
+    .await;
+    let mut refund = sale_event("MID00002", "n@example.com", "2 St", 0, vec![item("CUP", false)]);
+    refund.kind = "RFND".into();
+    let s = export_with_event_midway(&fx, house2, "MID00002", refund).await;
+    assert_eq!(s.failures, 1);
+    assert_eq!(by_receipt(&items(&fx.app).await, "MID00002").status, "CANCELLED");
+}

@@ -41,6 +41,15 @@ pub const HTTP_BATCH: usize = 200;
 /// Why items of an interrupted run wait for a human.
 pub const INTERRUPTED: &str = "the export stopped while this shipment was being sent: check with the house \
      whether it arrived, then mark the items or move them back to HOLD to send again";
+/// The status of items claimed by a run while they are being sent: not HOLD, so a refund, a
+/// batch update or a CSV import cannot cancel or move them mid-send.
+pub const IN_FLIGHT: &str = "PENDING_SHIPMENT";
+/// Statuses an item of a shipment being sent may have (RECYCLED: an export retry; HOLD: items
+/// claimed before claims moved them to [`IN_FLIGHT`]).
+const SENDING_STATUSES: [&str; 3] = [IN_FLIGHT, "RECYCLED", "HOLD"];
+/// What an item accepted by the house while its order was fully refunded says.
+pub const REFUNDED_IN_FLIGHT: &str = "the order was refunded while this item was being sent: \
+     ask the house to stop the shipment, then cancel the item";
 /// Longest reason kept from a house's answer.
 const MAX_REASON: usize = 500;
 
@@ -437,7 +446,7 @@ fn prepare(
         diesel::update(
             fulfillments::table
                 .filter(fulfillments::shipment_id.eq_any(chunk))
-                .filter(fulfillments::status.eq_any(["HOLD", "RECYCLED"])),
+                .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
         )
         .set((
             fulfillments::status.eq("FAILED"),
@@ -582,8 +591,10 @@ fn prepare(
                 .filter(fulfillments::status.eq("HOLD")),
         )
         .set((
+            fulfillments::status.eq(IN_FLIGHT),
             fulfillments::shipment_id.eq(Some(&sid)),
             fulfillments::export_run_id.eq(Some(run_id)),
+            fulfillments::updated_at.eq(now),
         ))
         .execute(conn)?;
         if n != ids.len() {
@@ -820,6 +831,7 @@ fn record(
     let now = crate::domain::now();
     let mut ok_ids: Vec<&str> = Vec::new();
     let (mut items, mut failures, mut first_error) = (0i32, 0i32, None::<String>);
+    let mut refunded_in_flight = 0i32;
     for s in out {
         items += s.items.len() as i32;
         let sent = results
@@ -846,11 +858,29 @@ fn record(
                         shipments::updated_at.eq(now),
                     ))
                     .execute(conn)?;
+                // Nothing reached the house: items of an order refunded meanwhile are cancelled
+                // now, as the refund would have done.
+                let refunded = orders::table
+                    .filter(orders::status.eq("REFUNDED"))
+                    .select(orders::id);
                 diesel::update(
                     fulfillments::table
                         .filter(fulfillments::shipment_id.eq(&s.shipment_id))
                         .filter(fulfillments::export_run_id.eq(run_id))
-                        .filter(fulfillments::status.eq_any(["HOLD", "RECYCLED"])),
+                        .filter(fulfillments::status.eq_any(SENDING_STATUSES))
+                        .filter(fulfillments::order_id.eq_any(refunded)),
+                )
+                .set((
+                    fulfillments::status.eq("CANCELLED"),
+                    fulfillments::last_error.eq(Some(&why)),
+                    fulfillments::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+                diesel::update(
+                    fulfillments::table
+                        .filter(fulfillments::shipment_id.eq(&s.shipment_id))
+                        .filter(fulfillments::export_run_id.eq(run_id))
+                        .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
                 )
                 .set((
                     fulfillments::status.eq("FAILED"),
@@ -870,7 +900,7 @@ fn record(
             fulfillments::table
                 .filter(fulfillments::shipment_id.eq_any(chunk))
                 .filter(fulfillments::export_run_id.eq(run_id))
-                .filter(fulfillments::status.eq_any(["HOLD", "RECYCLED"])),
+                .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
         )
         .set((
             fulfillments::status.eq("PENDING"),
@@ -879,10 +909,33 @@ fn record(
             fulfillments::updated_at.eq(now),
         ))
         .execute(conn)?;
+        // The house has them, but the order was fully refunded while they were being sent:
+        // flag them for a human (the run says so too).
+        let refunded = orders::table
+            .filter(orders::status.eq("REFUNDED"))
+            .select(orders::id);
+        refunded_in_flight += diesel::update(
+            fulfillments::table
+                .filter(fulfillments::shipment_id.eq_any(chunk))
+                .filter(fulfillments::export_run_id.eq(run_id))
+                .filter(fulfillments::status.eq("PENDING"))
+                .filter(fulfillments::order_id.eq_any(refunded)),
+        )
+        .set(fulfillments::last_error.eq(Some(REFUNDED_IN_FLIGHT)))
+        .execute(conn)? as i32;
+    }
+    if refunded_in_flight > 0 {
+        first_error = Some(format!(
+            "{refunded_in_flight} item(s) reached the house although their order was refunded while \
+             they were being sent: ask the house to stop them (their items say so){}",
+            first_error.map(|e| format!("; {e}")).unwrap_or_default()
+        ));
     }
     let count = out.len() as i32;
     let outcome = if count == 0 {
         "nothing to export"
+    } else if refunded_in_flight > 0 {
+        "needs attention"
     } else if failures == 0 {
         "ok"
     } else if failures == count {

@@ -133,8 +133,10 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// What a full refund or chargeback cancels: items not (yet) at a house.
-pub const CANCEL_ON_REFUND: &[&str] = &["HOLD", "FAILED", "RECYCLED"];
+/// What a full refund or chargeback cancels: items not (yet) at a house. Items an export is
+/// sending (PENDING_SHIPMENT, or RECYCLED for a retry) are left to the export, which cancels
+/// them if the house refused them and flags them on the run if the house took them.
+pub const CANCEL_ON_REFUND: &[&str] = &["HOLD", "FAILED"];
 
 /// The shipping address of an item, as it was when the order arrived.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
