@@ -1606,3 +1606,58 @@ async fn a_refund_while_an_item_is_being_sent_never_leaves_it_shipped_but_cancel
     assert_eq!(s.failures, 1);
     assert_eq!(by_receipt(&items(&fx.app).await, "MID00002").status, "CANCELLED");
 }
+
+#[actix_web::test]
+async fn the_export_lease_is_renewed_only_while_it_is_ours() {
+    use merchant_crm::db::schema::fulfillment_houses;
+    let fx = fixture().await;
+    let house = http_house(&fx.app, "http://127.0.0.1:9/orders").await;
+    let r = fx
+        .app
+        .db
+        .run(move |c| {
+            assert!(export::claim(c, house, "runner-a")?);
+            // Most of the lease used up by a long send.
+            diesel::update(fulfillment_houses::table.find(house))
+                .set(
+                    fulfillment_houses::locked_until
+                        .eq(Some(merchant_crm::domain::now() + chrono::Duration::seconds(5))),
+                )
+                .execute(c)?;
+            export::renew(c, house, "runner-a")
+        })
+        .await
+        .unwrap();
+    assert!(r, "our own live lease is renewed");
+    let renewed = fx
+        .app
+        .db
+        .run(move |c| {
+            Ok(fulfillment_houses::table
+                .find(house)
+                .select(fulfillment_houses::locked_until)
+                .first::<Option<chrono::NaiveDateTime>>(c)?)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(renewed > merchant_crm::domain::now() + chrono::Duration::seconds(export::LEASE_SECONDS - 60));
+    // The lease expires and another process takes the house: the first runner cannot renew.
+    let r = fx
+        .app
+        .db
+        .run(move |c| {
+            diesel::update(fulfillment_houses::table.find(house))
+                .set(
+                    fulfillment_houses::locked_until
+                        .eq(Some(merchant_crm::domain::now() - chrono::Duration::seconds(1))),
+                )
+                .execute(c)?;
+            assert!(!export::renew(c, house, "runner-a")?, "an expired lease is lost");
+            assert!(export::claim(c, house, "runner-b")?);
+            export::renew(c, house, "runner-a")
+        })
+        .await
+        .unwrap();
+    assert!(!r, "a lease taken over is not ours any more");
+}

@@ -11,6 +11,7 @@
 //!    is a reship and goes out alone under a suffixed id (`<first id>-R1`, `-R2`, ...);
 //! 4. send (one signed JSON POST per batch to an HTTP house, or one CSV file in a drop
 //!    folder); items become PENDING on success, FAILED with the house's reason otherwise;
+//!    The lease is renewed after every batch; a run that lost it sends nothing more.
 //! 5. record the run (items, shipments, failures) and release the lease.
 //!
 //! A run that stops between 4 and 5 (a crash) leaves shipments "sending": the next run marks
@@ -205,6 +206,25 @@ pub fn claim(conn: &mut DbConn, id: i64, runner: &str) -> Result<bool, AppError>
     Ok(n == 1)
 }
 
+/// Renews `runner`'s lease on house `id` for another [`LEASE_SECONDS`]; false when the lease
+/// is no longer ours (it expired and another process took the house over).
+pub fn renew(conn: &mut DbConn, id: i64, runner: &str) -> Result<bool, AppError> {
+    let now = crate::domain::now();
+    let n = diesel::update(
+        fulfillment_houses::table
+            .find(id)
+            .filter(fulfillment_houses::locked_by.eq(runner))
+            .filter(fulfillment_houses::locked_until.ge(now)),
+    )
+    .set(fulfillment_houses::locked_until.eq(Some(now + chrono::Duration::seconds(LEASE_SECONDS))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Why shipments were not sent after the run lost its lease.
+pub const LEASE_LOST: &str =
+    "not sent: this export run lost the house's lease (it ran too long); the next run sends it";
+
 /// Releases our own lease and sets the next run.
 fn release(conn: &mut DbConn, id: i64, runner: &str, interval_minutes: i64) -> Result<(), AppError> {
     let next = crate::domain::now() + chrono::Duration::minutes(interval_minutes);
@@ -285,7 +305,7 @@ async fn run_claimed(ctx: &ExportContext, id: i64, runner: &str) -> Result<RunSu
             })
         })
         .await?;
-    let results = send(ctx, &house, &keys, run_id, &out).await;
+    let results = send(ctx, &house, &keys, run_id, &out, runner).await;
     ctx.db
         .run(move |c| c.transaction(|c| record(c, id, run_id, &out, &results)))
         .await
@@ -436,10 +456,13 @@ fn prepare(
     let mut out = Vec::new();
 
     // 0. A run that stopped between sending and recording (a crash) left shipments
-    //    "sending": the house may have them. Never send them again by ourselves.
+    //    "sending": the house may have them. Never send them again by ourselves. Only runs
+    //    whose lease expired are stuck: this run holds the house's lease, and a live run renews
+    //    its lease after every batch, so any other run of this house still "sending" lost it.
     let stuck: Vec<String> = shipments::table
         .filter(shipments::house_id.eq(house))
         .filter(shipments::status.eq("sending"))
+        .filter(shipments::run_id.ne(run_id))
         .select(shipments::shipment_id)
         .load(conn)?;
     for chunk in stuck.chunks(CHUNK) {
@@ -635,6 +658,7 @@ async fn send(
     keys: &HouseKeys,
     run_id: i64,
     out: &[OutShipment],
+    runner: &str,
 ) -> HashMap<String, Sent> {
     let mut results = HashMap::new();
     if out.is_empty() {
@@ -642,9 +666,20 @@ async fn send(
     }
     match house.kind() {
         HouseKind::HttpJson => {
+            let mut lease = true;
             for batch in out.chunks(HTTP_BATCH) {
+                if !lease {
+                    // Another process may run this house now: send nothing more.
+                    for s in batch {
+                        results.insert(s.shipment_id.clone(), Sent::Failed(LEASE_LOST.into()));
+                    }
+                    continue;
+                }
                 let got = send_http(ctx, house, keys, run_id, batch).await;
                 results.extend(got);
+                // Keep the house while sending: a long run must not let another take it over.
+                let (id, r) = (house.id, runner.to_string());
+                lease = ctx.db.run(move |c| renew(c, id, &r)).await.unwrap_or(false);
             }
         }
         HouseKind::CsvDrop => {
@@ -851,13 +886,17 @@ fn record(
                 failures += 1;
                 first_error.get_or_insert_with(|| why.clone());
                 let attempts = if s.retry { 2 } else { 1 };
-                diesel::update(shipments::table.filter(shipments::shipment_id.eq(&s.shipment_id)))
-                    .set((
-                        shipments::status.eq("failed"),
-                        shipments::error.eq(Some(&why)),
-                        shipments::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                diesel::update(
+                    shipments::table
+                        .filter(shipments::shipment_id.eq(&s.shipment_id))
+                        .filter(shipments::status.eq("sending")),
+                )
+                .set((
+                    shipments::status.eq("failed"),
+                    shipments::error.eq(Some(&why)),
+                    shipments::updated_at.eq(now),
+                ))
+                .execute(conn)?;
                 // Nothing reached the house: items of an order refunded meanwhile are cancelled
                 // now, as the refund would have done.
                 let refunded = orders::table
@@ -893,9 +932,13 @@ fn record(
         }
     }
     for chunk in ok_ids.chunks(CHUNK) {
-        diesel::update(shipments::table.filter(shipments::shipment_id.eq_any(chunk)))
-            .set((shipments::status.eq("sent"), shipments::updated_at.eq(now)))
-            .execute(conn)?;
+        diesel::update(
+            shipments::table
+                .filter(shipments::shipment_id.eq_any(chunk))
+                .filter(shipments::status.eq("sending")),
+        )
+        .set((shipments::status.eq("sent"), shipments::updated_at.eq(now)))
+        .execute(conn)?;
         diesel::update(
             fulfillments::table
                 .filter(fulfillments::shipment_id.eq_any(chunk))
