@@ -238,6 +238,13 @@ pub fn export_ctx(app: &TestApp) -> ExportContext {
         60,
     )
     .unwrap()
+    .with_export_root(app.config.export_root.clone())
+}
+
+/// A fresh CSV drop folder under the portal's export root.
+pub fn drop_dir(app: &TestApp) -> tempfile::TempDir {
+    std::fs::create_dir_all(&app.config.export_root).unwrap();
+    tempfile::tempdir_in(&app.config.export_root).unwrap()
 }
 
 pub async fn run_export(app: &TestApp, house: i64) -> export::RunSummary {
@@ -427,7 +434,7 @@ async fn http_house_gets_signed_bundles_and_a_failure_is_retried_once() {
 #[actix_web::test]
 async fn csv_drop_export_follows_delays_windows_addresses_houses_and_reships() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let folder = drop.path().to_str().unwrap().to_string();
     let house = add_house(
         &fx.app,
@@ -682,7 +689,7 @@ async fn csv_drop_export_follows_delays_windows_addresses_houses_and_reships() {
 #[actix_web::test]
 async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -743,7 +750,7 @@ async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
 #[actix_web::test]
 async fn batch_updates_by_filter_show_the_count_apply_all_or_nothing_and_are_audited() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -1411,7 +1418,7 @@ async fn a_csv_upload_in_a_real_browser_applies_a_good_file_and_lists_a_bad_one(
 #[actix_web::test]
 async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -1460,7 +1467,7 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
 async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -1660,4 +1667,155 @@ async fn the_export_lease_is_renewed_only_while_it_is_ours() {
         .await
         .unwrap();
     assert!(!r, "a lease taken over is not ours any more");
+}
+
+#[actix_web::test]
+async fn only_account_executives_configure_houses_and_drop_folders_stay_under_the_export_root() {
+    let fx = fixture().await;
+    let server = MockServer::start().await;
+    let house = http_house(&fx.app, &format!("{}/orders", server.uri())).await;
+    let drop = drop_dir(&fx.app);
+    let csv = add_house(
+        &fx.app,
+        &[
+            ("name", "Drop"),
+            ("kind", "csv"),
+            ("csv_folder", drop.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    // Folders outside the root, the root itself, or climbing out with .. are refused.
+    let outside = tempfile::tempdir().unwrap();
+    let root = fx.app.config.export_root.to_str().unwrap().to_string();
+    let sneaky = format!("{}/../../etc", drop.path().to_str().unwrap());
+    for folder in [
+        outside.path().to_str().unwrap(),
+        "relative/dir",
+        root.as_str(),
+        sneaky.as_str(),
+    ] {
+        let r = fx
+            .app
+            .post_form(
+                "/crm/fulfillment-houses",
+                "/crm/fulfillment-houses",
+                &[
+                    ("name", "Elsewhere"),
+                    ("kind", "csv"),
+                    ("csv_folder", folder),
+                    ("active", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{folder}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("MERCHANT_CRM_EXPORT_ROOT"), "{folder}: {page}");
+        let r = fx
+            .app
+            .post_form(
+                &format!("/crm/fulfillment-houses/{csv}"),
+                &format!("/crm/fulfillment-houses/{csv}"),
+                &[("name", "Drop"), ("csv_folder", folder), ("active", "on")],
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{folder}");
+    }
+    // A folder stored before the rule (outside the root) is never written by the export.
+    let outside_path = outside.path().to_str().unwrap().to_string();
+    fx.app
+        .db
+        .run(move |c| {
+            use merchant_crm::db::schema::fulfillment_houses;
+            diesel::update(fulfillment_houses::table.find(csv))
+                .set(fulfillment_houses::csv_folder.eq(outside_path))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    product_on(&fx, "MUG", csv, 0).await;
+    apply(
+        &fx,
+        sale_event("OUT00001", "o@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    let s = run_export(&fx.app, csv).await;
+    assert_eq!(s.failures, 1);
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+
+    // A new endpoint needs the key and the secret typed again.
+    let edit = format!("/crm/fulfillment-houses/{house}");
+    let r = fx
+        .app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Acme Fulfillment"),
+                ("endpoint", "https://evil.example.com/x"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("entered again"));
+    let r = fx
+        .app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Acme Fulfillment"),
+                ("endpoint", "https://new.example.com/x"),
+                ("api_key", "k2"),
+                ("signing_secret", "s2"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+
+    // Merchant staff see houses but cannot add, edit or assign them.
+    fx.app
+        .create_user("staff@example.com", "merchant", "staff password 123")
+        .await;
+    let staff = fx.app.other_client();
+    assert_eq!(
+        staff
+            .login("staff@example.com", "staff password 123")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(staff.get("/crm/fulfillment-houses").await.status(), 200);
+    assert_eq!(staff.get(&edit).await.status(), 200);
+    assert_eq!(staff.get("/fulfillment").await.status(), 200);
+    let r = staff
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Acme Fulfillment"),
+                ("endpoint", "https://evil.example.com/x"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = staff
+        .post_form(
+            "/crm/fulfillment-houses",
+            "/crm/fulfillment-houses",
+            &[
+                ("name", "Mine"),
+                ("kind", "http"),
+                ("endpoint", "https://evil.example.com/x"),
+                ("api_key", "a"),
+                ("signing_secret", "b"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = staff.post_form(&edit, &format!("{edit}/assign-all"), &[]).await;
+    assert_eq!(r.status(), 403);
 }

@@ -62,6 +62,9 @@ pub struct ExportContext {
     pub http: reqwest::Client,
     /// Minutes between two runs of a house.
     pub interval_minutes: i64,
+    /// When set, a CSV drop folder outside it is never written (see
+    /// [`houses::check_folder`]).
+    pub export_root: Option<std::path::PathBuf>,
 }
 
 impl ExportContext {
@@ -75,7 +78,14 @@ impl ExportContext {
             secrets,
             http,
             interval_minutes,
+            export_root: None,
         })
+    }
+
+    /// CSV drop folders must lie under `root`.
+    pub fn with_export_root(mut self, root: std::path::PathBuf) -> Self {
+        self.export_root = Some(root);
+        self
     }
 }
 
@@ -686,10 +696,16 @@ async fn send(
             let folder = house.csv_folder.clone();
             let name = house.id;
             let rows = out.to_vec();
-            let written = tokio::task::spawn_blocking(move || write_csv(&folder, name, run_id, &rows))
-                .await
-                .map_err(|e| format!("the CSV writer stopped: {e}"))
-                .and_then(|r| r);
+            let root = ctx.export_root.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                if let Some(root) = &root {
+                    houses::check_folder(&folder, root).map_err(|e| e.to_string())?;
+                }
+                write_csv(&folder, name, run_id, &rows)
+            })
+            .await
+            .map_err(|e| format!("the CSV writer stopped: {e}"))
+            .and_then(|r| r);
             for s in out {
                 results.insert(
                     s.shipment_id.clone(),
