@@ -1788,7 +1788,8 @@ async fn only_account_executives_configure_houses_and_drop_folders_stay_under_th
         303
     );
     assert_eq!(staff.get("/crm/fulfillment-houses").await.status(), 200);
-    assert_eq!(staff.get(&edit).await.status(), 200);
+    let page = staff.get_text(&edit).await;
+    assert!(!page.contains("id=\"assign-all\"") && page.contains("id=\"admin-only\""));
     assert_eq!(staff.get("/fulfillment").await.status(), 200);
     let r = staff
         .post_form(

@@ -54,6 +54,7 @@ struct HousesPage {
     kinds: Vec<(&'static str, &'static str)>,
     form: HouseForm,
     error: Option<String>,
+    export_root: String,
 }
 
 async fn houses_page(
@@ -78,6 +79,7 @@ async fn houses_page(
                 .collect(),
             form,
             error,
+            export_root: state.config.export_root.display().to_string(),
         },
         status,
     )
