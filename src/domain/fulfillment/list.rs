@@ -341,22 +341,25 @@ pub fn to_csv(rows: &[ItemRow]) -> Result<Vec<u8>, AppError> {
     let err = |e: csv::Error| AppError::Internal(format!("cannot write the CSV: {e}"));
     w.write_record(EXPORT_HEADER).map_err(err)?;
     for r in rows {
-        w.write_record([
-            r.receipt.as_str(),
-            &r.id.to_string(),
-            ItemRow::text(&r.tracking_number),
-            ItemRow::text(&r.carrier),
-            ItemRow::text(&r.method),
-            &r.status,
-            &r.house,
-            &r.sku,
-            &r.title,
-            &r.quantity.to_string(),
-            &r.customer_name(),
-            &r.email,
-            &r.ship_to_line(),
-            &r.order_time.format("%Y-%m-%d %H:%M:%S").to_string(),
-        ])
+        super::write_csv_record(
+            &mut w,
+            [
+                r.receipt.as_str(),
+                &r.id.to_string(),
+                ItemRow::text(&r.tracking_number),
+                ItemRow::text(&r.carrier),
+                ItemRow::text(&r.method),
+                &r.status,
+                &r.house,
+                &r.sku,
+                &r.title,
+                &r.quantity.to_string(),
+                &r.customer_name(),
+                &r.email,
+                &r.ship_to_line(),
+                &r.order_time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ],
+        )
         .map_err(err)?;
     }
     w.into_inner()
