@@ -1255,6 +1255,16 @@ async fn houses_post_updates_with_the_update_fulfillment_permission_only() {
         (known.as_str(), "1ZAPI", "UPS")
     );
     assert_eq!(notices[0].date, "2026-11-20");
+    // A double click (two requests at once) and a later click send nothing more.
+    let url = format!("/fulfillment/{id}/ship-notice");
+    let (a, b) = tokio::join!(
+        fx.app.post_form("/fulfillment", &url, &[]),
+        fx.app.post_form("/fulfillment", &url, &[])
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (303, 303));
+    let page = fx.app.get_text("/fulfillment").await;
+    assert!(page.contains("sent already"), "{page}");
+    assert_eq!(fx.sb.ship_notices().len(), 1, "still one ship notice");
 }
 
 #[actix_web::test]
