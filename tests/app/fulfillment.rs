@@ -1115,6 +1115,67 @@ async fn csv_imports_check_every_line_first_and_apply_all_or_nothing() {
     assert_eq!(a2_now.tracking, Some(format!("TRK-{a2}")));
     assert_eq!(a2_now.status, "SHIPPED");
 
+    // A row without clientFulfillmentId leaves items already SHIPPED (and their tracking) alone.
+    apply(
+        &fx,
+        sale_event(
+            "CSV00006",
+            "f@example.com",
+            "6 St",
+            2,
+            vec![item("MUG", false), item("TEE", false)],
+        ),
+    )
+    .await;
+    let six: Vec<i64> = items(&fx.app)
+        .await
+        .into_iter()
+        .filter(|i| i.receipt == "CSV00006")
+        .map(|i| i.id)
+        .collect();
+    let named = format!(
+        "orderId,clientFulfillmentId,trackingNumber,carrier,method\nCSV00006,{},1ZFIRST,UPS,Ground\n",
+        six[0]
+    );
+    assert_eq!(upload(&fx.app, "one.csv", named.as_bytes()).await.status(), 303);
+    let r = upload(
+        &fx.app,
+        "rest.csv",
+        b"orderId,clientFulfillmentId,trackingNumber,carrier,method\nCSV00006,,1ZREST,UPS,Ground\n",
+    )
+    .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let now: Vec<(i64, String, Option<String>)> = items(&fx.app)
+        .await
+        .into_iter()
+        .filter(|i| i.receipt == "CSV00006")
+        .map(|i| (i.id, i.status, i.tracking))
+        .collect();
+    assert_eq!(
+        now,
+        vec![
+            (six[0], "SHIPPED".to_string(), Some("1ZFIRST".to_string())),
+            (six[1], "SHIPPED".to_string(), Some("1ZREST".to_string())),
+        ]
+    );
+    // Everything shipped: an unnamed row changes nothing and says why.
+    let r = upload(
+        &fx.app,
+        "again.csv",
+        b"orderId,clientFulfillmentId,trackingNumber,carrier,method\nCSV00006,,1ZOVER,UPS,Ground\n",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("no item of order CSV00006 may become SHIPPED"));
+    assert_eq!(
+        by_receipt(&items(&fx.app).await, "CSV00006").tracking.as_deref(),
+        Some("1ZFIRST")
+    );
+
     // Over 20 MB: refused with a clear message.
     let big = vec![b'x'; 20 * 1024 * 1024 + 10];
     let r = upload(&fx.app, "big.csv", &big).await;

@@ -409,10 +409,13 @@ fn check(
                     err(&mut errors, format!("order {} has no items to ship", row.receipt));
                     continue;
                 }
+                // Every item of the order that can ship, but never one already SHIPPED: its
+                // tracking changes only when the row names it by clientFulfillmentId.
                 let movable: Vec<&Item> = items
                     .iter()
                     .copied()
                     .filter(|i| i.status.can_move_to(to))
+                    .filter(|i| !(to == Status::Shipped && i.status == Status::Shipped))
                     .collect();
                 if movable.is_empty() {
                     let now: Vec<String> = items.iter().map(|i| format!("{} {}", i.id, i.status)).collect();
