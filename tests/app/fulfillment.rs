@@ -1069,8 +1069,16 @@ async fn csv_imports_check_every_line_first_and_apply_all_or_nothing() {
         sale_event("CSV00005", "e@example.com", "5 St", 2, vec![item("SUB", true)]),
     )
     .await;
+    // CANCELLED asks ClickBank to cancel the subscription; this receipt is unknown to the
+    // sandbox, so ClickBank refuses, the page says so, and the purchase stays as it was.
     let r = upload(&fx.app, "cancel.csv", b"orderId,status\r\nCSV00005,CANCELLED\r\n").await;
-    assert_eq!(r.status(), 303);
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("1 item(s) updated"), "{page}");
+    assert!(
+        page.contains("<td>CSV00005</td>") && page.contains("ClickBank refused"),
+        "{page}"
+    );
     assert_eq!(by_receipt(&items(&fx.app).await, "CSV00005").status, "CANCELLED");
     let purchase: String = fx
         .app
@@ -1087,7 +1095,7 @@ async fn csv_imports_check_every_line_first_and_apply_all_or_nothing() {
         })
         .await
         .unwrap();
-    assert_eq!(purchase, "CANCELLED");
+    assert_eq!(purchase, "ACTIVE", "only ClickBank's CANCEL-REBILL cancels it");
 
     // Export the filtered list, fill in tracking, upload it back.
     let csv = fx.app.get_text("/fulfillment/export.csv?status=HOLD").await;
@@ -1890,4 +1898,142 @@ async fn only_account_executives_configure_houses_and_drop_folders_stay_under_th
     assert_eq!(r.status(), 403);
     let r = staff.post_form(&edit, &format!("{edit}/assign-all"), &[]).await;
     assert_eq!(r.status(), 403);
+}
+
+#[actix_web::test]
+async fn a_returns_file_cancel_asks_clickbank_to_cancel_the_subscription() {
+    use merchant_crm::clickbank::{LineItemStatus, Sandbox, SandboxConfig};
+    use merchant_crm::db::schema::fulfillment_houses;
+    let sb = Sandbox::start(SandboxConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        orders: 240,
+        days: 30,
+        ..Default::default()
+    })
+    .unwrap();
+    let app = crate::customer_service::portal_with_orders(&sb).await;
+    let active: std::collections::HashSet<String> = sb
+        .subscription_receipts(LineItemStatus::Active)
+        .into_iter()
+        .collect();
+    let rows: Vec<(i64, i64, i64, String)> = app
+        .db
+        .read(|c| {
+            Ok(purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .filter(purchases::status.eq("ACTIVE"))
+                .select((
+                    purchases::id,
+                    purchases::order_id,
+                    purchases::order_item_id,
+                    orders::receipt,
+                ))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    // Two receipts with one active subscription each: one ClickBank cancels on request, the
+    // other it had cancelled already (it refuses, and the page says so in its words).
+    let mut picked = rows
+        .into_iter()
+        .filter(|(_, _, _, r)| active.contains(r) && sb.subscriptions(r).len() == 1);
+    let first = picked.next().expect("an active subscription");
+    let second = picked
+        .find(|(_, _, _, r)| *r != first.3)
+        .expect("another active subscription");
+    for (_, order, order_item, _) in [first.clone(), second.clone()] {
+        app.db
+            .run(move |c| {
+                let house: i64 = fulfillment_houses::table
+                    .filter(fulfillment_houses::kind.eq("clickbank"))
+                    .select(fulfillment_houses::id)
+                    .first(c)?;
+                let now = merchant_crm::domain::now();
+                diesel::delete(fulfillments::table.filter(fulfillments::order_id.eq(order))).execute(c)?;
+                diesel::insert_into(fulfillments::table)
+                    .values((
+                        fulfillments::order_id.eq(order),
+                        fulfillments::order_item_id.eq(order_item),
+                        fulfillments::cycle.eq(1),
+                        fulfillments::house_id.eq(house),
+                        fulfillments::status.eq("HOLD"),
+                        fulfillments::created_at.eq(now),
+                        fulfillments::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    sb.set_notify_url(None);
+    {
+        use merchant_crm::clickbank::{ClickBankApi, TicketRequest};
+        let api = merchant_crm::clickbank::ClickBankClient::new(sb.client_config()).unwrap();
+        api.create_ticket(&second.3, &TicketRequest::cancel("ticket.type.cancel.1"))
+            .await
+            .unwrap();
+        sb.process_tickets_now();
+    }
+    sb.set_notify_url(Some(crate::ins::ins_url(&app)));
+    let before = sb.tickets().len();
+    let file = format!("orderId,status\n{},CANCELLED\n{},CANCELLED\n", first.3, second.3);
+    let r = upload(&app, "returns.csv", file.as_bytes()).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("2 item(s) updated"), "{page}");
+    let tickets: Vec<_> = sb
+        .tickets()
+        .into_iter()
+        .skip(before)
+        .filter(|t| t.receipt.as_deref() == Some(first.3.as_str()))
+        .collect();
+    assert_eq!(tickets.len(), 1, "one cancel ticket for the running subscription");
+    let row = |receipt: &str| {
+        page.split("<tr")
+            .find(|r| r.contains(&format!("<td>{receipt}</td>")))
+            .unwrap_or_else(|| panic!("no row for {receipt}: {page}"))
+            .to_string()
+    };
+    assert!(row(&first.3).contains("(ticket "), "{}", row(&first.3));
+    assert!(row(&second.3).contains("ClickBank refused"), "{}", row(&second.3));
+    // Not cancelled in the CRM until ClickBank says so; the profile shows the request.
+    let (pid, customer): (i64, i64) = app
+        .db
+        .read(move |c| {
+            Ok(purchases::table
+                .find(first.0)
+                .select((purchases::id, purchases::customer_id))
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let status = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            db.read(move |c| {
+                Ok(purchases::table
+                    .find(pid)
+                    .select(purchases::status)
+                    .first::<String>(c)?)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(status(&app).await, "ACTIVE");
+    let profile = app.get_text(&format!("/customers/{customer}")).await;
+    assert!(profile.contains("Cancellation requested"), "{profile}");
+    sb.process_tickets_now();
+    for _ in 0..100 {
+        if status(&app).await == "CANCELLED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status(&app).await,
+        "CANCELLED",
+        "ClickBank's CANCEL-REBILL cancels it"
+    );
 }

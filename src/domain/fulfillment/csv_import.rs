@@ -53,7 +53,9 @@ pub struct ImportReport {
     pub rows: usize,
     pub items: usize,
     pub skipped: usize,
-    pub purchases_cancelled: usize,
+    /// (purchase id, receipt) of the running subscriptions whose items a returns file
+    /// CANCELLED: ClickBank must be asked to cancel each.
+    pub to_cancel: Vec<(i64, String)>,
 }
 
 /// A file that was refused: every bad line, nothing applied.
@@ -560,26 +562,27 @@ pub fn import(
                 cancelled_items.push(c.order_item_id);
             }
         }
-        let mut purchases_cancelled = 0;
+        // Running subscriptions of cancelled items: ClickBank is asked to cancel them once this
+        // transaction has committed (the caller does, with `customer_actions::request_cancel`);
+        // the purchase turns CANCELLED when ClickBank's CANCEL-REBILL arrives, never here, so
+        // ClickBank and the CRM never disagree.
+        let mut to_cancel: Vec<(i64, String)> = Vec::new();
         for chunk in cancelled_items.chunks(CHUNK) {
-            purchases_cancelled += diesel::update(
-                purchases::table
-                    .filter(purchases::order_item_id.eq_any(chunk))
-                    .filter(purchases::status.ne("CANCELLED")),
-            )
-            .set((
-                purchases::status.eq("CANCELLED"),
-                purchases::cancelled_at.eq(Some(now)),
-                purchases::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+            let found: Vec<(i64, String)> = purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .filter(purchases::order_item_id.eq_any(chunk))
+                .filter(purchases::status.eq_any(["ACTIVE", "TRIAL"]))
+                .select((purchases::id, orders::receipt))
+                .order(purchases::id.asc())
+                .load(conn)?;
+            to_cancel.extend(found);
         }
         let report = ImportReport {
             kind,
             rows: rows.len(),
             items: changes.len(),
             skipped,
-            purchases_cancelled,
+            to_cancel,
         };
         audit::record(
             conn,
@@ -587,7 +590,8 @@ pub fn import(
             "fulfillment.csv_import",
             "fulfillments",
             serde_json::json!({"kind": kind.label(), "rows": report.rows, "items": report.items,
-                               "skipped": skipped, "purchases_cancelled": purchases_cancelled}),
+                               "skipped": skipped,
+                               "cancel_requested_for": report.to_cancel.iter().map(|p| p.0).collect::<Vec<_>>()}),
         )?;
         Ok(Ok(report))
     })
