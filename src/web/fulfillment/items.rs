@@ -138,7 +138,7 @@ pub async fn list(
     s: Staff,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = q.filter()?;
+    let filter = q.filter()?.in_zone(state.config.time_zone);
     let before = q.before.as_deref().and_then(|b| b.trim().parse::<i64>().ok());
     let f = filter.clone();
     let (page, choices) = state
@@ -178,7 +178,7 @@ struct ConfirmPage {
 /// `confirm=yes` and the count the user saw) applies, all or nothing.
 pub async fn batch(state: web::Data<AppState>, s: Staff, body: web::Bytes) -> Result<HttpResponse, AppError> {
     let pairs = form_pairs(&body);
-    let filter = filter_from_pairs(&pairs)?;
+    let filter = filter_from_pairs(&pairs)?.in_zone(state.config.time_zone);
     let back = link(&filter, None);
     let action = match Action::parse(
         field(&pairs, "action"),
@@ -264,7 +264,7 @@ pub async fn export_csv(
     _s: Staff,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = q.filter()?;
+    let filter = q.filter()?.in_zone(state.config.time_zone);
     let body = state
         .db
         .read(move |c| list::to_csv(&list::all(c, &filter)?))
