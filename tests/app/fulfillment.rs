@@ -1536,6 +1536,24 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
         (all[0].status.as_str(), all[1].status.as_str()),
         ("PENDING", "HOLD")
     );
+    // The new cycle's item dates from the rebill (an hour ago), not from when it was applied.
+    let second = all[1].id;
+    let created: chrono::NaiveDateTime = fx
+        .app
+        .db
+        .run(move |c| {
+            Ok(fulfillments::table
+                .find(second)
+                .select(fulfillments::created_at)
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let ago = merchant_crm::domain::now() - created;
+    assert!(
+        ago > Duration::minutes(55) && ago < Duration::minutes(65),
+        "created {ago} ago"
+    );
     let s = run_export(&fx.app, house).await;
     assert_eq!((s.items, s.shipments), (1, 1));
     let all = items(&fx.app).await;

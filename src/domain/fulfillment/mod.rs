@@ -228,11 +228,14 @@ pub fn ship_to_json(c: &crate::domain::events::EventCustomer) -> String {
 /// After a rebill of purchase `purchase_id`: a new item for its new billing cycle when the
 /// line item ships, HOLD on the product's house (SHIPPED when ClickBank ships for the plugin
 /// and the product is on the ClickBank house, as for sales). The address is the event's,
-/// else the first cycle's. Idempotent: one item per (line item, cycle).
+/// else the first cycle's. Idempotent: one item per (line item, cycle). The item is created
+/// at `time`, the rebill's transaction time (product delays and bundle windows count from
+/// it), whenever the event arrives.
 pub fn rebill_item(
     conn: &mut crate::db::DbConn,
     purchase_id: i64,
     customer: &crate::domain::events::EventCustomer,
+    time: chrono::NaiveDateTime,
 ) -> Result<(), AppError> {
     use crate::db::schema::{
         fulfillment_houses, fulfillments, order_items, orders, plugins, products, purchases,
@@ -283,7 +286,7 @@ pub fn rebill_item(
                 fulfillments::house_id.eq(house),
                 fulfillments::status.eq(status),
                 fulfillments::ship_to.eq(Some(ship_to.to_json())),
-                fulfillments::created_at.eq(now),
+                fulfillments::created_at.eq(time),
                 fulfillments::updated_at.eq(now),
             ))
             .execute(c)
