@@ -2055,3 +2055,65 @@ async fn a_returns_file_cancel_asks_clickbank_to_cancel_the_subscription() {
         "ClickBank's CANCEL-REBILL cancels it"
     );
 }
+
+#[actix_web::test]
+async fn items_being_sent_are_left_alone_by_batches_and_csv_imports() {
+    use merchant_crm::db::schema::shipments;
+    let fx = fixture().await;
+    let drop = drop_dir(&fx.app);
+    let house = add_house(
+        &fx.app,
+        &[
+            ("name", "Drop"),
+            ("kind", "csv"),
+            ("csv_folder", drop.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    product_on(&fx, "MUG", house, 0).await;
+    apply(
+        &fx,
+        sale_event("FLY00001", "f@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    assert_eq!(run_export(&fx.app, house).await.shipments, 1);
+    // As if a run were sending it now.
+    fx.app
+        .db
+        .run(|c| {
+            diesel::update(fulfillments::table)
+                .set(fulfillments::status.eq(export::IN_FLIGHT))
+                .execute(c)?;
+            diesel::update(shipments::table)
+                .set(shipments::status.eq("sending"))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let id = items(&fx.app).await[0].id;
+    let r = upload(&fx.app, "cancel.csv", b"orderId,status\nFLY00001,CANCELLED\n").await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("being sent to their house"));
+    let r = fx
+        .app
+        .post_form(
+            "/fulfillment",
+            "/fulfillment/batch",
+            &[
+                ("scope", "selected"),
+                ("id", &id.to_string()),
+                ("action", "status"),
+                ("status", "CANCELLED"),
+                ("confirm", "yes"),
+                ("count", "1"),
+            ],
+        )
+        .await;
+    assert!(r.status() == 303 || r.status() == 400, "{}", r.status());
+    assert_eq!(
+        items(&fx.app).await[0].status,
+        export::IN_FLIGHT,
+        "not cancelled mid-send"
+    );
+}

@@ -521,6 +521,20 @@ pub fn import(
                 return Ok(Err(Rejected { errors }));
             }
         };
+        // Items an export is sending right now are left alone: the house may be taking them.
+        let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
+        let mut sending = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            sending.extend(super::batch::sending_ids(conn, chunk)?);
+        }
+        if !sending.is_empty() {
+            sending.sort_unstable();
+            return Err(AppError::Conflict(format!(
+                "Nothing was changed: item(s) {} are being sent to their house right now. Upload the file \
+                 again in a minute.",
+                sending.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            )));
+        }
         let now = crate::domain::now();
         let mut cancelled_items = Vec::new();
         for c in &changes {
