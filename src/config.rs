@@ -32,6 +32,8 @@ pub struct Config {
     pub export_interval_minutes: i32,
     /// ClickBank REST base URL (the sandbox's in demos and tests).
     pub clickbank_api_base: String,
+    /// The folder under which CSV drop houses' folders must lie.
+    pub export_root: PathBuf,
     pub ip_ranges: crate::domain::ip_allow::IpRanges,
 }
 
@@ -48,6 +50,7 @@ impl std::fmt::Debug for Config {
             .field("pool_size", &self.pool_size)
             .field("time_zone", &self.time_zone)
             .field("clickbank_api_base", &self.clickbank_api_base)
+            .field("export_root", &self.export_root)
             .field("ip_ranges", &self.ip_ranges.loaded())
             .finish_non_exhaustive()
     }
@@ -108,6 +111,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "MERCHANT_CRM_TIME_ZONE",
         "UTC",
         "IANA zone used to display times, e.g. America/Los_Angeles",
+    ),
+    (
+        "MERCHANT_CRM_EXPORT_ROOT",
+        "<data dir>/exports",
+        "CSV drop houses' folders must lie under this folder",
     ),
     (
         "MERCHANT_CRM_CONFIG",
@@ -228,8 +236,19 @@ impl Config {
         let scheduler_tick_secs = number("MERCHANT_CRM_SCHEDULER_TICK_SECS", 60, 3600)?;
         let import_interval_minutes = number("MERCHANT_CRM_IMPORT_INTERVAL_MINUTES", 15, 1440)? as i32;
         let export_interval_minutes = number("MERCHANT_CRM_EXPORT_INTERVAL_MINUTES", 60, 10080)? as i32;
+        let export_root = get("MERCHANT_CRM_EXPORT_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("exports"));
+        let export_root = if export_root.is_absolute() {
+            export_root
+        } else {
+            std::env::current_dir()
+                .map_err(|e| AppError::Config(format!("cannot read the current folder: {e}")))?
+                .join(export_root)
+        };
         let ip_ranges = crate::domain::ip_allow::IpRanges::load(get)?;
         Ok(Config {
+            export_root,
             master_key,
             clickbank_api_base,
             jobs,

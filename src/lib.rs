@@ -50,6 +50,7 @@ impl AppState {
             self.secrets.clone(),
             i64::from(self.config.export_interval_minutes),
         )
+        .map(|c| c.with_export_root(self.config.export_root.clone()))
     }
 
     /// What the import jobs need.

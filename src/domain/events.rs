@@ -812,7 +812,7 @@ fn rebill(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, source: &str) ->
             ))
             .execute(conn)?;
         // A rebilled physical subscription ships again: a new item for the new cycle.
-        super::fulfillment::rebill_item(conn, id, &ev.customer)?;
+        super::fulfillment::rebill_item(conn, id, &ev.customer, naive(ev.time))?;
         if next.is_some() {
             diesel::update(purchases::table.find(id))
                 .set(purchases::next_bill_date.eq(next))

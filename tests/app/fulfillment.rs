@@ -238,6 +238,13 @@ pub fn export_ctx(app: &TestApp) -> ExportContext {
         60,
     )
     .unwrap()
+    .with_export_root(app.config.export_root.clone())
+}
+
+/// A fresh CSV drop folder under the portal's export root.
+pub fn drop_dir(app: &TestApp) -> tempfile::TempDir {
+    std::fs::create_dir_all(&app.config.export_root).unwrap();
+    tempfile::tempdir_in(&app.config.export_root).unwrap()
 }
 
 pub async fn run_export(app: &TestApp, house: i64) -> export::RunSummary {
@@ -427,7 +434,7 @@ async fn http_house_gets_signed_bundles_and_a_failure_is_retried_once() {
 #[actix_web::test]
 async fn csv_drop_export_follows_delays_windows_addresses_houses_and_reships() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let folder = drop.path().to_str().unwrap().to_string();
     let house = add_house(
         &fx.app,
@@ -682,7 +689,7 @@ async fn csv_drop_export_follows_delays_windows_addresses_houses_and_reships() {
 #[actix_web::test]
 async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -743,7 +750,7 @@ async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
 #[actix_web::test]
 async fn batch_updates_by_filter_show_the_count_apply_all_or_nothing_and_are_audited() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -1062,8 +1069,16 @@ async fn csv_imports_check_every_line_first_and_apply_all_or_nothing() {
         sale_event("CSV00005", "e@example.com", "5 St", 2, vec![item("SUB", true)]),
     )
     .await;
+    // CANCELLED asks ClickBank to cancel the subscription; this receipt is unknown to the
+    // sandbox, so ClickBank refuses, the page says so, and the purchase stays as it was.
     let r = upload(&fx.app, "cancel.csv", b"orderId,status\r\nCSV00005,CANCELLED\r\n").await;
-    assert_eq!(r.status(), 303);
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("1 item(s) updated"), "{page}");
+    assert!(
+        page.contains("<td>CSV00005</td>") && page.contains("ClickBank refused"),
+        "{page}"
+    );
     assert_eq!(by_receipt(&items(&fx.app).await, "CSV00005").status, "CANCELLED");
     let purchase: String = fx
         .app
@@ -1080,7 +1095,7 @@ async fn csv_imports_check_every_line_first_and_apply_all_or_nothing() {
         })
         .await
         .unwrap();
-    assert_eq!(purchase, "CANCELLED");
+    assert_eq!(purchase, "ACTIVE", "only ClickBank's CANCEL-REBILL cancels it");
 
     // Export the filtered list, fill in tracking, upload it back.
     let csv = fx.app.get_text("/fulfillment/export.csv?status=HOLD").await;
@@ -1107,6 +1122,67 @@ async fn csv_imports_check_every_line_first_and_apply_all_or_nothing() {
     let a2_now = items(&fx.app).await.into_iter().find(|i| i.id == a2).unwrap();
     assert_eq!(a2_now.tracking, Some(format!("TRK-{a2}")));
     assert_eq!(a2_now.status, "SHIPPED");
+
+    // A row without clientFulfillmentId leaves items already SHIPPED (and their tracking) alone.
+    apply(
+        &fx,
+        sale_event(
+            "CSV00006",
+            "f@example.com",
+            "6 St",
+            2,
+            vec![item("MUG", false), item("TEE", false)],
+        ),
+    )
+    .await;
+    let six: Vec<i64> = items(&fx.app)
+        .await
+        .into_iter()
+        .filter(|i| i.receipt == "CSV00006")
+        .map(|i| i.id)
+        .collect();
+    let named = format!(
+        "orderId,clientFulfillmentId,trackingNumber,carrier,method\nCSV00006,{},1ZFIRST,UPS,Ground\n",
+        six[0]
+    );
+    assert_eq!(upload(&fx.app, "one.csv", named.as_bytes()).await.status(), 303);
+    let r = upload(
+        &fx.app,
+        "rest.csv",
+        b"orderId,clientFulfillmentId,trackingNumber,carrier,method\nCSV00006,,1ZREST,UPS,Ground\n",
+    )
+    .await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let now: Vec<(i64, String, Option<String>)> = items(&fx.app)
+        .await
+        .into_iter()
+        .filter(|i| i.receipt == "CSV00006")
+        .map(|i| (i.id, i.status, i.tracking))
+        .collect();
+    assert_eq!(
+        now,
+        vec![
+            (six[0], "SHIPPED".to_string(), Some("1ZFIRST".to_string())),
+            (six[1], "SHIPPED".to_string(), Some("1ZREST".to_string())),
+        ]
+    );
+    // Everything shipped: an unnamed row changes nothing and says why.
+    let r = upload(
+        &fx.app,
+        "again.csv",
+        b"orderId,clientFulfillmentId,trackingNumber,carrier,method\nCSV00006,,1ZOVER,UPS,Ground\n",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("no item of order CSV00006 may become SHIPPED"));
+    assert_eq!(
+        by_receipt(&items(&fx.app).await, "CSV00006").tracking.as_deref(),
+        Some("1ZFIRST")
+    );
 
     // Over 20 MB: refused with a clear message.
     let big = vec![b'x'; 20 * 1024 * 1024 + 10];
@@ -1248,6 +1324,16 @@ async fn houses_post_updates_with_the_update_fulfillment_permission_only() {
         (known.as_str(), "1ZAPI", "UPS")
     );
     assert_eq!(notices[0].date, "2026-11-20");
+    // A double click (two requests at once) and a later click send nothing more.
+    let url = format!("/fulfillment/{id}/ship-notice");
+    let (a, b) = tokio::join!(
+        fx.app.post_form("/fulfillment", &url, &[]),
+        fx.app.post_form("/fulfillment", &url, &[])
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (303, 303));
+    let page = fx.app.get_text("/fulfillment").await;
+    assert!(page.contains("sent already"), "{page}");
+    assert_eq!(fx.sb.ship_notices().len(), 1, "still one ship notice");
 }
 
 #[actix_web::test]
@@ -1277,6 +1363,17 @@ async fn the_list_escapes_clickbank_data_and_pages_by_key() {
     }
     let page = fx.app.get_text("/fulfillment").await;
     assert!(page.contains("56 items match"));
+    let title = page
+        .split("<title>")
+        .nth(1)
+        .and_then(|t| t.split("</title>").next())
+        .expect("a title");
+    assert!(title.starts_with("Fulfillment"), "title: {title}");
+    assert!(
+        !title.contains('<') && !title.contains("csrf"),
+        "no markup or csrf token in the title: {title}"
+    );
+    assert_eq!(page.matches("Tracking and returns files").count(), 1);
     assert!(!page.contains("<b>Bold</b>") && !page.contains("<script>alert"));
     let next = page.split("id=\"next-page\"").next().unwrap();
     let href = next
@@ -1400,7 +1497,7 @@ async fn a_csv_upload_in_a_real_browser_applies_a_good_file_and_lists_a_bad_one(
 #[actix_web::test]
 async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -1439,6 +1536,24 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
         (all[0].status.as_str(), all[1].status.as_str()),
         ("PENDING", "HOLD")
     );
+    // The new cycle's item dates from the rebill (an hour ago), not from when it was applied.
+    let second = all[1].id;
+    let created: chrono::NaiveDateTime = fx
+        .app
+        .db
+        .run(move |c| {
+            Ok(fulfillments::table
+                .find(second)
+                .select(fulfillments::created_at)
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let ago = merchant_crm::domain::now() - created;
+    assert!(
+        ago > Duration::minutes(55) && ago < Duration::minutes(65),
+        "created {ago} ago"
+    );
     let s = run_export(&fx.app, house).await;
     assert_eq!((s.items, s.shipments), (1, 1));
     let all = items(&fx.app).await;
@@ -1449,7 +1564,7 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
 async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let drop = tempfile::tempdir().unwrap();
+    let drop = drop_dir(&fx.app);
     let house = add_house(
         &fx.app,
         &[
@@ -1488,5 +1603,517 @@ async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again()
         run_export(&fx.app, house).await.shipments,
         0,
         "no automatic retry either"
+    );
+}
+
+/// Runs an export of `house` in the background (the house answers after `delay`), waits until
+/// its items are claimed, applies `during`, and returns the run's summary.
+async fn export_with_event_midway(
+    fx: &Fx,
+    house: i64,
+    receipt: &str,
+    during: OrderEvent,
+) -> export::RunSummary {
+    let ctx = export_ctx(&fx.app);
+    let run = tokio::spawn(async move { export::run_house(&ctx, house, "test-runner").await });
+    let mut claimed = false;
+    for _ in 0..100 {
+        if by_receipt(&items(&fx.app).await, receipt).status == export::IN_FLIGHT {
+            claimed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(claimed, "the export claims the item first");
+    apply(fx, during).await;
+    // Refunded while being sent: still in flight, not cancelled under the export's feet.
+    assert_eq!(
+        by_receipt(&items(&fx.app).await, receipt).status,
+        export::IN_FLIGHT
+    );
+    run.await.unwrap().unwrap().unwrap()
+}
+
+#[actix_web::test]
+async fn a_refund_while_an_item_is_being_sent_never_leaves_it_shipped_but_cancelled() {
+    let fx = fixture().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/ok"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(std::time::Duration::from_millis(1500))
+                .set_body_json(serde_json::json!({"shipments": []})),
+        )
+        .mount(&server)
+        .await;
+    let house = http_house(&fx.app, &format!("{}/ok", server.uri())).await;
+    product_on(&fx, "MUG", house, 0).await;
+    apply(
+        &fx,
+        sale_event("MID00001", "m@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    let mut refund = sale_event("MID00001", "m@example.com", "1 St", 0, vec![item("MUG", false)]);
+    refund.kind = "RFND".into();
+    let s = export_with_event_midway(&fx, house, "MID00001", refund).await;
+    // The house took it: PENDING (at the house), flagged for a human on the item and the run.
+    let it = by_receipt(&items(&fx.app).await, "MID00001").clone();
+    assert_eq!(it.status, "PENDING");
+    assert_eq!(s.outcome, "needs attention");
+    let page = fx.app.get_text(&format!("/fulfillment/runs/{}", s.run_id)).await;
+    assert!(page.contains("refunded while"), "{page}");
+    let err: Option<String> = fx
+        .app
+        .db
+        .run(move |c| {
+            Ok(fulfillments::table
+                .find(it.id)
+                .select(fulfillments::last_error)
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(err.as_deref(), Some(export::REFUNDED_IN_FLIGHT));
+
+    // A house that refuses: nothing shipped, so the refunded item ends CANCELLED.
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/no"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .set_delay(std::time::Duration::from_millis(1500))
+                .set_body_string("down"),
+        )
+        .mount(&refusing)
+        .await;
+    let house2 = add_house(
+        &fx.app,
+        &[
+            ("name", "Refuser"),
+            ("kind", "http"),
+            ("endpoint", &format!("{}/no", refusing.uri())),
+            ("api_key", "house-api-key-2"),
+            ("signing_secret", "house-signing-secret-2"),
+        ],
+    )
+    .await;
+    product_on(&fx, "CUP", house2, 0).await;
+    apply(
+        &fx,
+        sale_event("MID00002", "n@example.com", "2 St", 2, vec![item("CUP", false)]),
+    )
+    .await;
+    let mut refund = sale_event("MID00002", "n@example.com", "2 St", 0, vec![item("CUP", false)]);
+    refund.kind = "RFND".into();
+    let s = export_with_event_midway(&fx, house2, "MID00002", refund).await;
+    assert_eq!(s.failures, 1);
+    assert_eq!(by_receipt(&items(&fx.app).await, "MID00002").status, "CANCELLED");
+}
+
+#[actix_web::test]
+async fn the_export_lease_is_renewed_only_while_it_is_ours() {
+    use merchant_crm::db::schema::fulfillment_houses;
+    let fx = fixture().await;
+    let house = http_house(&fx.app, "http://127.0.0.1:9/orders").await;
+    let r = fx
+        .app
+        .db
+        .run(move |c| {
+            assert!(export::claim(c, house, "runner-a")?);
+            // Most of the lease used up by a long send.
+            diesel::update(fulfillment_houses::table.find(house))
+                .set(
+                    fulfillment_houses::locked_until
+                        .eq(Some(merchant_crm::domain::now() + chrono::Duration::seconds(5))),
+                )
+                .execute(c)?;
+            export::renew(c, house, "runner-a")
+        })
+        .await
+        .unwrap();
+    assert!(r, "our own live lease is renewed");
+    let renewed = fx
+        .app
+        .db
+        .run(move |c| {
+            Ok(fulfillment_houses::table
+                .find(house)
+                .select(fulfillment_houses::locked_until)
+                .first::<Option<chrono::NaiveDateTime>>(c)?)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(renewed > merchant_crm::domain::now() + chrono::Duration::seconds(export::LEASE_SECONDS - 60));
+    // The lease expires and another process takes the house: the first runner cannot renew.
+    let r = fx
+        .app
+        .db
+        .run(move |c| {
+            diesel::update(fulfillment_houses::table.find(house))
+                .set(
+                    fulfillment_houses::locked_until
+                        .eq(Some(merchant_crm::domain::now() - chrono::Duration::seconds(1))),
+                )
+                .execute(c)?;
+            assert!(!export::renew(c, house, "runner-a")?, "an expired lease is lost");
+            assert!(export::claim(c, house, "runner-b")?);
+            export::renew(c, house, "runner-a")
+        })
+        .await
+        .unwrap();
+    assert!(!r, "a lease taken over is not ours any more");
+}
+
+#[actix_web::test]
+async fn only_account_executives_configure_houses_and_drop_folders_stay_under_the_export_root() {
+    let fx = fixture().await;
+    let server = MockServer::start().await;
+    let house = http_house(&fx.app, &format!("{}/orders", server.uri())).await;
+    let drop = drop_dir(&fx.app);
+    let csv = add_house(
+        &fx.app,
+        &[
+            ("name", "Drop"),
+            ("kind", "csv"),
+            ("csv_folder", drop.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    // Folders outside the root, the root itself, or climbing out with .. are refused.
+    let outside = tempfile::tempdir().unwrap();
+    let root = fx.app.config.export_root.to_str().unwrap().to_string();
+    let sneaky = format!("{}/../../etc", drop.path().to_str().unwrap());
+    for folder in [
+        outside.path().to_str().unwrap(),
+        "relative/dir",
+        root.as_str(),
+        sneaky.as_str(),
+    ] {
+        let r = fx
+            .app
+            .post_form(
+                "/crm/fulfillment-houses",
+                "/crm/fulfillment-houses",
+                &[
+                    ("name", "Elsewhere"),
+                    ("kind", "csv"),
+                    ("csv_folder", folder),
+                    ("active", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{folder}");
+        let page = r.text().await.unwrap();
+        assert!(page.contains("MERCHANT_CRM_EXPORT_ROOT"), "{folder}: {page}");
+        let r = fx
+            .app
+            .post_form(
+                &format!("/crm/fulfillment-houses/{csv}"),
+                &format!("/crm/fulfillment-houses/{csv}"),
+                &[("name", "Drop"), ("csv_folder", folder), ("active", "on")],
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{folder}");
+    }
+    // A folder stored before the rule (outside the root) is never written by the export.
+    let outside_path = outside.path().to_str().unwrap().to_string();
+    fx.app
+        .db
+        .run(move |c| {
+            use merchant_crm::db::schema::fulfillment_houses;
+            diesel::update(fulfillment_houses::table.find(csv))
+                .set(fulfillment_houses::csv_folder.eq(outside_path))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    product_on(&fx, "MUG", csv, 0).await;
+    apply(
+        &fx,
+        sale_event("OUT00001", "o@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    let s = run_export(&fx.app, csv).await;
+    assert_eq!(s.failures, 1);
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+
+    // A new endpoint needs the key and the secret typed again.
+    let edit = format!("/crm/fulfillment-houses/{house}");
+    let r = fx
+        .app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Acme Fulfillment"),
+                ("endpoint", "https://evil.example.com/x"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("entered again"));
+    let r = fx
+        .app
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Acme Fulfillment"),
+                ("endpoint", "https://new.example.com/x"),
+                ("api_key", "k2"),
+                ("signing_secret", "s2"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+
+    // Merchant staff see houses but cannot add, edit or assign them.
+    fx.app
+        .create_user("staff@example.com", "merchant", "staff password 123")
+        .await;
+    let staff = fx.app.other_client();
+    assert_eq!(
+        staff
+            .login("staff@example.com", "staff password 123")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(staff.get("/crm/fulfillment-houses").await.status(), 200);
+    let page = staff.get_text(&edit).await;
+    assert!(!page.contains("id=\"assign-all\"") && page.contains("id=\"admin-only\""));
+    assert_eq!(staff.get("/fulfillment").await.status(), 200);
+    let r = staff
+        .post_form(
+            &edit,
+            &edit,
+            &[
+                ("name", "Acme Fulfillment"),
+                ("endpoint", "https://evil.example.com/x"),
+                ("active", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = staff
+        .post_form(
+            "/crm/fulfillment-houses",
+            "/crm/fulfillment-houses",
+            &[
+                ("name", "Mine"),
+                ("kind", "http"),
+                ("endpoint", "https://evil.example.com/x"),
+                ("api_key", "a"),
+                ("signing_secret", "b"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = staff.post_form(&edit, &format!("{edit}/assign-all"), &[]).await;
+    assert_eq!(r.status(), 403);
+}
+
+#[actix_web::test]
+async fn a_returns_file_cancel_asks_clickbank_to_cancel_the_subscription() {
+    use merchant_crm::clickbank::{LineItemStatus, Sandbox, SandboxConfig};
+    use merchant_crm::db::schema::fulfillment_houses;
+    let sb = Sandbox::start(SandboxConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        orders: 240,
+        days: 30,
+        ..Default::default()
+    })
+    .unwrap();
+    let app = crate::customer_service::portal_with_orders(&sb).await;
+    let active: std::collections::HashSet<String> = sb
+        .subscription_receipts(LineItemStatus::Active)
+        .into_iter()
+        .collect();
+    let rows: Vec<(i64, i64, i64, String)> = app
+        .db
+        .read(|c| {
+            Ok(purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .filter(purchases::status.eq("ACTIVE"))
+                .select((
+                    purchases::id,
+                    purchases::order_id,
+                    purchases::order_item_id,
+                    orders::receipt,
+                ))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    // Two receipts with one active subscription each: one ClickBank cancels on request, the
+    // other it had cancelled already (it refuses, and the page says so in its words).
+    let mut picked = rows
+        .into_iter()
+        .filter(|(_, _, _, r)| active.contains(r) && sb.subscriptions(r).len() == 1);
+    let first = picked.next().expect("an active subscription");
+    let second = picked
+        .find(|(_, _, _, r)| *r != first.3)
+        .expect("another active subscription");
+    for (_, order, order_item, _) in [first.clone(), second.clone()] {
+        app.db
+            .run(move |c| {
+                let house: i64 = fulfillment_houses::table
+                    .filter(fulfillment_houses::kind.eq("clickbank"))
+                    .select(fulfillment_houses::id)
+                    .first(c)?;
+                let now = merchant_crm::domain::now();
+                diesel::delete(fulfillments::table.filter(fulfillments::order_id.eq(order))).execute(c)?;
+                diesel::insert_into(fulfillments::table)
+                    .values((
+                        fulfillments::order_id.eq(order),
+                        fulfillments::order_item_id.eq(order_item),
+                        fulfillments::cycle.eq(1),
+                        fulfillments::house_id.eq(house),
+                        fulfillments::status.eq("HOLD"),
+                        fulfillments::created_at.eq(now),
+                        fulfillments::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+    sb.set_notify_url(None);
+    {
+        use merchant_crm::clickbank::{ClickBankApi, TicketRequest};
+        let api = merchant_crm::clickbank::ClickBankClient::new(sb.client_config()).unwrap();
+        api.create_ticket(&second.3, &TicketRequest::cancel("ticket.type.cancel.1"))
+            .await
+            .unwrap();
+        sb.process_tickets_now();
+    }
+    sb.set_notify_url(Some(crate::ins::ins_url(&app)));
+    let before = sb.tickets().len();
+    let file = format!("orderId,status\n{},CANCELLED\n{},CANCELLED\n", first.3, second.3);
+    let r = upload(&app, "returns.csv", file.as_bytes()).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("2 item(s) updated"), "{page}");
+    let tickets: Vec<_> = sb
+        .tickets()
+        .into_iter()
+        .skip(before)
+        .filter(|t| t.receipt.as_deref() == Some(first.3.as_str()))
+        .collect();
+    assert_eq!(tickets.len(), 1, "one cancel ticket for the running subscription");
+    let row = |receipt: &str| {
+        page.split("<tr")
+            .find(|r| r.contains(&format!("<td>{receipt}</td>")))
+            .unwrap_or_else(|| panic!("no row for {receipt}: {page}"))
+            .to_string()
+    };
+    assert!(row(&first.3).contains("(ticket "), "{}", row(&first.3));
+    assert!(row(&second.3).contains("ClickBank refused"), "{}", row(&second.3));
+    // Not cancelled in the CRM until ClickBank says so; the profile shows the request.
+    let (pid, customer): (i64, i64) = app
+        .db
+        .read(move |c| {
+            Ok(purchases::table
+                .find(first.0)
+                .select((purchases::id, purchases::customer_id))
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let status = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            db.read(move |c| {
+                Ok(purchases::table
+                    .find(pid)
+                    .select(purchases::status)
+                    .first::<String>(c)?)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(status(&app).await, "ACTIVE");
+    let profile = app.get_text(&format!("/customers/{customer}")).await;
+    assert!(profile.contains("Cancellation requested"), "{profile}");
+    sb.process_tickets_now();
+    for _ in 0..100 {
+        if status(&app).await == "CANCELLED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status(&app).await,
+        "CANCELLED",
+        "ClickBank's CANCEL-REBILL cancels it"
+    );
+}
+
+#[actix_web::test]
+async fn items_being_sent_are_left_alone_by_batches_and_csv_imports() {
+    use merchant_crm::db::schema::shipments;
+    let fx = fixture().await;
+    let drop = drop_dir(&fx.app);
+    let house = add_house(
+        &fx.app,
+        &[
+            ("name", "Drop"),
+            ("kind", "csv"),
+            ("csv_folder", drop.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    product_on(&fx, "MUG", house, 0).await;
+    apply(
+        &fx,
+        sale_event("FLY00001", "f@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    assert_eq!(run_export(&fx.app, house).await.shipments, 1);
+    // As if a run were sending it now.
+    fx.app
+        .db
+        .run(|c| {
+            diesel::update(fulfillments::table)
+                .set(fulfillments::status.eq(export::IN_FLIGHT))
+                .execute(c)?;
+            diesel::update(shipments::table)
+                .set(shipments::status.eq("sending"))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let id = items(&fx.app).await[0].id;
+    let r = upload(&fx.app, "cancel.csv", b"orderId,status\nFLY00001,CANCELLED\n").await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("being sent to their house"));
+    let r = fx
+        .app
+        .post_form(
+            "/fulfillment",
+            "/fulfillment/batch",
+            &[
+                ("scope", "selected"),
+                ("id", &id.to_string()),
+                ("action", "status"),
+                ("status", "CANCELLED"),
+                ("confirm", "yes"),
+                ("count", "1"),
+            ],
+        )
+        .await;
+    assert!(r.status() == 303 || r.status() == 400, "{}", r.status());
+    assert_eq!(
+        items(&fx.app).await[0].status,
+        export::IN_FLIGHT,
+        "not cancelled mid-send"
     );
 }

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 
 use super::houses;
 use super::Status;
-use crate::db::schema::fulfillments;
+use crate::db::schema::{fulfillments, shipments};
 use crate::db::DbConn;
 use crate::domain::{audit, Actor};
 use crate::error::AppError;
@@ -77,6 +77,28 @@ impl Preview {
     }
 }
 
+/// Of `ids`, the items of a shipment an export is sending right now: they are left alone
+/// until the export records the house's answer.
+pub(crate) fn sending_ids(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<i64>, AppError> {
+    let sending: Vec<String> = shipments::table
+        .filter(shipments::status.eq("sending"))
+        .select(shipments::shipment_id)
+        .load(conn)?;
+    if sending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for chunk in sending.chunks(CHUNK) {
+        let found: Vec<i64> = fulfillments::table
+            .filter(fulfillments::id.eq_any(ids))
+            .filter(fulfillments::shipment_id.eq_any(chunk))
+            .select(fulfillments::id)
+            .load(conn)?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 fn statuses_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, String)>, AppError> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
@@ -84,7 +106,14 @@ fn statuses_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, String)>, App
             .filter(fulfillments::id.eq_any(chunk))
             .select((fulfillments::id, fulfillments::status))
             .load(conn)?;
-        out.extend(rows);
+        let sending = sending_ids(conn, chunk)?;
+        out.extend(rows.into_iter().map(|(id, s)| {
+            if sending.contains(&id) {
+                (id, format!("{s} being sent to the house"))
+            } else {
+                (id, s)
+            }
+        }));
     }
     Ok(out)
 }
@@ -155,12 +184,14 @@ pub fn apply(
         let now = crate::domain::now();
         let mut changed = 0;
         for chunk in ids.chunks(CHUNK) {
+            let sending = sending_ids(conn, chunk)?;
             changed += match action {
                 Action::House(h) => {
                     let moved = diesel::update(
                         fulfillments::table
                             .filter(fulfillments::id.eq_any(chunk))
-                            .filter(fulfillments::status.eq_any(["HOLD", "CANCELLED"])),
+                            .filter(fulfillments::status.eq_any(["HOLD", "CANCELLED"]))
+                            .filter(fulfillments::id.ne_all(&sending)),
                     )
                     .set((fulfillments::house_id.eq(h), fulfillments::updated_at.eq(now)))
                     .execute(conn)?;
@@ -169,7 +200,8 @@ pub fn apply(
                         + diesel::update(
                             fulfillments::table
                                 .filter(fulfillments::id.eq_any(chunk))
-                                .filter(fulfillments::status.eq_any(["FAILED", "RECYCLED"])),
+                                .filter(fulfillments::status.eq_any(["FAILED", "RECYCLED"]))
+                                .filter(fulfillments::id.ne_all(&sending)),
                         )
                         .set((
                             fulfillments::house_id.eq(h),
@@ -214,9 +246,11 @@ pub(crate) fn set_status(
     now: chrono::NaiveDateTime,
 ) -> Result<usize, AppError> {
     let sources = Status::sources_of(to);
+    let sending = sending_ids(conn, ids)?;
     let q = fulfillments::table
         .filter(fulfillments::id.eq_any(ids))
-        .filter(fulfillments::status.eq_any(sources));
+        .filter(fulfillments::status.eq_any(sources))
+        .filter(fulfillments::id.ne_all(&sending));
     Ok(match to {
         Status::Hold => diesel::update(q)
             .set((

@@ -53,7 +53,9 @@ pub struct ImportReport {
     pub rows: usize,
     pub items: usize,
     pub skipped: usize,
-    pub purchases_cancelled: usize,
+    /// (purchase id, receipt) of the running subscriptions whose items a returns file
+    /// CANCELLED: ClickBank must be asked to cancel each.
+    pub to_cancel: Vec<(i64, String)>,
 }
 
 /// A file that was refused: every bad line, nothing applied.
@@ -409,10 +411,13 @@ fn check(
                     err(&mut errors, format!("order {} has no items to ship", row.receipt));
                     continue;
                 }
+                // Every item of the order that can ship, but never one already SHIPPED: its
+                // tracking changes only when the row names it by clientFulfillmentId.
                 let movable: Vec<&Item> = items
                     .iter()
                     .copied()
                     .filter(|i| i.status.can_move_to(to))
+                    .filter(|i| !(to == Status::Shipped && i.status == Status::Shipped))
                     .collect();
                 if movable.is_empty() {
                     let now: Vec<String> = items.iter().map(|i| format!("{} {}", i.id, i.status)).collect();
@@ -516,6 +521,20 @@ pub fn import(
                 return Ok(Err(Rejected { errors }));
             }
         };
+        // Items an export is sending right now are left alone: the house may be taking them.
+        let ids: Vec<i64> = changes.iter().map(|c| c.id).collect();
+        let mut sending = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            sending.extend(super::batch::sending_ids(conn, chunk)?);
+        }
+        if !sending.is_empty() {
+            sending.sort_unstable();
+            return Err(AppError::Conflict(format!(
+                "Nothing was changed: item(s) {} are being sent to their house right now. Upload the file \
+                 again in a minute.",
+                sending.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            )));
+        }
         let now = crate::domain::now();
         let mut cancelled_items = Vec::new();
         for c in &changes {
@@ -557,26 +576,27 @@ pub fn import(
                 cancelled_items.push(c.order_item_id);
             }
         }
-        let mut purchases_cancelled = 0;
+        // Running subscriptions of cancelled items: ClickBank is asked to cancel them once this
+        // transaction has committed (the caller does, with `customer_actions::request_cancel`);
+        // the purchase turns CANCELLED when ClickBank's CANCEL-REBILL arrives, never here, so
+        // ClickBank and the CRM never disagree.
+        let mut to_cancel: Vec<(i64, String)> = Vec::new();
         for chunk in cancelled_items.chunks(CHUNK) {
-            purchases_cancelled += diesel::update(
-                purchases::table
-                    .filter(purchases::order_item_id.eq_any(chunk))
-                    .filter(purchases::status.ne("CANCELLED")),
-            )
-            .set((
-                purchases::status.eq("CANCELLED"),
-                purchases::cancelled_at.eq(Some(now)),
-                purchases::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+            let found: Vec<(i64, String)> = purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .filter(purchases::order_item_id.eq_any(chunk))
+                .filter(purchases::status.eq_any(["ACTIVE", "TRIAL"]))
+                .select((purchases::id, orders::receipt))
+                .order(purchases::id.asc())
+                .load(conn)?;
+            to_cancel.extend(found);
         }
         let report = ImportReport {
             kind,
             rows: rows.len(),
             items: changes.len(),
             skipped,
-            purchases_cancelled,
+            to_cancel,
         };
         audit::record(
             conn,
@@ -584,7 +604,8 @@ pub fn import(
             "fulfillment.csv_import",
             "fulfillments",
             serde_json::json!({"kind": kind.label(), "rows": report.rows, "items": report.items,
-                               "skipped": skipped, "purchases_cancelled": purchases_cancelled}),
+                               "skipped": skipped,
+                               "cancel_requested_for": report.to_cancel.iter().map(|p| p.0).collect::<Vec<_>>()}),
         )?;
         Ok(Ok(report))
     })

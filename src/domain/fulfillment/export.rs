@@ -11,6 +11,7 @@
 //!    is a reship and goes out alone under a suffixed id (`<first id>-R1`, `-R2`, ...);
 //! 4. send (one signed JSON POST per batch to an HTTP house, or one CSV file in a drop
 //!    folder); items become PENDING on success, FAILED with the house's reason otherwise;
+//!    The lease is renewed after every batch; a run that lost it sends nothing more.
 //! 5. record the run (items, shipments, failures) and release the lease.
 //!
 //! A run that stops between 4 and 5 (a crash) leaves shipments "sending": the next run marks
@@ -41,6 +42,15 @@ pub const HTTP_BATCH: usize = 200;
 /// Why items of an interrupted run wait for a human.
 pub const INTERRUPTED: &str = "the export stopped while this shipment was being sent: check with the house \
      whether it arrived, then mark the items or move them back to HOLD to send again";
+/// The status of items claimed by a run while they are being sent: not HOLD, so a refund, a
+/// batch update or a CSV import cannot cancel or move them mid-send.
+pub const IN_FLIGHT: &str = "PENDING_SHIPMENT";
+/// Statuses an item of a shipment being sent may have (RECYCLED: an export retry; HOLD: items
+/// claimed before claims moved them to [`IN_FLIGHT`]).
+const SENDING_STATUSES: [&str; 3] = [IN_FLIGHT, "RECYCLED", "HOLD"];
+/// What an item accepted by the house while its order was fully refunded says.
+pub const REFUNDED_IN_FLIGHT: &str = "the order was refunded while this item was being sent: \
+     ask the house to stop the shipment, then cancel the item";
 /// Longest reason kept from a house's answer.
 const MAX_REASON: usize = 500;
 
@@ -52,6 +62,9 @@ pub struct ExportContext {
     pub http: reqwest::Client,
     /// Minutes between two runs of a house.
     pub interval_minutes: i64,
+    /// When set, a CSV drop folder outside it is never written (see
+    /// [`houses::check_folder`]).
+    pub export_root: Option<std::path::PathBuf>,
 }
 
 impl ExportContext {
@@ -65,7 +78,14 @@ impl ExportContext {
             secrets,
             http,
             interval_minutes,
+            export_root: None,
         })
+    }
+
+    /// CSV drop folders must lie under `root`.
+    pub fn with_export_root(mut self, root: std::path::PathBuf) -> Self {
+        self.export_root = Some(root);
+        self
     }
 }
 
@@ -196,6 +216,25 @@ pub fn claim(conn: &mut DbConn, id: i64, runner: &str) -> Result<bool, AppError>
     Ok(n == 1)
 }
 
+/// Renews `runner`'s lease on house `id` for another [`LEASE_SECONDS`]; false when the lease
+/// is no longer ours (it expired and another process took the house over).
+pub fn renew(conn: &mut DbConn, id: i64, runner: &str) -> Result<bool, AppError> {
+    let now = crate::domain::now();
+    let n = diesel::update(
+        fulfillment_houses::table
+            .find(id)
+            .filter(fulfillment_houses::locked_by.eq(runner))
+            .filter(fulfillment_houses::locked_until.ge(now)),
+    )
+    .set(fulfillment_houses::locked_until.eq(Some(now + chrono::Duration::seconds(LEASE_SECONDS))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Why shipments were not sent after the run lost its lease.
+pub const LEASE_LOST: &str =
+    "not sent: this export run lost the house's lease (it ran too long); the next run sends it";
+
 /// Releases our own lease and sets the next run.
 fn release(conn: &mut DbConn, id: i64, runner: &str, interval_minutes: i64) -> Result<(), AppError> {
     let next = crate::domain::now() + chrono::Duration::minutes(interval_minutes);
@@ -276,7 +315,7 @@ async fn run_claimed(ctx: &ExportContext, id: i64, runner: &str) -> Result<RunSu
             })
         })
         .await?;
-    let results = send(ctx, &house, &keys, run_id, &out).await;
+    let results = send(ctx, &house, &keys, run_id, &out, runner).await;
     ctx.db
         .run(move |c| c.transaction(|c| record(c, id, run_id, &out, &results)))
         .await
@@ -427,17 +466,20 @@ fn prepare(
     let mut out = Vec::new();
 
     // 0. A run that stopped between sending and recording (a crash) left shipments
-    //    "sending": the house may have them. Never send them again by ourselves.
+    //    "sending": the house may have them. Never send them again by ourselves. Only runs
+    //    whose lease expired are stuck: this run holds the house's lease, and a live run renews
+    //    its lease after every batch, so any other run of this house still "sending" lost it.
     let stuck: Vec<String> = shipments::table
         .filter(shipments::house_id.eq(house))
         .filter(shipments::status.eq("sending"))
+        .filter(shipments::run_id.ne(run_id))
         .select(shipments::shipment_id)
         .load(conn)?;
     for chunk in stuck.chunks(CHUNK) {
         diesel::update(
             fulfillments::table
                 .filter(fulfillments::shipment_id.eq_any(chunk))
-                .filter(fulfillments::status.eq_any(["HOLD", "RECYCLED"])),
+                .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
         )
         .set((
             fulfillments::status.eq("FAILED"),
@@ -582,8 +624,10 @@ fn prepare(
                 .filter(fulfillments::status.eq("HOLD")),
         )
         .set((
+            fulfillments::status.eq(IN_FLIGHT),
             fulfillments::shipment_id.eq(Some(&sid)),
             fulfillments::export_run_id.eq(Some(run_id)),
+            fulfillments::updated_at.eq(now),
         ))
         .execute(conn)?;
         if n != ids.len() {
@@ -624,6 +668,7 @@ async fn send(
     keys: &HouseKeys,
     run_id: i64,
     out: &[OutShipment],
+    runner: &str,
 ) -> HashMap<String, Sent> {
     let mut results = HashMap::new();
     if out.is_empty() {
@@ -631,19 +676,36 @@ async fn send(
     }
     match house.kind() {
         HouseKind::HttpJson => {
+            let mut lease = true;
             for batch in out.chunks(HTTP_BATCH) {
+                if !lease {
+                    // Another process may run this house now: send nothing more.
+                    for s in batch {
+                        results.insert(s.shipment_id.clone(), Sent::Failed(LEASE_LOST.into()));
+                    }
+                    continue;
+                }
                 let got = send_http(ctx, house, keys, run_id, batch).await;
                 results.extend(got);
+                // Keep the house while sending: a long run must not let another take it over.
+                let (id, r) = (house.id, runner.to_string());
+                lease = ctx.db.run(move |c| renew(c, id, &r)).await.unwrap_or(false);
             }
         }
         HouseKind::CsvDrop => {
             let folder = house.csv_folder.clone();
             let name = house.id;
             let rows = out.to_vec();
-            let written = tokio::task::spawn_blocking(move || write_csv(&folder, name, run_id, &rows))
-                .await
-                .map_err(|e| format!("the CSV writer stopped: {e}"))
-                .and_then(|r| r);
+            let root = ctx.export_root.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                if let Some(root) = &root {
+                    houses::check_folder(&folder, root).map_err(|e| e.to_string())?;
+                }
+                write_csv(&folder, name, run_id, &rows)
+            })
+            .await
+            .map_err(|e| format!("the CSV writer stopped: {e}"))
+            .and_then(|r| r);
             for s in out {
                 results.insert(
                     s.shipment_id.clone(),
@@ -778,23 +840,26 @@ fn write_csv(folder: &str, house: i64, run_id: i64, out: &[OutShipment]) -> Resu
         w.write_record(DROP_HEADER).map_err(err)?;
         for s in out {
             for i in &s.items {
-                w.write_record([
-                    s.shipment_id.as_str(),
-                    &i.client_fulfillment_id.to_string(),
-                    &i.order_id,
-                    &i.sku,
-                    &i.title,
-                    &i.quantity.to_string(),
-                    &s.ship_to.name,
-                    &s.ship_to.address1,
-                    &s.ship_to.address2,
-                    &s.ship_to.city,
-                    &s.ship_to.state,
-                    &s.ship_to.postal_code,
-                    &s.ship_to.country,
-                    &s.customer.email,
-                    &s.customer.phone,
-                ])
+                super::write_csv_record(
+                    &mut w,
+                    [
+                        s.shipment_id.as_str(),
+                        &i.client_fulfillment_id.to_string(),
+                        &i.order_id,
+                        &i.sku,
+                        &i.title,
+                        &i.quantity.to_string(),
+                        &s.ship_to.name,
+                        &s.ship_to.address1,
+                        &s.ship_to.address2,
+                        &s.ship_to.city,
+                        &s.ship_to.state,
+                        &s.ship_to.postal_code,
+                        &s.ship_to.country,
+                        &s.customer.email,
+                        &s.customer.phone,
+                    ],
+                )
                 .map_err(err)?;
             }
         }
@@ -820,6 +885,7 @@ fn record(
     let now = crate::domain::now();
     let mut ok_ids: Vec<&str> = Vec::new();
     let (mut items, mut failures, mut first_error) = (0i32, 0i32, None::<String>);
+    let mut refunded_in_flight = 0i32;
     for s in out {
         items += s.items.len() as i32;
         let sent = results
@@ -839,18 +905,40 @@ fn record(
                 failures += 1;
                 first_error.get_or_insert_with(|| why.clone());
                 let attempts = if s.retry { 2 } else { 1 };
-                diesel::update(shipments::table.filter(shipments::shipment_id.eq(&s.shipment_id)))
-                    .set((
-                        shipments::status.eq("failed"),
-                        shipments::error.eq(Some(&why)),
-                        shipments::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                diesel::update(
+                    shipments::table
+                        .filter(shipments::shipment_id.eq(&s.shipment_id))
+                        .filter(shipments::status.eq("sending")),
+                )
+                .set((
+                    shipments::status.eq("failed"),
+                    shipments::error.eq(Some(&why)),
+                    shipments::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+                // Nothing reached the house: items of an order refunded meanwhile are cancelled
+                // now, as the refund would have done.
+                let refunded = orders::table
+                    .filter(orders::status.eq("REFUNDED"))
+                    .select(orders::id);
                 diesel::update(
                     fulfillments::table
                         .filter(fulfillments::shipment_id.eq(&s.shipment_id))
                         .filter(fulfillments::export_run_id.eq(run_id))
-                        .filter(fulfillments::status.eq_any(["HOLD", "RECYCLED"])),
+                        .filter(fulfillments::status.eq_any(SENDING_STATUSES))
+                        .filter(fulfillments::order_id.eq_any(refunded)),
+                )
+                .set((
+                    fulfillments::status.eq("CANCELLED"),
+                    fulfillments::last_error.eq(Some(&why)),
+                    fulfillments::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+                diesel::update(
+                    fulfillments::table
+                        .filter(fulfillments::shipment_id.eq(&s.shipment_id))
+                        .filter(fulfillments::export_run_id.eq(run_id))
+                        .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
                 )
                 .set((
                     fulfillments::status.eq("FAILED"),
@@ -863,14 +951,18 @@ fn record(
         }
     }
     for chunk in ok_ids.chunks(CHUNK) {
-        diesel::update(shipments::table.filter(shipments::shipment_id.eq_any(chunk)))
-            .set((shipments::status.eq("sent"), shipments::updated_at.eq(now)))
-            .execute(conn)?;
+        diesel::update(
+            shipments::table
+                .filter(shipments::shipment_id.eq_any(chunk))
+                .filter(shipments::status.eq("sending")),
+        )
+        .set((shipments::status.eq("sent"), shipments::updated_at.eq(now)))
+        .execute(conn)?;
         diesel::update(
             fulfillments::table
                 .filter(fulfillments::shipment_id.eq_any(chunk))
                 .filter(fulfillments::export_run_id.eq(run_id))
-                .filter(fulfillments::status.eq_any(["HOLD", "RECYCLED"])),
+                .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
         )
         .set((
             fulfillments::status.eq("PENDING"),
@@ -879,10 +971,33 @@ fn record(
             fulfillments::updated_at.eq(now),
         ))
         .execute(conn)?;
+        // The house has them, but the order was fully refunded while they were being sent:
+        // flag them for a human (the run says so too).
+        let refunded = orders::table
+            .filter(orders::status.eq("REFUNDED"))
+            .select(orders::id);
+        refunded_in_flight += diesel::update(
+            fulfillments::table
+                .filter(fulfillments::shipment_id.eq_any(chunk))
+                .filter(fulfillments::export_run_id.eq(run_id))
+                .filter(fulfillments::status.eq("PENDING"))
+                .filter(fulfillments::order_id.eq_any(refunded)),
+        )
+        .set(fulfillments::last_error.eq(Some(REFUNDED_IN_FLIGHT)))
+        .execute(conn)? as i32;
+    }
+    if refunded_in_flight > 0 {
+        first_error = Some(format!(
+            "{refunded_in_flight} item(s) reached the house although their order was refunded while \
+             they were being sent: ask the house to stop them (their items say so){}",
+            first_error.map(|e| format!("; {e}")).unwrap_or_default()
+        ));
     }
     let count = out.len() as i32;
     let outcome = if count == 0 {
         "nothing to export"
+    } else if refunded_in_flight > 0 {
+        "needs attention"
     } else if failures == 0 {
         "ok"
     } else if failures == count {

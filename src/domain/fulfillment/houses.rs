@@ -2,6 +2,8 @@
 //! that take a signed HTTP JSON POST, and houses that read a CSV file from a drop folder.
 //! The API key and the signing secret are sealed at rest and never shown again.
 
+use std::path::{Component, Path};
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -110,7 +112,35 @@ struct Checked {
     csv_folder: String,
 }
 
-fn check(input: &HouseInput, existing: Option<&House>) -> Result<Checked, AppError> {
+/// A CSV drop folder must be an absolute path under `root` (`MERCHANT_CRM_EXPORT_ROOT`),
+/// without `..`, and, when it exists, must not lead outside `root` through a link.
+pub fn check_folder(folder: &str, root: &Path) -> Result<(), AppError> {
+    let outside = || {
+        AppError::Validation(format!(
+            "A CSV drop folder must be an absolute path under {} (MERCHANT_CRM_EXPORT_ROOT), for example {}.",
+            root.display(),
+            root.join("house-name").display()
+        ))
+    };
+    let p = Path::new(folder);
+    if folder.is_empty()
+        || !p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        || !p.starts_with(root)
+        || p == root
+    {
+        return Err(outside());
+    }
+    if let (Ok(real), Ok(real_root)) = (p.canonicalize(), root.canonicalize()) {
+        if !real.starts_with(&real_root) || real == real_root {
+            return Err(outside());
+        }
+    }
+    Ok(())
+}
+
+fn check(input: &HouseInput, existing: Option<&House>, export_root: &Path) -> Result<Checked, AppError> {
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::Validation(
@@ -138,6 +168,19 @@ fn check(input: &HouseInput, existing: Option<&House>) -> Result<Checked, AppErr
                     "The endpoint must be a full http:// or https:// address.".into(),
                 ));
             }
+            // The stored key and secret go wherever the endpoint points: a new address needs
+            // both typed again by whoever changes it.
+            if let Some(h) = existing {
+                if h.endpoint.trim() != endpoint
+                    && (input.api_key.trim().is_empty() || input.signing_secret.trim().is_empty())
+                {
+                    return Err(AppError::Validation(
+                        "A new endpoint needs the API key and the signing secret entered again (they are sent \
+                         to the new address)."
+                            .into(),
+                    ));
+                }
+            }
             let has_key = !input.api_key.trim().is_empty() || existing.is_some_and(House::has_api_key);
             let has_secret =
                 !input.signing_secret.trim().is_empty() || existing.is_some_and(House::has_secret);
@@ -149,14 +192,7 @@ fn check(input: &HouseInput, existing: Option<&House>) -> Result<Checked, AppErr
                 ));
             }
         }
-        HouseKind::CsvDrop => {
-            if csv_folder.is_empty() || !std::path::Path::new(&csv_folder).is_absolute() {
-                return Err(AppError::Validation(
-                    "A CSV drop house needs the absolute path of its folder (for example a mounted SFTP share)."
-                        .into(),
-                ));
-            }
-        }
+        HouseKind::CsvDrop => check_folder(&csv_folder, export_root)?,
         HouseKind::ClickBank => {}
     }
     Ok(Checked {
@@ -196,8 +232,9 @@ pub fn create(
     secrets: &SecretBox,
     actor: &Actor,
     input: &HouseInput,
+    export_root: &Path,
 ) -> Result<House, AppError> {
-    let c = check(input, None)?;
+    let c = check(input, None, export_root)?;
     conn.transaction(|conn| {
         if name_taken(conn, &c.name, None)? {
             return Err(AppError::Conflict(format!(
@@ -243,10 +280,11 @@ pub fn update(
     actor: &Actor,
     id: i64,
     input: &HouseInput,
+    export_root: &Path,
 ) -> Result<House, AppError> {
     conn.transaction(|conn| {
         let existing = find(conn, id)?;
-        let c = check(input, Some(&existing))?;
+        let c = check(input, Some(&existing), export_root)?;
         if name_taken(conn, &c.name, Some(id))? {
             return Err(AppError::Conflict(format!(
                 "A house named {} exists already.",

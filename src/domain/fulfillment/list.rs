@@ -2,7 +2,7 @@
 //! the ids a batch update on "everything matching" touches, and the CSV export of a list
 //! (which the tracking import reads back).
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone};
 use diesel::prelude::*;
 
 use super::{Status, PAGE_SIZE};
@@ -17,14 +17,35 @@ pub struct Filter {
     pub house_id: Option<i64>,
     pub campaign_id: Option<i64>,
     pub product_id: Option<i64>,
-    /// Order dates, inclusive, in UTC days.
+    /// Order dates, inclusive, as days in [`Filter::tz`].
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     /// The ClickBank receipt.
     pub receipt: Option<String>,
+    /// The portal's time zone (`MERCHANT_CRM_TIME_ZONE`) the dates are days of; UTC when none.
+    pub tz: Option<chrono_tz::Tz>,
 }
 
 impl Filter {
+    /// The same filter with its dates read as days in `tz`.
+    pub fn in_zone(mut self, tz: chrono_tz::Tz) -> Self {
+        self.tz = Some(tz);
+        self
+    }
+
+    /// When day `d` starts, in UTC (the database's times), for the filter's zone.
+    pub fn day_start(&self, d: NaiveDate) -> NaiveDateTime {
+        let local = d.and_hms_opt(0, 0, 0).expect("midnight");
+        match self.tz {
+            Some(tz) => tz
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|t| t.naive_utc())
+                .unwrap_or(local),
+            None => local,
+        }
+    }
+
     /// From the text of a form or query string; bad values are reported, not ignored.
     #[allow(clippy::too_many_arguments)]
     pub fn parse(
@@ -67,6 +88,7 @@ impl Filter {
             from: date("from", from)?,
             to: date("to", to)?,
             receipt,
+            tz: None,
         })
     }
 
@@ -127,10 +149,10 @@ macro_rules! filtered {
             q = q.filter(order_items::product_id.eq(p));
         }
         if let Some(d) = f.from {
-            q = q.filter(orders::transaction_time.ge(d.and_hms_opt(0, 0, 0).expect("midnight")));
+            q = q.filter(orders::transaction_time.ge(f.day_start(d)));
         }
         if let Some(d) = f.to {
-            let next = d.succ_opt().unwrap_or(d).and_hms_opt(0, 0, 0).expect("midnight");
+            let next = f.day_start(d.succ_opt().unwrap_or(d));
             q = q.filter(orders::transaction_time.lt(next));
         }
         if let Some(r) = &f.receipt {
@@ -341,22 +363,25 @@ pub fn to_csv(rows: &[ItemRow]) -> Result<Vec<u8>, AppError> {
     let err = |e: csv::Error| AppError::Internal(format!("cannot write the CSV: {e}"));
     w.write_record(EXPORT_HEADER).map_err(err)?;
     for r in rows {
-        w.write_record([
-            r.receipt.as_str(),
-            &r.id.to_string(),
-            ItemRow::text(&r.tracking_number),
-            ItemRow::text(&r.carrier),
-            ItemRow::text(&r.method),
-            &r.status,
-            &r.house,
-            &r.sku,
-            &r.title,
-            &r.quantity.to_string(),
-            &r.customer_name(),
-            &r.email,
-            &r.ship_to_line(),
-            &r.order_time.format("%Y-%m-%d %H:%M:%S").to_string(),
-        ])
+        super::write_csv_record(
+            &mut w,
+            [
+                r.receipt.as_str(),
+                &r.id.to_string(),
+                ItemRow::text(&r.tracking_number),
+                ItemRow::text(&r.carrier),
+                ItemRow::text(&r.method),
+                &r.status,
+                &r.house,
+                &r.sku,
+                &r.title,
+                &r.quantity.to_string(),
+                &r.customer_name(),
+                &r.email,
+                &r.ship_to_line(),
+                &r.order_time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ],
+        )
         .map_err(err)?;
     }
     w.into_inner()
@@ -386,4 +411,18 @@ pub fn choices(conn: &mut DbConn) -> Result<Choices, AppError> {
             .order(products::title.asc())
             .load(conn)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_days_of_the_portal_time_zone() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let utc = Filter::default();
+        assert_eq!(utc.day_start(d).to_string(), "2026-11-25 00:00:00");
+        let la = Filter::default().in_zone(chrono_tz::America::Los_Angeles);
+        assert_eq!(la.day_start(d).to_string(), "2026-11-25 08:00:00");
+    }
 }

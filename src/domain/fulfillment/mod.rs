@@ -133,8 +133,30 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// What a full refund or chargeback cancels: items not (yet) at a house.
-pub const CANCEL_ON_REFUND: &[&str] = &["HOLD", "FAILED", "RECYCLED"];
+/// A cell for a CSV file the portal writes: text a spreadsheet would run as a formula (it
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so a name
+/// or address from ClickBank can never become a formula on a merchant's machine.
+pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Writes one CSV record with every cell passed through [`csv_cell`]: the one way the
+/// portal writes CSV rows.
+pub fn write_csv_record<W: std::io::Write, const N: usize>(
+    w: &mut csv::Writer<W>,
+    cells: [&str; N],
+) -> Result<(), csv::Error> {
+    w.write_record(cells.map(csv_cell).iter().map(|c| c.as_bytes()))
+}
+
+/// What a full refund or chargeback cancels: items not (yet) at a house. Items an export is
+/// sending (PENDING_SHIPMENT, or RECYCLED for a retry) are left to the export, which cancels
+/// them if the house refused them and flags them on the run if the house took them.
+pub const CANCEL_ON_REFUND: &[&str] = &["HOLD", "FAILED"];
 
 /// The shipping address of an item, as it was when the order arrived.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -206,11 +228,14 @@ pub fn ship_to_json(c: &crate::domain::events::EventCustomer) -> String {
 /// After a rebill of purchase `purchase_id`: a new item for its new billing cycle when the
 /// line item ships, HOLD on the product's house (SHIPPED when ClickBank ships for the plugin
 /// and the product is on the ClickBank house, as for sales). The address is the event's,
-/// else the first cycle's. Idempotent: one item per (line item, cycle).
+/// else the first cycle's. Idempotent: one item per (line item, cycle). The item is created
+/// at `time`, the rebill's transaction time (product delays and bundle windows count from
+/// it), whenever the event arrives.
 pub fn rebill_item(
     conn: &mut crate::db::DbConn,
     purchase_id: i64,
     customer: &crate::domain::events::EventCustomer,
+    time: chrono::NaiveDateTime,
 ) -> Result<(), AppError> {
     use crate::db::schema::{
         fulfillment_houses, fulfillments, order_items, orders, plugins, products, purchases,
@@ -261,7 +286,7 @@ pub fn rebill_item(
                 fulfillments::house_id.eq(house),
                 fulfillments::status.eq(status),
                 fulfillments::ship_to.eq(Some(ship_to.to_json())),
-                fulfillments::created_at.eq(now),
+                fulfillments::created_at.eq(time),
                 fulfillments::updated_at.eq(now),
             ))
             .execute(c)
@@ -338,6 +363,33 @@ pub const PAGE_SIZE: i64 = 50;
 pub const MAX_CSV_BYTES: usize = 20 * 1024 * 1024;
 /// Largest bundle window a campaign may set.
 pub const MAX_BUNDLE_WINDOW_HOURS: i32 = 96;
+
+#[cfg(test)]
+mod csv_cell_tests {
+    use super::{csv_cell, write_csv_record};
+
+    #[test]
+    fn formula_like_cells_are_neutralized_and_others_kept() {
+        for bad in [
+            "=1+1",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "=HYPERLINK(\"http://x\")",
+        ] {
+            assert_eq!(csv_cell(bad), format!("'{bad}"), "{bad:?}");
+        }
+        for ok in ["", "Pat Buyer", "12 Main St", "1Z999", "a=b", "x-y", "'quoted"] {
+            assert_eq!(csv_cell(ok), ok);
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        write_csv_record(&mut w, ["=cmd|' /C calc'!A0", "ok", "-1"]).unwrap();
+        let out = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(out, "'=cmd|' /C calc'!A0,ok,'-1\n");
+    }
+}
 
 #[cfg(test)]
 mod tests {

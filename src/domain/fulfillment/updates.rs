@@ -240,15 +240,48 @@ pub async fn send_ship_notice(
         tracking,
         sku: Some(item.sku.clone()),
     };
-    api.ship_notice(&item.receipt, &notice)
-        .await
-        .map_err(|e| AppError::Validation(format!("ClickBank refused the ship notice: {e}")))?;
+    // Claim the item first (one conditional UPDATE): a double click or a second tab finds it
+    // claimed and sends nothing.
+    let claimed_at = crate::domain::now();
+    let claimed = db
+        .run(move |c| {
+            Ok(diesel::update(
+                fulfillments::table
+                    .find(id)
+                    .filter(fulfillments::ship_notice_at.is_null()),
+            )
+            .set(fulfillments::ship_notice_at.eq(Some(claimed_at)))
+            .execute(c)?)
+        })
+        .await?;
+    if claimed != 1 {
+        return Err(AppError::Conflict(
+            "The ship notice of this item was sent already (or is being sent right now).".into(),
+        ));
+    }
+    if let Err(e) = api.ship_notice(&item.receipt, &notice).await {
+        // Not sent: release the claim so it can be tried again.
+        let released = db
+            .run(move |c| {
+                Ok(diesel::update(
+                    fulfillments::table
+                        .find(id)
+                        .filter(fulfillments::ship_notice_at.eq(Some(claimed_at))),
+                )
+                .set(fulfillments::ship_notice_at.eq(None::<chrono::NaiveDateTime>))
+                .execute(c)?)
+            })
+            .await;
+        if let Err(r) = released {
+            tracing::warn!("could not release the ship notice claim of item {id}: {r}");
+        }
+        return Err(AppError::Validation(format!(
+            "ClickBank refused the ship notice: {e}"
+        )));
+    }
     let actor = actor.clone();
     let receipt = item.receipt.clone();
     db.run(move |c| {
-        diesel::update(fulfillments::table.find(id))
-            .set(fulfillments::ship_notice_at.eq(Some(crate::domain::now())))
-            .execute(c)?;
         audit::record(
             c,
             &actor,

@@ -1,5 +1,7 @@
 //! CRM → Fulfillment houses: the list, a form for a new house, the edit page and "Assign to
-//! all products". Open to merchant staff (they run fulfillment); keys are write-only.
+//! all products". Merchant staff may look (they run fulfillment); adding, editing and
+//! assigning are for account executives, because a house's endpoint or folder decides where
+//! customers' addresses and the house's keys go. Keys are write-only.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -8,7 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::fulfillment::houses::{self, House, HouseInput, HouseKind};
 use crate::error::AppError;
-use crate::web::extract::Staff;
+use crate::web::extract::{Admin, Staff};
 use crate::web::page::PageCtx;
 use crate::web::{redirect, render_status};
 use crate::AppState;
@@ -52,6 +54,7 @@ struct HousesPage {
     kinds: Vec<(&'static str, &'static str)>,
     form: HouseForm,
     error: Option<String>,
+    export_root: String,
 }
 
 async fn houses_page(
@@ -76,6 +79,7 @@ async fn houses_page(
                 .collect(),
             form,
             error,
+            export_root: state.config.export_root.display().to_string(),
         },
         status,
     )
@@ -92,14 +96,14 @@ pub async fn list(state: web::Data<AppState>, s: Staff) -> Result<HttpResponse, 
 
 pub async fn create(
     state: web::Data<AppState>,
-    s: Staff,
+    s: Admin,
     form: web::Form<HouseForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut f = form.into_inner();
     let (actor, input, st) = (s.actor(), f.input(), state.clone());
     match state
         .db
-        .run(move |c| houses::create(c, &st.secrets, &actor, &input))
+        .run(move |c| houses::create(c, &st.secrets, &actor, &input, &st.config.export_root))
         .await
     {
         Ok(h) => {
@@ -159,7 +163,7 @@ pub async fn show(
 
 pub async fn update(
     state: web::Data<AppState>,
-    s: Staff,
+    s: Admin,
     id: web::Path<i64>,
     form: web::Form<HouseForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -168,7 +172,7 @@ pub async fn update(
     let (actor, input, st) = (s.actor(), f.input(), state.clone());
     match state
         .db
-        .run(move |c| houses::update(c, &st.secrets, &actor, id, &input))
+        .run(move |c| houses::update(c, &st.secrets, &actor, id, &input, &st.config.export_root))
         .await
     {
         Ok(h) => {
@@ -186,7 +190,7 @@ pub async fn update(
 
 pub async fn assign_all(
     state: web::Data<AppState>,
-    s: Staff,
+    s: Admin,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();

@@ -138,7 +138,7 @@ pub async fn list(
     s: Staff,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = q.filter()?;
+    let filter = q.filter()?.in_zone(state.config.time_zone);
     let before = q.before.as_deref().and_then(|b| b.trim().parse::<i64>().ok());
     let f = filter.clone();
     let (page, choices) = state
@@ -178,7 +178,7 @@ struct ConfirmPage {
 /// `confirm=yes` and the count the user saw) applies, all or nothing.
 pub async fn batch(state: web::Data<AppState>, s: Staff, body: web::Bytes) -> Result<HttpResponse, AppError> {
     let pairs = form_pairs(&body);
-    let filter = filter_from_pairs(&pairs)?;
+    let filter = filter_from_pairs(&pairs)?.in_zone(state.config.time_zone);
     let back = link(&filter, None);
     let action = match Action::parse(
         field(&pairs, "action"),
@@ -264,7 +264,7 @@ pub async fn export_csv(
     _s: Staff,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let filter = q.filter()?;
+    let filter = q.filter()?.in_zone(state.config.time_zone);
     let body = state
         .db
         .read(move |c| list::to_csv(&list::all(c, &filter)?))
@@ -331,9 +331,52 @@ pub async fn import(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Resu
         .run(move |c| csv_import::import(c, &actor, &data))
         .await?;
     match outcome {
-        Ok(r) => {
+        Ok(r) if r.to_cancel.is_empty() => {
             s.flash("ok", report_text(&r));
             Ok(redirect("/fulfillment"))
+        }
+        Ok(r) => {
+            // Applied and committed: now ask ClickBank to cancel each running subscription of a
+            // CANCELLED item (a cancel ticket; the purchase turns CANCELLED with ClickBank's
+            // CANCEL-REBILL, and the customer's profile says "Cancellation requested" until then).
+            let ctx = state.service_context();
+            let actor = s.actor();
+            let mut cancels = Vec::with_capacity(r.to_cancel.len());
+            for (purchase, receipt) in &r.to_cancel {
+                let outcome = match crate::domain::customer_actions::request_cancel(
+                    &ctx,
+                    &actor,
+                    *purchase,
+                    CANCEL_REASON,
+                )
+                .await
+                {
+                    Ok(req) => match (&req.ticket_id, &req.error) {
+                        (Some(t), _) => CancelOutcome {
+                            ok: true,
+                            text: format!("cancellation requested from ClickBank (ticket {t})"),
+                        },
+                        (None, Some(e)) => CancelOutcome {
+                            ok: false,
+                            text: format!("ClickBank refused: {e}"),
+                        },
+                        (None, None) => CancelOutcome {
+                            ok: false,
+                            text: format!("cancellation request {}", req.status),
+                        },
+                    },
+                    Err(e) => CancelOutcome {
+                        ok: false,
+                        text: e.to_string(),
+                    },
+                };
+                cancels.push((*purchase, receipt.clone(), outcome));
+            }
+            render(&ImportDonePage {
+                ctx: s.0.ctx,
+                summary: report_text(&r),
+                cancels,
+            })
         }
         Err(rejected) => render_status(
             &ImportResultPage {
@@ -344,6 +387,23 @@ pub async fn import(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Resu
             StatusCode::BAD_REQUEST,
         ),
     }
+}
+
+/// The reason given to ClickBank when a returns file cancels an item of a subscription.
+const CANCEL_REASON: &str = "ticket.type.cancel.1";
+
+struct CancelOutcome {
+    ok: bool,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "fulfillment/import_done.html")]
+struct ImportDonePage {
+    ctx: PageCtx,
+    summary: String,
+    /// (purchase, receipt, what ClickBank said).
+    cancels: Vec<(i64, String, CancelOutcome)>,
 }
 
 fn report_text(r: &ImportReport) -> String {
@@ -358,9 +418,6 @@ fn report_text(r: &ImportReport) -> String {
             " {} row(s) without a tracking number were left alone.",
             r.skipped
         ));
-    }
-    if r.purchases_cancelled > 0 {
-        t.push_str(&format!(" {} purchase(s) cancelled.", r.purchases_cancelled));
     }
     t
 }
