@@ -840,26 +840,25 @@ fn write_csv(folder: &str, house: i64, run_id: i64, out: &[OutShipment]) -> Resu
         w.write_record(DROP_HEADER).map_err(err)?;
         for s in out {
             for i in &s.items {
-                super::write_csv_record(
-                    &mut w,
-                    [
-                        s.shipment_id.as_str(),
-                        &i.client_fulfillment_id.to_string(),
-                        &i.order_id,
-                        &i.sku,
-                        &i.title,
-                        &i.quantity.to_string(),
-                        &s.ship_to.name,
-                        &s.ship_to.address1,
-                        &s.ship_to.address2,
-                        &s.ship_to.city,
-                        &s.ship_to.state,
-                        &s.ship_to.postal_code,
-                        &s.ship_to.country,
-                        &s.customer.email,
-                        &s.customer.phone,
-                    ],
-                )
+                // A house's system reads this file, not a spreadsheet: values go as they are
+                // (a phone number "+1 555…" must reach the house unchanged).
+                w.write_record([
+                    s.shipment_id.as_str(),
+                    &i.client_fulfillment_id.to_string(),
+                    &i.order_id,
+                    &i.sku,
+                    &i.title,
+                    &i.quantity.to_string(),
+                    &s.ship_to.name,
+                    &s.ship_to.address1,
+                    &s.ship_to.address2,
+                    &s.ship_to.city,
+                    &s.ship_to.state,
+                    &s.ship_to.postal_code,
+                    &s.ship_to.country,
+                    &s.customer.email,
+                    &s.customer.phone,
+                ])
                 .map_err(err)?;
             }
         }

@@ -145,7 +145,8 @@ pub fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Writes one CSV record with every cell passed through [`csv_cell`]: the one way the
-/// portal writes CSV rows.
+/// portal writes CSV that people open (the list export). Drop files for a house's system are
+/// written as they are.
 pub fn write_csv_record<W: std::io::Write, const N: usize>(
     w: &mut csv::Writer<W>,
     cells: [&str; N],
