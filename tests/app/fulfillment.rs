@@ -247,6 +247,21 @@ pub fn drop_dir(app: &TestApp) -> tempfile::TempDir {
     tempfile::tempdir_in(&app.config.export_root).unwrap()
 }
 
+/// A CSV drop house named "Drop" writing into a fresh folder under the export root.
+pub async fn drop_house(app: &TestApp) -> (tempfile::TempDir, i64) {
+    let dir = drop_dir(app);
+    let house = add_house(
+        app,
+        &[
+            ("name", "Drop"),
+            ("kind", "csv"),
+            ("csv_folder", dir.path().to_str().unwrap()),
+        ],
+    )
+    .await;
+    (dir, house)
+}
+
 pub async fn run_export(app: &TestApp, house: i64) -> export::RunSummary {
     export::run_house(&export_ctx(app), house, "test-runner")
         .await
@@ -689,16 +704,7 @@ async fn csv_drop_export_follows_delays_windows_addresses_houses_and_reships() {
 #[actix_web::test]
 async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
     let fx = fixture().await;
-    let drop = drop_dir(&fx.app);
-    let house = add_house(
-        &fx.app,
-        &[
-            ("name", "Drop"),
-            ("kind", "csv"),
-            ("csv_folder", drop.path().to_str().unwrap()),
-        ],
-    )
-    .await;
+    let (drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "MUG", house, 24).await;
     apply(
         &fx,
@@ -750,16 +756,7 @@ async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
 #[actix_web::test]
 async fn batch_updates_by_filter_show_the_count_apply_all_or_nothing_and_are_audited() {
     let fx = fixture().await;
-    let drop = drop_dir(&fx.app);
-    let house = add_house(
-        &fx.app,
-        &[
-            ("name", "Drop"),
-            ("kind", "csv"),
-            ("csv_folder", drop.path().to_str().unwrap()),
-        ],
-    )
-    .await;
+    let (drop, house) = drop_house(&fx.app).await;
     for n in 1..=3 {
         apply(
             &fx,
@@ -1497,16 +1494,7 @@ async fn a_csv_upload_in_a_real_browser_applies_a_good_file_and_lists_a_bad_one(
 #[actix_web::test]
 async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
     let fx = fixture().await;
-    let drop = drop_dir(&fx.app);
-    let house = add_house(
-        &fx.app,
-        &[
-            ("name", "Drop"),
-            ("kind", "csv"),
-            ("csv_folder", drop.path().to_str().unwrap()),
-        ],
-    )
-    .await;
+    let (drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "SUB", house, 0).await;
     apply(
         &fx,
@@ -1564,16 +1552,7 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
 async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let drop = drop_dir(&fx.app);
-    let house = add_house(
-        &fx.app,
-        &[
-            ("name", "Drop"),
-            ("kind", "csv"),
-            ("csv_folder", drop.path().to_str().unwrap()),
-        ],
-    )
-    .await;
+    let (drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "MUG", house, 0).await;
     apply(
         &fx,
@@ -2060,16 +2039,7 @@ async fn a_returns_file_cancel_asks_clickbank_to_cancel_the_subscription() {
 async fn items_being_sent_are_left_alone_by_batches_and_csv_imports() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let drop = drop_dir(&fx.app);
-    let house = add_house(
-        &fx.app,
-        &[
-            ("name", "Drop"),
-            ("kind", "csv"),
-            ("csv_folder", drop.path().to_str().unwrap()),
-        ],
-    )
-    .await;
+    let (drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "MUG", house, 0).await;
     apply(
         &fx,
