@@ -75,6 +75,7 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        house_id -> Nullable<BigInt>,
     }
 }
 

@@ -228,6 +228,41 @@ pub fn update(
     })
 }
 
+/// Ties an API user to the fulfillment house whose items it may update (None unties it).
+pub fn set_house(conn: &mut DbConn, actor: &Actor, id: i64, house_id: Option<i64>) -> Result<(), AppError> {
+    use crate::db::schema::fulfillment_houses;
+    conn.transaction(|conn| {
+        let before = find(conn, id)?;
+        if before.house_id == house_id {
+            return Ok(());
+        }
+        if let Some(h) = house_id {
+            let exists: i64 = fulfillment_houses::table
+                .filter(fulfillment_houses::id.eq(h))
+                .count()
+                .get_result(conn)?;
+            if exists == 0 {
+                return Err(AppError::Validation(
+                    "Choose a fulfillment house from the list.".into(),
+                ));
+            }
+        }
+        diesel::update(api_users::table.find(id))
+            .set((
+                api_users::house_id.eq(house_id),
+                api_users::updated_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "api_user.house",
+            &before.login_id,
+            json!({"before": before.house_id, "after": house_id}),
+        )
+    })
+}
+
 pub fn set_disabled(conn: &mut DbConn, actor: &Actor, id: i64, disabled: bool) -> Result<(), AppError> {
     conn.transaction(|conn| {
         let u = find(conn, id)?;

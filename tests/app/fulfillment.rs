@@ -704,7 +704,7 @@ async fn csv_drop_export_follows_delays_windows_addresses_houses_and_reships() {
 #[actix_web::test]
 async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
     let fx = fixture().await;
-    let (drop, house) = drop_house(&fx.app).await;
+    let (_drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "MUG", house, 24).await;
     apply(
         &fx,
@@ -756,7 +756,7 @@ async fn a_full_refund_before_export_cancels_the_items_and_nothing_ships() {
 #[actix_web::test]
 async fn batch_updates_by_filter_show_the_count_apply_all_or_nothing_and_are_audited() {
     let fx = fixture().await;
-    let (drop, house) = drop_house(&fx.app).await;
+    let (_drop, house) = drop_house(&fx.app).await;
     for n in 1..=3 {
         apply(
             &fx,
@@ -1494,7 +1494,7 @@ async fn a_csv_upload_in_a_real_browser_applies_a_good_file_and_lists_a_bad_one(
 #[actix_web::test]
 async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
     let fx = fixture().await;
-    let (drop, house) = drop_house(&fx.app).await;
+    let (_drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "SUB", house, 0).await;
     apply(
         &fx,
@@ -1552,7 +1552,7 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
 async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let (drop, house) = drop_house(&fx.app).await;
+    let (_drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "MUG", house, 0).await;
     apply(
         &fx,
@@ -2039,7 +2039,7 @@ async fn a_returns_file_cancel_asks_clickbank_to_cancel_the_subscription() {
 async fn items_being_sent_are_left_alone_by_batches_and_csv_imports() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let (drop, house) = drop_house(&fx.app).await;
+    let (_drop, house) = drop_house(&fx.app).await;
     product_on(&fx, "MUG", house, 0).await;
     apply(
         &fx,
@@ -2086,4 +2086,71 @@ async fn items_being_sent_are_left_alone_by_batches_and_csv_imports() {
         export::IN_FLIGHT,
         "not cancelled mid-send"
     );
+}
+
+#[actix_web::test]
+async fn a_house_api_user_updates_only_its_own_houses_items() {
+    let fx = fixture().await;
+    let (_drop, house) = drop_house(&fx.app).await;
+    apply(
+        &fx,
+        sale_event("OWN00001", "o@example.com", "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    let id = items(&fx.app).await[0].id;
+    let r = fx
+        .app
+        .post_form(
+            "/admin/api-users",
+            "/admin/api-users",
+            &[
+                ("login_id", "drop-house"),
+                ("password", "house password 123456"),
+                ("allow_ips", "127.0.0.1"),
+                ("permission", "update_fulfillment"),
+                ("house_id", &house.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = fx.app.get_text("/admin/api-users").await;
+    assert!(
+        page.contains(&format!("<option value=\"{house}\" selected>Drop</option>")),
+        "{page}"
+    );
+    let url = fx.app.url("/api/fulfillment/update");
+    let body = serde_json::json!({"clientFulfillmentId": id, "status": "SHIPPED", "trackingNumber": "1ZOWN"});
+    let post = || {
+        crate::helpers::client()
+            .post(&url)
+            .basic_auth("drop-house", Some("house password 123456"))
+            .json(&body)
+            .send()
+    };
+    // The item is still on the ClickBank house: not this house's to update.
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not at your fulfillment house"),
+        "{v}"
+    );
+    assert_eq!(items(&fx.app).await[0].status, "HOLD");
+    // Once it is at this house, the house may update it.
+    fx.app
+        .db
+        .run(move |c| {
+            diesel::update(fulfillments::table.find(id))
+                .set(fulfillments::house_id.eq(house))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let r = post().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(items(&fx.app).await[0].status, "SHIPPED");
 }

@@ -15,4 +15,6 @@ pub struct ApiUser {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The fulfillment house whose items this user may update (None: not tied to one).
+    pub house_id: Option<i64>,
 }

@@ -78,7 +78,14 @@ fn clean(v: &Option<String>) -> Option<String> {
 }
 
 /// Checks and applies `updates` from API user `who`.
-pub fn apply(conn: &mut DbConn, who: &str, updates: &[HouseUpdate]) -> Result<UpdateAnswer, AppError> {
+/// Applies a house's updates. `house` is the house the API user is tied to: items of other
+/// houses are refused (None: an API user not tied to a house may update any item).
+pub fn apply(
+    conn: &mut DbConn,
+    who: &str,
+    house: Option<i64>,
+    updates: &[HouseUpdate],
+) -> Result<UpdateAnswer, AppError> {
     if updates.is_empty() || updates.len() > 10_000 {
         return Err(AppError::Validation("send 1 to 10000 updates".into()));
     }
@@ -107,24 +114,31 @@ pub fn apply(conn: &mut DbConn, who: &str, updates: &[HouseUpdate]) -> Result<Up
                     }
                 },
             };
-            let items: Vec<(i64, String)> = match (u.client_fulfillment_id, clean(&u.shipment_id)) {
+            let found: Vec<(i64, String, i64)> = match (u.client_fulfillment_id, clean(&u.shipment_id)) {
                 (Some(id), _) => fulfillments::table
                     .filter(fulfillments::id.eq(id))
-                    .select((fulfillments::id, fulfillments::status))
+                    .select((fulfillments::id, fulfillments::status, fulfillments::house_id))
                     .load(conn)?,
                 (None, Some(sid)) => fulfillments::table
                     .filter(fulfillments::shipment_id.eq(sid))
-                    .select((fulfillments::id, fulfillments::status))
+                    .select((fulfillments::id, fulfillments::status, fulfillments::house_id))
                     .load(conn)?,
                 (None, None) => {
                     fail("name the item: clientFulfillmentId or shipmentId".into());
                     continue;
                 }
             };
-            if items.is_empty() {
+            if found.is_empty() {
                 fail("no such item or shipment".into());
                 continue;
             }
+            if let Some(h) = house {
+                if let Some((id, _, _)) = found.iter().find(|(_, _, at)| *at != h) {
+                    fail(format!("item {id} is not at your fulfillment house"));
+                    continue;
+                }
+            }
+            let items: Vec<(i64, String)> = found.into_iter().map(|(id, s, _)| (id, s)).collect();
             for (id, status) in items {
                 let from = Status::parse(&status)?;
                 if let Some(to) = to {

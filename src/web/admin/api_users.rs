@@ -12,6 +12,7 @@ use crate::web::extract::Admin;
 use crate::web::page::PageCtx;
 use crate::web::{redirect, render};
 use crate::AppState;
+use diesel::Connection;
 
 const PAGE: &str = "/admin/api-users";
 
@@ -23,11 +24,43 @@ struct ApiUsersPage {
     permissions: &'static [Permission],
     keywords: String,
     loaded: Vec<(String, usize)>,
+    /// Real fulfillment houses an API user can be tied to: (id, name).
+    houses: Vec<(i64, String)>,
+}
+
+impl ApiUsersPage {
+    fn is_house(&self, u: &ApiUser, id: &i64) -> bool {
+        u.house_id == Some(*id)
+    }
+}
+
+/// The `house_id` field: empty is "not tied to a house".
+fn house_of(f: &[(String, String)]) -> Result<Option<i64>, AppError> {
+    match field(f, "house_id").trim() {
+        "" => Ok(None),
+        h => h
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::Validation("Choose a fulfillment house from the list.".into())),
+    }
 }
 
 pub async fn list(state: web::Data<AppState>, a: Admin) -> Result<HttpResponse, AppError> {
-    let users = state.db.run(api_users::list).await?;
+    let (users, houses) = state
+        .db
+        .run(|c| {
+            use crate::db::schema::fulfillment_houses as h;
+            use diesel::prelude::*;
+            let houses = h::table
+                .filter(h::kind.ne("clickbank"))
+                .select((h::id, h::name))
+                .order(h::name)
+                .load(c)?;
+            Ok((api_users::list(c)?, houses))
+        })
+        .await?;
     render(&ApiUsersPage {
+        houses,
         ctx: a.0.ctx,
         users,
         permissions: PERMISSIONS,
@@ -73,11 +106,17 @@ pub async fn create(
     let login = field(&f, "login_id").trim().to_string();
     let r = async {
         let input = ApiUserInput::new(&login, field(&f, "allow_ips"), permissions_of(&f)?)?;
+        let house = house_of(&f)?;
         let hash = passwords::hash_async(field(&f, "password").to_string()).await?;
         let actor = a.actor();
         state
             .db
-            .run(move |c| api_users::create(c, &actor, &input, &hash).map(|_| ()))
+            .run(move |c| {
+                c.transaction(|c| {
+                    let u = api_users::create(c, &actor, &input, &hash)?;
+                    api_users::set_house(c, &actor, u.id, house)
+                })
+            })
             .await
     }
     .await;
@@ -98,10 +137,16 @@ pub async fn update(
             "" => None,
             p => Some(passwords::hash_async(p.to_string()).await?),
         };
+        let house = house_of(&f)?;
         let (actor, id) = (a.actor(), id.into_inner());
         state
             .db
-            .run(move |c| api_users::update(c, &actor, id, &allow, &perms, hash.as_deref()).map(|_| ()))
+            .run(move |c| {
+                c.transaction(|c| {
+                    api_users::update(c, &actor, id, &allow, &perms, hash.as_deref())?;
+                    api_users::set_house(c, &actor, id, house)
+                })
+            })
             .await
     }
     .await;

@@ -62,8 +62,8 @@ pub async fn update(
         }
     };
     let list = parsed.into_vec();
-    let who = user.login_id.clone();
-    let answer = match state.db.run(move |c| updates::apply(c, &who, &list)).await {
+    let (who, house) = (user.login_id.clone(), user.house_id);
+    let answer = match state.db.run(move |c| updates::apply(c, &who, house, &list)).await {
         Ok(a) => a,
         Err(AppError::Validation(m) | AppError::Conflict(m)) => return Ok(refuse(m)),
         Err(e) => return Err(e),

@@ -1,0 +1,1 @@
+ALTER TABLE api_users DROP COLUMN house_id;
