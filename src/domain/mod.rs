@@ -50,6 +50,17 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+/// When day `day` of time zone `tz` starts, as the UTC time the database stores (a day typed
+/// in the portal's time zone, for a date filter).
+pub fn day_start_utc(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> NaiveDateTime {
+    use chrono::TimeZone;
+    let local = day.and_time(chrono::NaiveTime::MIN);
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.naive_utc())
+        .unwrap_or(local)
+}
+
 /// Now, in UTC, as stored in the database (whole microseconds, so both backends agree).
 pub fn now() -> NaiveDateTime {
     use chrono::SubsecRound;

@@ -262,6 +262,19 @@ pub async fn drop_house(app: &TestApp) -> (tempfile::TempDir, i64) {
     (dir, house)
 }
 
+/// A drop house selling MUG, one sale of it, and one export run that sent it.
+async fn one_mug_exported(fx: &Fx, receipt: &str, email: &str) -> (tempfile::TempDir, i64) {
+    let (drop, house) = drop_house(&fx.app).await;
+    product_on(fx, "MUG", house, 0).await;
+    apply(
+        fx,
+        sale_event(receipt, email, "1 St", 2, vec![item("MUG", false)]),
+    )
+    .await;
+    assert_eq!(run_export(&fx.app, house).await.shipments, 1);
+    (drop, house)
+}
+
 pub async fn run_export(app: &TestApp, house: i64) -> export::RunSummary {
     export::run_house(&export_ctx(app), house, "test-runner")
         .await
@@ -1552,14 +1565,7 @@ async fn a_rebilled_physical_subscription_ships_again_once_per_cycle() {
 async fn an_export_interrupted_after_sending_is_left_to_a_human_not_sent_again() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let (_drop, house) = drop_house(&fx.app).await;
-    product_on(&fx, "MUG", house, 0).await;
-    apply(
-        &fx,
-        sale_event("CRS00001", "c@example.com", "1 St", 2, vec![item("MUG", false)]),
-    )
-    .await;
-    assert_eq!(run_export(&fx.app, house).await.shipments, 1);
+    let (_drop, house) = one_mug_exported(&fx, "CRS00001", "c@example.com").await;
     // As if the process died after sending, before recording.
     fx.app
         .db
@@ -2039,14 +2045,7 @@ async fn a_returns_file_cancel_asks_clickbank_to_cancel_the_subscription() {
 async fn items_being_sent_are_left_alone_by_batches_and_csv_imports() {
     use merchant_crm::db::schema::shipments;
     let fx = fixture().await;
-    let (_drop, house) = drop_house(&fx.app).await;
-    product_on(&fx, "MUG", house, 0).await;
-    apply(
-        &fx,
-        sale_event("FLY00001", "f@example.com", "1 St", 2, vec![item("MUG", false)]),
-    )
-    .await;
-    assert_eq!(run_export(&fx.app, house).await.shipments, 1);
+    let (_drop, _house) = one_mug_exported(&fx, "FLY00001", "f@example.com").await;
     // As if a run were sending it now.
     fx.app
         .db

@@ -2,7 +2,7 @@
 //! the ids a batch update on "everything matching" touches, and the CSV export of a list
 //! (which the tracking import reads back).
 
-use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::{Status, PAGE_SIZE};
@@ -35,15 +35,7 @@ impl Filter {
 
     /// When day `d` starts, in UTC (the database's times), for the filter's zone.
     pub fn day_start(&self, d: NaiveDate) -> NaiveDateTime {
-        let local = d.and_hms_opt(0, 0, 0).expect("midnight");
-        match self.tz {
-            Some(tz) => tz
-                .from_local_datetime(&local)
-                .earliest()
-                .map(|t| t.naive_utc())
-                .unwrap_or(local),
-            None => local,
-        }
+        crate::domain::day_start_utc(self.tz.unwrap_or(chrono_tz::UTC), d)
     }
 
     /// From the text of a form or query string; bad values are reported, not ignored.

@@ -5,16 +5,9 @@ pub mod actions;
 pub mod profile;
 pub mod search;
 
-use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+use chrono::NaiveDate;
 
-/// A day typed in the portal's time zone, as the UTC instant it starts.
-pub(crate) fn day_start_utc(tz: chrono_tz::Tz, day: NaiveDate) -> NaiveDateTime {
-    let local = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    tz.from_local_datetime(&local)
-        .earliest()
-        .map(|t| t.naive_utc())
-        .unwrap_or(local)
-}
+pub(crate) use crate::domain::day_start_utc;
 
 /// A date field (`yyyy-mm-dd`); empty is none, anything else unreadable is an error.
 pub(crate) fn parse_day(field: &str, text: &str) -> Result<Option<NaiveDate>, crate::error::AppError> {
