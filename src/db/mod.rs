@@ -3,6 +3,7 @@
 
 pub mod models;
 pub mod schema;
+mod sqlite_plans;
 
 use std::time::Duration;
 
@@ -15,6 +16,21 @@ use crate::error::AppError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Runs `$body` with `$c` bound to the backend's own connection (`SqliteConnection` or
+/// `PgConnection`), for the statements an import runs hundreds of thousands of times.
+/// Through [`DbConn`] itself, diesel's `MultiConnection` writes a query's SQL text again on every
+/// execution, even when the prepared statement is cached (about a sixth of an order import);
+/// on the backend's connection a cached statement is found by its type alone.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
 
 /// One connection to whichever backend the portal runs on.
 #[derive(MultiConnection)]
@@ -80,7 +96,8 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
             c.batch_execute(
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                 PRAGMA cache_size = -32768; PRAGMA mmap_size = 67108864; PRAGMA temp_store = MEMORY;",
+                 PRAGMA cache_size = -32768; PRAGMA mmap_size = 67108864; PRAGMA temp_store = MEMORY; \
+                 PRAGMA wal_autocheckpoint = 8000;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -108,6 +125,7 @@ impl Database {
             Backend::Postgres => url.to_string(),
         };
         if backend == Backend::Sqlite {
+            sqlite_plans::install();
             if let Some(parent) = std::path::Path::new(&conn_url).parent() {
                 if !parent.as_os_str().is_empty() && !conn_url.starts_with("file:") {
                     std::fs::create_dir_all(parent)

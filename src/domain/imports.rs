@@ -30,6 +30,9 @@ use crate::secrets::SecretBox;
 pub const LEASE_SECONDS: i64 = 120;
 /// Pages a run handles before it gives the scheduler back (it is due again at once).
 pub const PAGES_PER_RUN: u32 = 25;
+/// Pages fetched and then committed in one transaction (with the cursor past the last one).
+/// One commit per page spent a sixth of an import writing the same index pages again.
+pub const PAGES_PER_COMMIT: u32 = 8;
 /// Days a continuous import reads again behind its cursor, for late ClickBank records.
 pub const OVERLAP_DAYS: i64 = 1;
 
@@ -545,6 +548,9 @@ async fn run_claimed(
     let cutoff = task
         .ship_cutoff_days
         .map(|d| super::now() - Duration::days(i64::from(d)));
+    // The next pages are fetched while the current ones are written (two cores: one parses
+    // ClickBank's JSON, the other writes), then committed together with the cursor past them.
+    let mut prefetched: Option<PageBatch> = None;
     while day <= end {
         if report.pages >= page_budget {
             report.more = true;
@@ -566,90 +572,54 @@ async fn run_claimed(
             report.outcome = format!("stopped: task {state}");
             return Ok(());
         }
-        let q = OrdersQuery::between(day, day);
-        let before = api.stats().requests;
-        let fetched = crate::clickbank::ClickBankApi::orders_page(api.as_ref(), &q, page).await;
-        let used = (api.stats().requests - before) as i64;
+        let room = (page_budget - report.pages).min(PAGES_PER_COMMIT);
+        let mut batch = match prefetched.take() {
+            Some(b) => b,
+            None => fetch_pages(&api, (day, page), room, end).await,
+        };
         let pid = plugin.id;
+        let used = batch.requests;
         ctx.db.run(move |c| add_requests(c, pid, used)).await?;
-        let got = match fetched {
-            Ok(p) => p,
-            Err(e) => return clickbank_failed(ctx, id, &task, e, report).await,
-        };
-        let (next_day, next_page, window_done) = if got.more {
-            (day, page + 1, 0)
-        } else {
-            (day + Duration::days(1), 1, 1)
-        };
-        let p = plugin.clone();
-        let runner = runner.to_string();
-        let (imported, skipped, _errors, _last_error) = ctx
-            .db
-            .run(move |c| {
-                c.transaction(|c| {
-                    let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
-                    let mut receipts = Vec::new();
-                    let mut lookups = events::Lookups::default();
-                    for rec in &got.records {
-                        if rec.transaction_type.is_test() && !p.include_test {
-                            skipped += 1;
-                            continue;
-                        }
-                        match OrderEvent::from_record(rec)
-                            .and_then(|ev| events::apply_with(c, &p, &ev, "import", &mut lookups))
-                        {
-                            Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,
-                            Ok(Outcome::Duplicate | Outcome::Ignored(_)) => skipped += 1,
-                            Err(e) => {
-                                errors += 1;
-                                last_error = Some(format!("receipt {}: {e}", rec.receipt));
-                            }
-                        }
-                        receipts.push(rec.receipt.clone());
-                    }
-                    if let Some(cutoff) = cutoff {
-                        mark_shipped(c, p.id, &receipts, cutoff)?;
-                    }
-                    let now = super::now();
-                    let moved = diesel::update(
-                        tasks::table
-                            .find(id)
-                            .filter(tasks::locked_by.eq(&runner))
-                            .filter(tasks::state.eq("running")),
-                    )
-                    .set((
-                        tasks::cursor_day.eq(Some(day_text(next_day))),
-                        tasks::cursor_page.eq(next_page as i32),
-                        tasks::windows_done.eq(tasks::windows_done + window_done),
-                        tasks::imported.eq(tasks::imported + imported),
-                        tasks::skipped.eq(tasks::skipped + skipped),
-                        tasks::errors.eq(tasks::errors + errors),
-                        tasks::locked_until.eq(Some(now + Duration::seconds(LEASE_SECONDS))),
-                        tasks::updated_at.eq(now),
-                    ))
-                    .execute(c)?;
-                    if moved != 1 {
-                        // Paused, cancelled, or our lease was taken over: this page is not ours
-                        // to commit.
-                        return Err(AppError::Conflict(
-                            "the task was paused, cancelled or taken over by another process".into(),
-                        ));
-                    }
-                    if let Some(e) = &last_error {
-                        // Kept until a later record fails: a clean page does not hide it.
-                        diesel::update(tasks::table.find(id))
-                            .set(tasks::last_error.eq(Some(e)))
-                            .execute(c)?;
-                    }
-                    Ok::<_, AppError>((imported, skipped, errors, last_error))
-                })
-            })
-            .await?;
-        report.pages += 1;
-        report.imported += imported;
-        report.skipped += skipped;
-        day = next_day;
-        page = next_page;
+        if batch.pages > 0 {
+            let p = plugin.clone();
+            let runner = runner.to_string();
+            let (pages, windows_done) = (batch.pages, batch.windows_done);
+            let records = std::mem::take(&mut batch.records);
+            let (at_day, at_page) = batch.next;
+            let next = (at_day, at_page, windows_done);
+            let write = ctx.db.run(move |c| {
+                // First without a savepoint per record; if a record fails, that attempt is
+                // rolled back whole and the pages applied again with one savepoint per
+                // record, so the failing record is counted and the others kept.
+                match commit_pages(c, &p, &records, cutoff, &runner, id, next, false) {
+                    Err(PageFail::Record) => commit_pages(c, &p, &records, cutoff, &runner, id, next, true),
+                    other => other,
+                }
+                .map_err(PageFail::into_app)
+            });
+            let room_after = (page_budget - report.pages - pages).min(PAGES_PER_COMMIT);
+            let read_ahead = async {
+                if batch.failure.is_none() && room_after > 0 && at_day <= end {
+                    Some(fetch_pages(&api, (at_day, at_page), room_after, end).await)
+                } else {
+                    None
+                }
+            };
+            let (written, mut ahead) = tokio::join!(write, read_ahead);
+            // Requests read ahead count today even if those pages are never written.
+            if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
+                ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+            }
+            let (imported, skipped) = written?;
+            prefetched = ahead;
+            report.pages += pages;
+            report.imported += imported;
+            report.skipped += skipped;
+            (day, page) = (at_day, at_page);
+        }
+        if let Some(e) = batch.failure {
+            return clickbank_failed(ctx, id, &task, e, report).await;
+        }
     }
     // Every window done.
     if task.kind == "initial_orders" {
@@ -725,6 +695,163 @@ async fn finish(
         report.outcome = "stopped: the task was paused, cancelled or taken over meanwhile".into();
     }
     Ok(())
+}
+
+/// Pages fetched and not yet committed.
+struct PageBatch {
+    pages: u32,
+    /// Day windows the pages completed.
+    windows_done: i32,
+    requests: i64,
+    records: Vec<crate::clickbank::OrderRecord>,
+    /// The cursor (day, page) past the last page fetched.
+    next: (NaiveDate, u32),
+    /// ClickBank's error that stopped the fetching, if one did.
+    failure: Option<ClickBankError>,
+}
+
+/// Fetches up to `room` pages from `from` on, window by window, through day `end`.
+async fn fetch_pages(api: &ClickBankClient, from: (NaiveDate, u32), room: u32, end: NaiveDate) -> PageBatch {
+    let mut b = PageBatch {
+        pages: 0,
+        windows_done: 0,
+        requests: 0,
+        records: Vec::new(),
+        next: from,
+        failure: None,
+    };
+    while b.pages < room && b.next.0 <= end {
+        let (day, page) = b.next;
+        let before = api.stats().requests;
+        let fetched =
+            crate::clickbank::ClickBankApi::orders_page(api, &OrdersQuery::between(day, day), page).await;
+        b.requests += (api.stats().requests - before) as i64;
+        match fetched {
+            Ok(got) => {
+                b.pages += 1;
+                b.records.extend(got.records);
+                if got.more {
+                    b.next = (day, page + 1);
+                } else {
+                    b.next = (day + Duration::days(1), 1);
+                    b.windows_done += 1;
+                }
+            }
+            Err(e) => {
+                b.failure = Some(e);
+                break;
+            }
+        }
+    }
+    b
+}
+
+/// Why committing pages failed.
+enum PageFail {
+    /// A record could not be applied (only when applying without savepoints).
+    Record,
+    Other(AppError),
+}
+
+impl From<diesel::result::Error> for PageFail {
+    fn from(e: diesel::result::Error) -> Self {
+        PageFail::Other(e.into())
+    }
+}
+
+impl From<AppError> for PageFail {
+    fn from(e: AppError) -> Self {
+        PageFail::Other(e)
+    }
+}
+
+impl PageFail {
+    fn into_app(self) -> AppError {
+        match self {
+            PageFail::Record => AppError::Internal("a record failed in the guarded attempt".into()),
+            PageFail::Other(e) => e,
+        }
+    }
+}
+
+/// Applies fetched records and moves the cursor to `next` (day, page, windows completed) in
+/// one transaction, as long as `runner` still holds the task. With `guarded`, each record has
+/// its own savepoint and a failing one is counted as an error; without, the first failure
+/// rolls everything back ([`PageFail::Record`]). Returns (imported, skipped).
+#[allow(clippy::too_many_arguments)]
+fn commit_pages(
+    c: &mut DbConn,
+    p: &Plugin,
+    records: &[crate::clickbank::OrderRecord],
+    cutoff: Option<NaiveDateTime>,
+    runner: &str,
+    id: i64,
+    next: (NaiveDate, u32, i32),
+    guarded: bool,
+) -> Result<(i64, i64), PageFail> {
+    let (next_day, next_page, window_done) = next;
+    c.transaction(|c| {
+        let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
+        let mut receipts = Vec::new();
+        let mut lookups = events::Lookups::default();
+        for rec in records {
+            if rec.transaction_type.is_test() && !p.include_test {
+                skipped += 1;
+                continue;
+            }
+            let applied = OrderEvent::from_record(rec).and_then(|ev| {
+                if guarded {
+                    events::apply_with(c, p, &ev, "import", &mut lookups)
+                } else {
+                    events::apply_unguarded(c, p, &ev, "import", &mut lookups)
+                }
+            });
+            match applied {
+                Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,
+                Ok(Outcome::Duplicate | Outcome::Ignored(_)) => skipped += 1,
+                Err(_) if !guarded => return Err(PageFail::Record),
+                Err(e) => {
+                    errors += 1;
+                    last_error = Some(format!("receipt {}: {e}", rec.receipt));
+                }
+            }
+            receipts.push(rec.receipt.clone());
+        }
+        if let Some(cutoff) = cutoff {
+            mark_shipped(c, p.id, &receipts, cutoff)?;
+        }
+        let now = super::now();
+        let moved = diesel::update(
+            tasks::table
+                .find(id)
+                .filter(tasks::locked_by.eq(runner))
+                .filter(tasks::state.eq("running")),
+        )
+        .set((
+            tasks::cursor_day.eq(Some(day_text(next_day))),
+            tasks::cursor_page.eq(next_page as i32),
+            tasks::windows_done.eq(tasks::windows_done + window_done),
+            tasks::imported.eq(tasks::imported + imported),
+            tasks::skipped.eq(tasks::skipped + skipped),
+            tasks::errors.eq(tasks::errors + errors),
+            tasks::locked_until.eq(Some(now + Duration::seconds(LEASE_SECONDS))),
+            tasks::updated_at.eq(now),
+        ))
+        .execute(c)?;
+        if moved != 1 {
+            // Paused, cancelled, or our lease was taken over: these pages are not ours to commit.
+            return Err(PageFail::Other(AppError::Conflict(
+                "the task was paused, cancelled or taken over by another process".into(),
+            )));
+        }
+        if let Some(e) = &last_error {
+            // Kept until a later record fails: a clean page does not hide it.
+            diesel::update(tasks::table.find(id))
+                .set(tasks::last_error.eq(Some(e)))
+                .execute(c)?;
+        }
+        Ok((imported, skipped))
+    })
 }
 
 /// Bad credentials stop the task with a clear error (no crash loop); rate limits, 5xx and

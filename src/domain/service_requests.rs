@@ -339,6 +339,15 @@ pub fn settled_by_event(
     actions: &[&str],
     purchase_ids: Option<&[i64]>,
 ) -> Result<usize, AppError> {
+    // Most events find no request: a lookup that stays prepared comes first.
+    let any_open: i64 = crate::db::on_backend!(conn, |c| service_requests::table
+        .filter(service_requests::order_id.eq(order_id))
+        .filter(service_requests::open_key.is_not_null())
+        .count()
+        .get_result(c))?;
+    if any_open == 0 {
+        return Ok(0);
+    }
     let now = super::now();
     let mut q = diesel::update(service_requests::table)
         .filter(service_requests::order_id.eq(order_id))

@@ -365,3 +365,111 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
     assert_eq!(mine, truth_totals(&sb, days));
     drop(second);
 }
+
+/// A record the database refuses (a trigger stands in for any failure while applying one) is
+/// counted and named; the other records of its pages are kept and nothing is applied twice.
+#[actix_web::test]
+async fn a_record_that_cannot_be_applied_is_named_and_the_rest_of_its_pages_kept() {
+    use diesel::connection::SimpleConnection;
+    let sb = small_sandbox().await;
+    let app = TestApp::builder()
+        .env("CLICKBANK_API_BASE", &sb.base_url())
+        .env("MERCHANT_CRM_NO_JOBS", "1")
+        .build()
+        .await;
+    let c = ctx(&app, &sb);
+    let days = i64::from(DAYS) + 2;
+    let id = plugin_and_initial_import(&app, &c, &sb, sb.api_key(), days).await;
+    let end = clickbank_today();
+    let truth = sb.transactions_between(end - Days::days(days - 1), end);
+    let sales: Vec<String> = truth
+        .iter()
+        .filter(|t| t.transaction_type == TransactionType::Sale)
+        .filter_map(|t| t.receipt.clone())
+        .collect();
+    let victim = sales[sales.len() / 2].clone();
+    let ddl = match app.db.backend {
+        merchant_crm::db::Backend::Sqlite => format!(
+            "CREATE TRIGGER refuse_one BEFORE INSERT ON orders WHEN NEW.receipt = '{victim}' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+        ),
+        merchant_crm::db::Backend::Postgres => format!(
+            "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN \
+             IF NEW.receipt = '{victim}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+             RETURN NEW; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER refuse_one BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION refuse_one();"
+        ),
+    };
+    app.db
+        .run(move |conn| Ok(conn.batch_execute(&ddl)?))
+        .await
+        .unwrap();
+
+    loop {
+        let r = imports::run_task(&c, id, "runner", 1000).await.unwrap();
+        if !r.more {
+            break;
+        }
+    }
+    let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
+    assert_eq!(t.state, "done", "{:?}", t.last_error);
+    assert_eq!(t.errors, 1, "only the refused record failed");
+    let err = t.last_error.clone().unwrap_or_default();
+    assert!(err.contains(&victim), "the error names the receipt: {err}");
+    let held: Vec<String> = app
+        .db
+        .read(|conn| Ok(orders::table.select(orders::receipt).load(conn)?))
+        .await
+        .unwrap();
+    assert!(!held.contains(&victim));
+    let mut expected: Vec<String> = sales.iter().filter(|r| **r != victim).cloned().collect();
+    let mut got = held.clone();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected, "every other sale is one order");
+    // Every other transaction arrived once: the sandbox's totals less the refused sale's own.
+    let mine = portal_totals(&app).await;
+    let refused = truth
+        .iter()
+        .find(|t| {
+            t.receipt.as_deref() == Some(victim.as_str()) && t.transaction_type == TransactionType::Sale
+        })
+        .unwrap();
+    let mut want = truth_totals(&sb, days);
+    let e = want
+        .get_mut(&(refused.currency.clone(), "SALE".to_string()))
+        .unwrap();
+    e.0 -= 1;
+    e.1 -= refused.total_minor.abs();
+    // Events of the refused order wait for it instead of being applied.
+    let waiting: i64 = app
+        .db
+        .read(|conn| Ok(pending_events::table.count().get_result(conn)?))
+        .await
+        .unwrap();
+    let later = truth
+        .iter()
+        .filter(|t| {
+            t.receipt
+                .as_deref()
+                .is_some_and(|r| r == victim || r.starts_with(&format!("{victim}-")))
+                && matches!(
+                    t.transaction_type,
+                    TransactionType::Bill
+                        | TransactionType::Rfnd
+                        | TransactionType::Cgbk
+                        | TransactionType::Insf
+                )
+        })
+        .collect::<Vec<_>>();
+    for l in &later {
+        let e = want
+            .get_mut(&(l.currency.clone(), l.transaction_type.to_string()))
+            .unwrap();
+        e.0 -= 1;
+        e.1 -= l.total_minor.abs();
+    }
+    want.retain(|_, v| v.0 > 0);
+    assert_eq!(mine, want);
+    assert!(waiting >= later.len() as i64);
+}

@@ -242,56 +242,63 @@ pub fn rebill_item(
         fulfillment_houses, fulfillments, order_items, orders, plugins, products, purchases,
     };
     use diesel::prelude::*;
-    let (order_id, item_id, cycle, shippable, house, plugin_ships): (i64, i64, i32, bool, i64, bool) =
-        purchases::table
-            .inner_join(order_items::table.inner_join(products::table))
-            .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
-            .inner_join(plugins::table.on(plugins::id.eq(orders::plugin_id)))
-            .filter(purchases::id.eq(purchase_id))
-            .select((
-                purchases::order_id,
-                purchases::order_item_id,
-                purchases::billing_cycle,
-                order_items::shippable,
-                products::fulfillment_house_id,
-                plugins::clickbank_ships,
-            ))
-            .first(conn)?;
+    // Run on the backend's own connection: a rebill of every subscription comes here.
+    let (order_id, item_id, cycle, shippable, house, plugin_ships, house_kind): (
+        i64,
+        i64,
+        i32,
+        bool,
+        i64,
+        bool,
+        String,
+    ) = crate::db::on_backend!(conn, |c| purchases::table
+        .inner_join(order_items::table.inner_join(products::table.inner_join(fulfillment_houses::table)))
+        .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+        .inner_join(plugins::table.on(plugins::id.eq(orders::plugin_id)))
+        .filter(purchases::id.eq(purchase_id))
+        .select((
+            purchases::order_id,
+            purchases::order_item_id,
+            purchases::billing_cycle,
+            order_items::shippable,
+            products::fulfillment_house_id,
+            plugins::clickbank_ships,
+            fulfillment_houses::kind,
+        ))
+        .get_result(c))?;
     if !shippable {
         return Ok(());
     }
-    let dummy: bool = fulfillment_houses::table
-        .find(house)
-        .select(fulfillment_houses::kind.eq("clickbank"))
-        .first(conn)?;
+    let dummy = house_kind == "clickbank";
     let mut ship_to = ShipTo::from_customer(customer);
     if ship_to.address1.trim().is_empty() {
-        let first: Option<Option<String>> = fulfillments::table
+        let first: Option<Option<String>> = crate::db::on_backend!(conn, |c| fulfillments::table
             .filter(fulfillments::order_item_id.eq(item_id))
             .order(fulfillments::cycle.asc())
             .select(fulfillments::ship_to)
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         if let Some(s) = first.flatten().as_deref().and_then(ShipTo::from_json) {
             ship_to = s;
         }
     }
     let now = crate::domain::now();
     let status = if plugin_ships && dummy { "SHIPPED" } else { "HOLD" };
-    crate::domain::insert_ignoring_duplicate(conn, |c| {
-        diesel::insert_into(fulfillments::table)
-            .values((
-                fulfillments::order_id.eq(order_id),
-                fulfillments::order_item_id.eq(item_id),
-                fulfillments::cycle.eq(cycle),
-                fulfillments::house_id.eq(house),
-                fulfillments::status.eq(status),
-                fulfillments::ship_to.eq(Some(ship_to.to_json())),
-                fulfillments::created_at.eq(time),
-                fulfillments::updated_at.eq(now),
-            ))
-            .execute(c)
-    })
+    // The same cycle's item may exist already (the event seen again by another channel).
+    crate::db::on_backend!(conn, |c| diesel::insert_into(fulfillments::table)
+        .values((
+            fulfillments::order_id.eq(order_id),
+            fulfillments::order_item_id.eq(item_id),
+            fulfillments::cycle.eq(cycle),
+            fulfillments::house_id.eq(house),
+            fulfillments::status.eq(status),
+            fulfillments::ship_to.eq(Some(ship_to.to_json())),
+            fulfillments::created_at.eq(time),
+            fulfillments::updated_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(())
 }
 
 /// The normalized address: two items ship together only when these are equal. Case,
