@@ -559,11 +559,11 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<
         return Err(AppError::Validation("the event has no customer email".into()));
     }
     let now = super::now();
-    let find = |conn: &mut DbConn| -> QueryResult<Option<i64>> {
+    let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, String, String)>> {
         on_backend!(conn, |k| customers::table
             .filter(customers::plugin_id.eq(plugin.id))
             .filter(customers::email.eq(&c.email))
-            .select(customers::id)
+            .select((customers::id, customers::first_name, customers::last_name))
             .get_result(k)
             .optional())
     };
@@ -587,15 +587,16 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<
         customers::ship_postal_code.eq(&c.shipping.postal_code),
         customers::ship_country.eq(&c.shipping.country),
     );
-    if let Some(id) = existing {
+    if let Some((id, first, last)) = existing {
         // Newer data wins, but an event that lacks a field (the orders list has no street)
-        // never blanks what an earlier one gave.
+        // never blanks what an earlier one gave. Unchanged names are not written again (a
+        // returning buyer's next order, most of an import).
         if !c.billing.address1.is_empty() || !c.first_name.is_empty() {
             if !c.billing.address1.is_empty() {
                 diesel::update(customers::table.find(id))
                     .set((values, customers::updated_at.eq(now)))
                     .execute(conn)?;
-            } else {
+            } else if (first.as_str(), last.as_str()) != (c.first_name.as_str(), c.last_name.as_str()) {
                 diesel::update(customers::table.find(id))
                     .set((
                         customers::first_name.eq(&c.first_name),
@@ -608,7 +609,7 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<
         return Ok(id);
     }
     // Another process may insert the same buyer meanwhile: theirs is kept and found below.
-    on_backend!(conn, |k| diesel::insert_into(customers::table)
+    let inserted: Option<i64> = on_backend!(conn, |k| diesel::insert_into(customers::table)
         .values((
             customers::plugin_id.eq(plugin.id),
             customers::email.eq(&c.email),
@@ -617,8 +618,15 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<
             customers::updated_at.eq(now),
         ))
         .on_conflict_do_nothing()
-        .execute(k))?;
-    find(conn)?.ok_or_else(|| AppError::Internal(format!("customer {} could not be created", c.email)))
+        .returning(customers::id)
+        .get_result(k)
+        .optional())?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => find(conn)?
+            .map(|(id, _, _)| id)
+            .ok_or_else(|| AppError::Internal(format!("customer {} could not be created", c.email))),
+    }
 }
 
 fn sale(

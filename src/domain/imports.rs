@@ -29,10 +29,10 @@ use crate::secrets::SecretBox;
 /// How long a claim lasts without renewal (renewed after every page).
 pub const LEASE_SECONDS: i64 = 120;
 /// Pages a run handles before it gives the scheduler back (it is due again at once).
-pub const PAGES_PER_RUN: u32 = 25;
+pub const PAGES_PER_RUN: u32 = 96;
 /// Pages fetched and then committed in one transaction (with the cursor past the last one).
 /// One commit per page spent a sixth of an import writing the same index pages again.
-pub const PAGES_PER_COMMIT: u32 = 8;
+pub const PAGES_PER_COMMIT: u32 = 48;
 /// Days a continuous import reads again behind its cursor, for late ClickBank records.
 pub const OVERLAP_DAYS: i64 = 1;
 
