@@ -575,7 +575,7 @@ async fn run_claimed(
         let room = (page_budget - report.pages).min(PAGES_PER_COMMIT);
         let mut batch = match prefetched.take() {
             Some(b) => b,
-            None => fetch_pages(&api, (day, page), room, end).await,
+            None => fetch_pages(&api, &plugin, (day, page), room, end).await,
         };
         let pid = plugin.id;
         let used = batch.requests;
@@ -600,7 +600,7 @@ async fn run_claimed(
             let room_after = (page_budget - report.pages - pages).min(PAGES_PER_COMMIT);
             let read_ahead = async {
                 if batch.failure.is_none() && room_after > 0 && at_day <= end {
-                    Some(fetch_pages(&api, (at_day, at_page), room_after, end).await)
+                    Some(fetch_pages(&api, &plugin, (at_day, at_page), room_after, end).await)
                 } else {
                     None
                 }
@@ -703,15 +703,46 @@ struct PageBatch {
     /// Day windows the pages completed.
     windows_done: i32,
     requests: i64,
-    records: Vec<crate::clickbank::OrderRecord>,
+    records: Vec<PageRecord>,
     /// The cursor (day, page) past the last page fetched.
     next: (NaiveDate, u32),
     /// ClickBank's error that stopped the fetching, if one did.
     failure: Option<ClickBankError>,
 }
 
+/// A fetched record, already turned into an event on the fetching side (the other core).
+struct PageRecord {
+    receipt: String,
+    /// None for a test transaction the plugin leaves out; the reason when it cannot be read.
+    event: Option<Result<OrderEvent, String>>,
+    /// The event's key (see [`OrderEvent::key`]).
+    key: Option<String>,
+}
+
+impl PageRecord {
+    fn new(rec: &crate::clickbank::OrderRecord, plugin: &Plugin) -> Self {
+        let event = (!rec.transaction_type.is_test() || plugin.include_test)
+            .then(|| OrderEvent::from_record(rec).map_err(|e| e.to_string()));
+        let key = match &event {
+            Some(Ok(ev)) => Some(ev.key(plugin.id)),
+            _ => None,
+        };
+        PageRecord {
+            receipt: rec.receipt.clone(),
+            event,
+            key,
+        }
+    }
+}
+
 /// Fetches up to `room` pages from `from` on, window by window, through day `end`.
-async fn fetch_pages(api: &ClickBankClient, from: (NaiveDate, u32), room: u32, end: NaiveDate) -> PageBatch {
+async fn fetch_pages(
+    api: &ClickBankClient,
+    plugin: &Plugin,
+    from: (NaiveDate, u32),
+    room: u32,
+    end: NaiveDate,
+) -> PageBatch {
     let mut b = PageBatch {
         pages: 0,
         windows_done: 0,
@@ -729,7 +760,8 @@ async fn fetch_pages(api: &ClickBankClient, from: (NaiveDate, u32), room: u32, e
         match fetched {
             Ok(got) => {
                 b.pages += 1;
-                b.records.extend(got.records);
+                b.records
+                    .extend(got.records.iter().map(|r| PageRecord::new(r, plugin)));
                 if got.more {
                     b.next = (day, page + 1);
                 } else {
@@ -782,7 +814,7 @@ impl PageFail {
 fn commit_pages(
     c: &mut DbConn,
     p: &Plugin,
-    records: &[crate::clickbank::OrderRecord],
+    records: &[PageRecord],
     cutoff: Option<NaiveDateTime>,
     runner: &str,
     id: i64,
@@ -794,18 +826,26 @@ fn commit_pages(
         let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
         let mut receipts = Vec::new();
         let mut lookups = events::Lookups::default();
+        if !guarded {
+            // Which records were applied before, asked for all of them at once.
+            let keys: Vec<String> = records.iter().filter_map(|r| r.key.clone()).collect();
+            lookups.known_applied(c, &keys)?;
+        }
         for rec in records {
-            if rec.transaction_type.is_test() && !p.include_test {
-                skipped += 1;
-                continue;
-            }
-            let applied = OrderEvent::from_record(rec).and_then(|ev| {
-                if guarded {
-                    events::apply_with(c, p, &ev, "import", &mut lookups)
-                } else {
-                    events::apply_unguarded(c, p, &ev, "import", &mut lookups)
+            let applied = match &rec.event {
+                None => {
+                    skipped += 1;
+                    continue;
                 }
-            });
+                Some(Err(e)) => {
+                    // Unreadable: nothing was written for it, so nothing to take back.
+                    errors += 1;
+                    last_error = Some(format!("receipt {}: {e}", rec.receipt));
+                    continue;
+                }
+                Some(Ok(ev)) if guarded => events::apply_with(c, p, ev, "import", &mut lookups),
+                Some(Ok(ev)) => events::apply_unguarded(c, p, ev, "import", &mut lookups),
+            };
             match applied {
                 Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,
                 Ok(Outcome::Duplicate | Outcome::Ignored(_)) => skipped += 1,
@@ -817,6 +857,7 @@ fn commit_pages(
             }
             receipts.push(rec.receipt.clone());
         }
+        lookups.flush(c)?;
         if let Some(cutoff) = cutoff {
             mark_shipped(c, p.id, &receipts, cutoff)?;
         }

@@ -27,6 +27,18 @@ async fn small_sandbox() -> SandboxHandle {
     .unwrap()
 }
 
+/// A small sandbox and a portal for it whose scheduler does not run: the test runs the tasks.
+async fn runner_less() -> (SandboxHandle, TestApp, ImportContext) {
+    let sb = small_sandbox().await;
+    let app = TestApp::builder()
+        .env("CLICKBANK_API_BASE", &sb.base_url())
+        .env("MERCHANT_CRM_NO_JOBS", "1")
+        .build()
+        .await;
+    let c = ctx(&app, &sb);
+    (sb, app, c)
+}
+
 fn ctx(app: &TestApp, sb: &SandboxHandle) -> ImportContext {
     ImportContext {
         db: app.db.clone(),
@@ -182,13 +194,7 @@ async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_on
 
 #[actix_web::test]
 async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
-    let sb = small_sandbox().await;
-    let app = TestApp::builder()
-        .env("CLICKBANK_API_BASE", &sb.base_url())
-        .env("MERCHANT_CRM_NO_JOBS", "1")
-        .build()
-        .await;
-    let c = ctx(&app, &sb);
+    let (sb, app, c) = runner_less().await;
     let days = i64::from(DAYS) + 2;
     let id = plugin_and_initial_import(&app, &c, &sb, sb.api_key(), days).await;
 
@@ -292,13 +298,7 @@ async fn the_same_sale_by_ins_and_by_import_is_one_order() {
 
 #[actix_web::test]
 async fn bad_credentials_fail_the_task_clearly_without_a_crash_loop() {
-    let sb = small_sandbox().await;
-    let app = TestApp::builder()
-        .env("CLICKBANK_API_BASE", &sb.base_url())
-        .env("MERCHANT_CRM_NO_JOBS", "1")
-        .build()
-        .await;
-    let c = ctx(&app, &sb);
+    let (sb, app, c) = runner_less().await;
     let id = plugin_and_initial_import(&app, &c, &sb, "API-REVOKED", 5).await;
     let r = imports::run_task(&c, id, "runner", 10).await.unwrap();
     assert!(r.claimed && !r.more);
@@ -371,13 +371,7 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
 #[actix_web::test]
 async fn a_record_that_cannot_be_applied_is_named_and_the_rest_of_its_pages_kept() {
     use diesel::connection::SimpleConnection;
-    let sb = small_sandbox().await;
-    let app = TestApp::builder()
-        .env("CLICKBANK_API_BASE", &sb.base_url())
-        .env("MERCHANT_CRM_NO_JOBS", "1")
-        .build()
-        .await;
-    let c = ctx(&app, &sb);
+    let (sb, app, c) = runner_less().await;
     let days = i64::from(DAYS) + 2;
     let id = plugin_and_initial_import(&app, &c, &sb, sb.api_key(), days).await;
     let end = clickbank_today();
