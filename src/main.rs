@@ -147,6 +147,9 @@ enum ApiUserCommand {
         /// import_order or update_fulfillment; repeatable
         #[arg(long = "permission", required = true, num_args = 1..)]
         permission: Vec<String>,
+        /// The fulfillment house (name or number) whose items this user alone may update
+        #[arg(long)]
+        house: Option<String>,
     },
     /// List API users.
     List,
@@ -391,6 +394,7 @@ fn plugin_command(config: &Config, db: &Database, cmd: PluginCommand) -> Result<
 }
 
 fn api_user_command(db: &Database, cmd: ApiUserCommand) -> Result<(), AppError> {
+    use diesel::Connection;
     use merchant_crm::domain::api_users;
     let mut conn = db.conn()?;
     match cmd {
@@ -400,15 +404,30 @@ fn api_user_command(db: &Database, cmd: ApiUserCommand) -> Result<(), AppError> 
             password_stdin,
             allow_ip,
             permission,
+            house,
         } => {
             let password = password_arg(password, password_stdin)?;
             let perms = api_users::parse_permissions(permission.iter().map(String::as_str))?;
             let input = api_users::ApiUserInput::new(&login_id, &allow_ip.join(" "), perms)?;
             passwords::validate(&password)?;
             let hash = passwords::hash(&password)?;
-            let u = api_users::create(&mut conn, &Actor::cli(), &input, &hash)?;
+            // The user and its house in one transaction: an unknown house creates nothing.
+            let (u, house) = conn.transaction(|c| {
+                let house = house
+                    .as_deref()
+                    .map(|h| merchant_crm::domain::fulfillment::houses::find_by_name_or_id(c, h))
+                    .transpose()?;
+                let u = api_users::create(c, &Actor::cli(), &input, &hash)?;
+                if let Some(h) = &house {
+                    api_users::set_house(c, &Actor::cli(), u.id, Some(h.id))?;
+                }
+                Ok::<_, AppError>((u, house))
+            })?;
+            let only = house
+                .map(|h| format!("; updates only {}'s items", h.name))
+                .unwrap_or_default();
             println!(
-                "created API user {} (allow: {}; permissions: {})",
+                "created API user {} (allow: {}; permissions: {}{only})",
                 u.login_id, u.allow_ips, u.permissions
             );
         }

@@ -30,6 +30,8 @@ pub struct NavItem {
     pub admin_only: bool,
     /// False for sections that later releases add: shown greyed, not linked.
     pub ready: bool,
+    /// Other paths that belong to the section (a customer's profile to Customer Service).
+    pub also: &'static [&'static str],
 }
 
 const fn item(label: &'static str, href: &'static str, admin_only: bool, ready: bool) -> NavItem {
@@ -38,6 +40,7 @@ const fn item(label: &'static str, href: &'static str, admin_only: bool, ready: 
         href,
         admin_only,
         ready,
+        also: &[],
     }
 }
 
@@ -45,7 +48,7 @@ const fn item(label: &'static str, href: &'static str, admin_only: bool, ready: 
 #[rustfmt::skip]
 pub const NAV: &[NavItem] = &[
     item("Dashboard", "/", false, true),
-    item("Customer Service", "/customer-service", false, true),
+    NavItem { also: &["/customers/"], ..item("Customer Service", "/customer-service", false, true) },
     item("Fulfillment", "/fulfillment", false, true),
     item("Products", "/crm/products", false, true),
     item("Campaigns", "/crm/campaigns", false, true),
@@ -86,7 +89,7 @@ impl PageCtx {
         if item.href == "/" {
             self.path == "/"
         } else {
-            self.path.starts_with(item.href)
+            self.path.starts_with(item.href) || item.also.iter().any(|p| self.path.starts_with(p))
         }
     }
 
@@ -100,5 +103,31 @@ impl PageCtx {
 
     pub fn time_opt(&self, t: &Option<NaiveDateTime>) -> String {
         t.as_ref().map(|t| self.time(t)).unwrap_or_else(|| "never".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current_at(path: &str) -> Vec<&'static str> {
+        let ctx = PageCtx {
+            path: path.to_string(),
+            ..PageCtx::anonymous()
+        };
+        NAV.iter()
+            .filter(|n| ctx.is_current(n))
+            .map(|n| n.label)
+            .collect()
+    }
+
+    #[test]
+    fn one_section_is_current_for_each_page() {
+        assert_eq!(current_at("/"), ["Dashboard"]);
+        assert_eq!(current_at("/customer-service"), ["Customer Service"]);
+        assert_eq!(current_at("/customers/42"), ["Customer Service"]);
+        assert_eq!(current_at("/fulfillment/items"), ["Fulfillment"]);
+        assert_eq!(current_at("/crm/fulfillment-houses/3"), ["Fulfillment houses"]);
+        assert_eq!(current_at("/admin/import-tasks/7"), ["Import tasks"]);
     }
 }

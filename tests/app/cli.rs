@@ -209,11 +209,38 @@ fn api_user_commands() {
         None,
     );
     assert!(!ok && out.contains("Unknown permission"), "{out}");
+    // Tied to a fulfillment house: by name in any case; an unknown one creates nothing.
+    let shipper = |login: &str, house: &str| {
+        crm(
+            dir.path(),
+            &url,
+            &[
+                "api-user",
+                "create",
+                "--login-id",
+                login,
+                "--password",
+                "ins password 1234",
+                "--allow-ip",
+                "127.0.0.1",
+                "--permission",
+                "update_fulfillment",
+                "--house",
+                house,
+            ],
+            None,
+        )
+    };
+    let (ok, out) = shipper("ghost", "No Such House");
+    assert!(!ok && out.contains("no fulfillment house is named"), "{out}");
+    let (ok, out) = shipper("shipper", "clickbank");
+    assert!(ok && out.contains("updates only ClickBank's items"), "{out}");
     let (ok, out) = crm(dir.path(), &url, &["api-user", "list"], None);
     assert!(
         ok && out.contains("ins") && out.contains("import_order") && !out.contains("house"),
         "{out}"
     );
+    assert!(out.contains("shipper") && !out.contains("ghost"), "{out}");
 }
 
 /// Runs the command on a blocking thread so the in-process sandbox keeps answering.

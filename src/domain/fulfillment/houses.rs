@@ -210,6 +210,19 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<House>, AppError> {
         .load(conn)?)
 }
 
+/// The house named `name` (any case) or numbered `name`, for the command line.
+pub fn find_by_name_or_id(conn: &mut DbConn, name: &str) -> Result<House, AppError> {
+    let name = name.trim();
+    let found = list(conn)?
+        .into_iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name) || h.id.to_string() == name);
+    found.ok_or_else(|| {
+        AppError::Validation(format!(
+            "no fulfillment house is named or numbered {name:?} (see CRM → Fulfillment houses)"
+        ))
+    })
+}
+
 pub fn find(conn: &mut DbConn, id: i64) -> Result<House, AppError> {
     Ok(fulfillment_houses::table
         .find(id)
