@@ -351,6 +351,17 @@ struct NewTransaction {
 /// Rows per multi-row INSERT: 8 columns × 500 stays far below both backends' bind limits.
 const ROWS_PER_INSERT: usize = 500;
 
+/// Inserts `$items` into `$table`, `ROWS_PER_INSERT` rows per statement, each item made a row
+/// by `$row`.
+macro_rules! insert_in_chunks {
+    ($conn:expr, $table:expr, $items:expr, |$x:pat_param| $row:expr) => {
+        for chunk in $items.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<_> = chunk.iter().map(|$x| $row).collect();
+            on_backend!($conn, |c| diesel::insert_into($table).values(&rows).execute(c))?;
+        }
+    };
+}
+
 impl Lookups {
     /// Looks up at once which of `keys` are applied already (an import's pages).
     ///
@@ -407,43 +418,23 @@ impl Lookups {
     /// Writes the rows kept back; call before the transaction commits.
     pub fn flush(&mut self, conn: &mut DbConn) -> Result<(), AppError> {
         let now = super::now();
-        for chunk in self.unwritten_keys.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|(key, plugin_id, order_id)| {
-                    (
-                        applied_events::event_key.eq(key),
-                        applied_events::plugin_id.eq(*plugin_id),
-                        applied_events::order_id.eq(*order_id),
-                        applied_events::applied_at.eq(now),
-                    )
-                })
-                .collect();
-            on_backend!(conn, |c| diesel::insert_into(applied_events::table)
-                .values(&rows)
-                .execute(c))?;
-        }
+        insert_in_chunks!(conn, applied_events::table, self.unwritten_keys, |k| (
+            applied_events::event_key.eq(&k.0),
+            applied_events::plugin_id.eq(k.1),
+            applied_events::order_id.eq(k.2),
+            applied_events::applied_at.eq(now),
+        ));
         self.unwritten_keys.clear();
-        for chunk in self.unwritten_transactions.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|t| {
-                    (
-                        transactions::order_id.eq(t.order_id),
-                        transactions::kind.eq(&t.kind),
-                        transactions::item_no.eq(&t.item_no),
-                        transactions::amount_minor.eq(t.amount_minor),
-                        transactions::currency.eq(&t.currency),
-                        transactions::transaction_time.eq(t.time),
-                        transactions::source.eq(&t.source),
-                        transactions::created_at.eq(now),
-                    )
-                })
-                .collect();
-            on_backend!(conn, |c| diesel::insert_into(transactions::table)
-                .values(&rows)
-                .execute(c))?;
-        }
+        insert_in_chunks!(conn, transactions::table, self.unwritten_transactions, |t| (
+            transactions::order_id.eq(t.order_id),
+            transactions::kind.eq(&t.kind),
+            transactions::item_no.eq(&t.item_no),
+            transactions::amount_minor.eq(t.amount_minor),
+            transactions::currency.eq(&t.currency),
+            transactions::transaction_time.eq(t.time),
+            transactions::source.eq(&t.source),
+            transactions::created_at.eq(now),
+        ));
         self.unwritten_transactions.clear();
         Ok(())
     }
