@@ -4,8 +4,12 @@
 //! [`events::apply`](super::events::apply), so an order seen by INS and by the import is one
 //! order.
 //!
-//! Crash safety: a page's records and the cursor that points past them are committed in one
-//! transaction, so a run that dies resumes exactly where it stopped. Concurrency: a task is
+//! Crash safety: a batch of pages (up to [`PAGES_PER_COMMIT`]) and the cursor that points past
+//! them are committed in one transaction, so a run that dies resumes exactly where its last
+//! commit stopped: at most one batch is fetched again, nothing is applied twice (the event keys
+//! see to that) and nothing is skipped. The next batch is fetched while one is written, and
+//! records are applied without a savepoint each unless one fails (see `commit_pages`).
+//! Concurrency: a task is
 //! claimed with a lease (`locked_until`, `locked_by`) by one conditional UPDATE, so several
 //! portal processes on one PostgreSQL never run the same task at once.
 
