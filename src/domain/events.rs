@@ -488,7 +488,7 @@ pub fn apply_with(
     lookups: &mut Lookups,
 ) -> Result<Outcome, AppError> {
     let r = conn.transaction(|conn| {
-        let outcome = apply_in_tx(conn, plugin, ev, source, lookups)?;
+        let outcome = apply_unguarded(conn, plugin, ev, source, lookups)?;
         lookups.flush(conn)?;
         Ok(outcome)
     });
@@ -504,16 +504,6 @@ pub fn apply_with(
 /// import more than a tenth of its time; failures are rare. The caller calls
 /// [`Lookups::flush`] before it commits.
 pub fn apply_unguarded(
-    conn: &mut DbConn,
-    plugin: &Plugin,
-    ev: &OrderEvent,
-    source: &str,
-    lookups: &mut Lookups,
-) -> Result<Outcome, AppError> {
-    apply_in_tx(conn, plugin, ev, source, lookups)
-}
-
-fn apply_in_tx(
     conn: &mut DbConn,
     plugin: &Plugin,
     ev: &OrderEvent,
@@ -892,7 +882,7 @@ fn apply_waiting(
         diesel::delete(pending_events::table.find(id)).execute(conn)?;
         let ev: OrderEvent = serde_json::from_str(&payload)
             .map_err(|e| AppError::Internal(format!("a waiting event cannot be read: {e}")))?;
-        apply_in_tx(conn, plugin, &ev, source, lk)?;
+        apply_unguarded(conn, plugin, &ev, source, lk)?;
     }
     Ok(n)
 }
