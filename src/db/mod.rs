@@ -4,6 +4,7 @@
 pub mod models;
 pub mod schema;
 mod sqlite_plans;
+pub mod statements;
 
 use std::time::Duration;
 

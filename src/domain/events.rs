@@ -20,6 +20,7 @@ use crate::db::schema::{
     applied_events, campaigns, customers, fulfillments, inbound_notifications, order_items, orders, partials,
     pending_events, purchases, transactions,
 };
+use crate::db::statements::{insert_id, kept_update, Stamp};
 use crate::db::{on_backend, DbConn};
 use crate::error::AppError;
 
@@ -334,6 +335,8 @@ pub struct Lookups {
     /// (key, plugin, order)
     unwritten_keys: Vec<(String, i64, Option<i64>)>,
     unwritten_transactions: Vec<NewTransaction>,
+    /// The transaction's time: `created_at` and `updated_at` of what its events write.
+    now: Option<Stamp>,
 }
 
 /// A money transaction waiting for [`Lookups::flush`].
@@ -344,7 +347,7 @@ struct NewTransaction {
     item_no: Option<String>,
     amount_minor: i64,
     currency: String,
-    time: NaiveDateTime,
+    time: Stamp,
     source: String,
 }
 
@@ -403,26 +406,32 @@ impl Lookups {
         self.unwritten_keys.push((key, plugin_id, order_id));
     }
 
-    fn add_transaction(&mut self, order_id: i64, ev: &OrderEvent, amount: i64, source: &str) {
+    fn add_transaction(&mut self, order_id: i64, ev: &OrderEvent, time: &Stamp, amount: i64, source: &str) {
         self.unwritten_transactions.push(NewTransaction {
             order_id,
             kind: ev.kind.clone(),
             item_no: ev.items.first().map(|i| i.item_no.clone()),
             amount_minor: amount,
             currency: ev.currency.clone(),
-            time: naive(ev.time),
+            time: time.clone(),
             source: source.to_string(),
         });
     }
 
+    /// The time of the caller's transaction, taken when its first event asks: what its rows
+    /// are created or updated at (the time text is then written once for all of them).
+    fn now(&mut self) -> Stamp {
+        self.now.get_or_insert_with(|| Stamp::new(super::now())).clone()
+    }
+
     /// Writes the rows kept back; call before the transaction commits.
     pub fn flush(&mut self, conn: &mut DbConn) -> Result<(), AppError> {
-        let now = super::now();
+        let now = self.now();
         insert_in_chunks!(conn, applied_events::table, self.unwritten_keys, |k| (
             applied_events::event_key.eq(&k.0),
             applied_events::plugin_id.eq(k.1),
             applied_events::order_id.eq(k.2),
-            applied_events::applied_at.eq(now),
+            applied_events::applied_at.eq(&now),
         ));
         self.unwritten_keys.clear();
         insert_in_chunks!(conn, transactions::table, self.unwritten_transactions, |t| (
@@ -431,9 +440,9 @@ impl Lookups {
             transactions::item_no.eq(&t.item_no),
             transactions::amount_minor.eq(t.amount_minor),
             transactions::currency.eq(&t.currency),
-            transactions::transaction_time.eq(t.time),
+            transactions::transaction_time.eq(&t.time),
             transactions::source.eq(&t.source),
-            transactions::created_at.eq(now),
+            transactions::created_at.eq(&now),
         ));
         self.unwritten_transactions.clear();
         Ok(())
@@ -658,11 +667,10 @@ fn campaign_id(conn: &mut DbConn, plugin: &Plugin, currency: &str, test: bool) -
         .ok_or_else(|| AppError::Internal(format!("campaign {name} could not be created (name taken?)")))
 }
 
-fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<i64, AppError> {
+fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer, now: &Stamp) -> Result<i64, AppError> {
     if c.email.is_empty() {
         return Err(AppError::Validation("the event has no customer email".into()));
     }
-    let now = super::now();
     let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, String, String)>> {
         on_backend!(conn, |k| customers::table
             .filter(customers::plugin_id.eq(plugin.id))
@@ -697,34 +705,39 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer) -> Result<
         // returning buyer's next order, most of an import).
         if !c.billing.address1.is_empty() || !c.first_name.is_empty() {
             if !c.billing.address1.is_empty() {
-                diesel::update(customers::table.find(id))
-                    .set((values, customers::updated_at.eq(now)))
-                    .execute(conn)?;
+                let by_id = customers::id.eq(id);
+                on_backend!(conn, |k| kept_update!(
+                    customers::table,
+                    by_id,
+                    (values, customers::updated_at.eq(now))
+                )
+                .execute(k))?;
             } else if (first.as_str(), last.as_str()) != (c.first_name.as_str(), c.last_name.as_str()) {
-                diesel::update(customers::table.find(id))
-                    .set((
-                        customers::first_name.eq(&c.first_name),
-                        customers::last_name.eq(&c.last_name),
-                        customers::updated_at.eq(now),
-                    ))
-                    .execute(conn)?;
+                let name = (
+                    customers::first_name.eq(&c.first_name),
+                    customers::last_name.eq(&c.last_name),
+                    customers::updated_at.eq(now),
+                );
+                let by_id = customers::id.eq(id);
+                on_backend!(conn, |k| kept_update!(customers::table, by_id, name).execute(k))?;
             }
         }
         return Ok(id);
     }
     // Another process may insert the same buyer meanwhile: theirs is kept and found below.
-    let inserted: Option<i64> = on_backend!(conn, |k| diesel::insert_into(customers::table)
-        .values((
-            customers::plugin_id.eq(plugin.id),
-            customers::email.eq(&c.email),
-            values,
-            customers::created_at.eq(now),
-            customers::updated_at.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .returning(customers::id)
-        .get_result(k)
-        .optional())?;
+    let inserted = insert_id!(
+        conn,
+        diesel::insert_into(customers::table)
+            .values((
+                customers::plugin_id.eq(plugin.id),
+                customers::email.eq(&c.email),
+                values,
+                customers::created_at.eq(now),
+                customers::updated_at.eq(now),
+            ))
+            .on_conflict_do_nothing(),
+        customers::id
+    )?;
     match inserted {
         Some(id) => Ok(id),
         None => find(conn)?
@@ -748,11 +761,12 @@ fn sale(
         });
     }
     let campaign = lk.campaign(conn, plugin, &ev.currency, test)?;
-    let customer = customer_id(conn, plugin, &ev.customer)?;
-    let now = super::now();
-    let t = naive(ev.time);
-    let order_id: i64 = on_backend!(conn, |c| diesel::insert_into(orders::table)
-        .values((
+    let now = lk.now();
+    let customer = customer_id(conn, plugin, &ev.customer, &now)?;
+    let t = Stamp::new(naive(ev.time));
+    let order_id = insert_id!(
+        conn,
+        diesel::insert_into(orders::table).values((
             orders::plugin_id.eq(plugin.id),
             orders::campaign_id.eq(campaign),
             orders::customer_id.eq(customer),
@@ -767,17 +781,19 @@ fn sale(
             orders::tax_minor.eq(ev.tax_minor),
             orders::shipping_minor.eq(ev.shipping_minor),
             orders::refunded_minor.eq(0i64),
-            orders::transaction_time.eq(t),
-            orders::created_at.eq(now),
-            orders::updated_at.eq(now),
-        ))
-        .returning(orders::id)
-        .get_result(c))?;
+            orders::transaction_time.eq(&t),
+            orders::created_at.eq(&now),
+            orders::updated_at.eq(&now),
+        )),
+        orders::id
+    )?
+    .ok_or_else(|| AppError::Internal(format!("order {} was not inserted", ev.receipt)))?;
     let dummy_house = lk.house(conn)?;
     for item in &ev.items {
         let (product_id, house) = lk.product(conn, plugin, item, &ev.currency)?;
-        let item_id: i64 = on_backend!(conn, |c| diesel::insert_into(order_items::table)
-            .values((
+        let item_id = insert_id!(
+            conn,
+            diesel::insert_into(order_items::table).values((
                 order_items::order_id.eq(order_id),
                 order_items::product_id.eq(product_id),
                 order_items::item_no.eq(&item.item_no),
@@ -787,9 +803,10 @@ fn sale(
                 order_items::amount_minor.eq(item.amount_minor),
                 order_items::shippable.eq(item.shippable),
                 order_items::recurring.eq(item.recurring),
-            ))
-            .returning(order_items::id)
-            .get_result(c))?;
+            )),
+            order_items::id
+        )?
+        .ok_or_else(|| AppError::Internal(format!("an item of order {} was not inserted", ev.receipt)))?;
         if item.recurring {
             let status = if item.amount_minor == 0 { "TRIAL" } else { "ACTIVE" };
             on_backend!(conn, |c| diesel::insert_into(purchases::table)
@@ -802,9 +819,9 @@ fn sale(
                     purchases::billing_cycle.eq(item.payments_processed.unwrap_or(1).max(1)),
                     purchases::rebill_amount_minor.eq(item.rebill_amount_minor),
                     purchases::frequency.eq(&item.frequency),
-                    purchases::next_bill_date.eq(item.next_payment.map(naive)),
-                    purchases::created_at.eq(now),
-                    purchases::updated_at.eq(now),
+                    purchases::next_bill_date.eq(item.next_payment.map(|t| Stamp::new(naive(t)))),
+                    purchases::created_at.eq(&now),
+                    purchases::updated_at.eq(&now),
                 ))
                 .execute(c))?;
         }
@@ -822,20 +839,20 @@ fn sale(
                     fulfillments::house_id.eq(house),
                     fulfillments::status.eq(status),
                     fulfillments::ship_to.eq(Some(super::fulfillment::ship_to_json(&ev.customer))),
-                    fulfillments::created_at.eq(now),
-                    fulfillments::updated_at.eq(now),
+                    fulfillments::created_at.eq(&now),
+                    fulfillments::updated_at.eq(&now),
                 ))
                 .execute(c))?;
         }
     }
-    lk.add_transaction(order_id, ev, ev.total_minor, source);
+    lk.add_transaction(order_id, ev, &t, ev.total_minor, source);
     // An abandoned cart of the same buyer is now converted. (Looked up first: a SELECT stays
     // prepared between events, an UPDATE is compiled each time, and most buyers have no cart.)
     let carts: Vec<i64> = on_backend!(conn, |c| partials::table
         .filter(partials::plugin_id.eq(plugin.id))
         .filter(partials::email.eq(&ev.customer.email))
         .filter(partials::converted_order_id.is_null())
-        .filter(partials::event_time.le(t))
+        .filter(partials::event_time.le(&t))
         .select(partials::id)
         .load(c))?;
     if !carts.is_empty() {
@@ -913,22 +930,31 @@ fn rebill(
     source: &str,
     lk: &mut Lookups,
 ) -> Result<(), AppError> {
-    lk.add_transaction(order.id, ev, ev.total_minor, source);
-    let next = ev.items.iter().find_map(|i| i.next_payment).map(naive);
+    let (now, time) = (lk.now(), Stamp::new(naive(ev.time)));
+    lk.add_transaction(order.id, ev, &time, ev.total_minor, source);
+    let next = ev
+        .items
+        .iter()
+        .find_map(|i| i.next_payment)
+        .map(|t| Stamp::new(naive(t)));
     for id in purchase_ids(conn, order, ev)? {
         let cycle = (
             purchases::billing_cycle.eq(purchases::billing_cycle + 1),
             purchases::status.eq("ACTIVE"),
-            purchases::updated_at.eq(super::now()),
+            purchases::updated_at.eq(&now),
         );
-        on_backend!(conn, |c| match next {
-            Some(next) => diesel::update(purchases::table.find(id))
-                .set((cycle, purchases::next_bill_date.eq(Some(next))))
-                .execute(c),
-            None => diesel::update(purchases::table.find(id)).set(cycle).execute(c),
+        let by_id = purchases::id.eq(id);
+        on_backend!(conn, |c| match &next {
+            Some(next) => kept_update!(
+                purchases::table,
+                by_id,
+                (cycle, purchases::next_bill_date.eq(Some(next)))
+            )
+            .execute(c),
+            None => kept_update!(purchases::table, by_id, cycle).execute(c),
         })?;
         // A rebilled physical subscription ships again: a new item for the new cycle.
-        super::fulfillment::rebill_item(conn, id, &ev.customer, naive(ev.time))?;
+        super::fulfillment::rebill_item(conn, id, &ev.customer, &time, &now)?;
     }
     Ok(())
 }
@@ -945,19 +971,18 @@ fn refund(
     } else {
         ev.total_minor
     };
-    lk.add_transaction(order.id, ev, amount, source);
+    lk.add_transaction(order.id, ev, &Stamp::new(naive(ev.time)), amount, source);
     let refunded = order.refunded_minor + amount;
     let full = refunded >= order.total_minor;
     let money = (
         orders::refunded_minor.eq(refunded),
-        orders::updated_at.eq(super::now()),
+        orders::updated_at.eq(lk.now()),
     );
+    let by_id = orders::id.eq(order.id);
     on_backend!(conn, |c| if full {
-        diesel::update(orders::table.find(order.id))
-            .set((money, orders::status.eq("REFUNDED")))
-            .execute(c)
+        kept_update!(orders::table, by_id, (money, orders::status.eq("REFUNDED"))).execute(c)
     } else {
-        diesel::update(orders::table.find(order.id)).set(money).execute(c)
+        kept_update!(orders::table, by_id, money).execute(c)
     })?;
     if full {
         // Nothing refunded ships: items not at a house yet (on hold, or waiting for an export
@@ -983,14 +1008,15 @@ fn refund(
 fn set_purchases(conn: &mut DbConn, order: &OrderRow, ev: &OrderEvent, status: &str) -> Result<(), AppError> {
     let cancelled_at = (status == "CANCELLED").then(|| naive(ev.time));
     for id in purchase_ids(conn, order, ev)? {
-        diesel::update(purchases::table.find(id))
-            .set((
-                purchases::status.eq(status),
-                purchases::cancelled_at.eq(cancelled_at),
-                purchases::pending_request.eq(None::<String>),
-                purchases::updated_at.eq(super::now()),
-            ))
-            .execute(conn)?;
+        let changes = (
+            purchases::status.eq(status),
+            purchases::cancelled_at.eq(cancelled_at),
+            purchases::pending_request.eq(None::<String>),
+            purchases::updated_at.eq(super::now()),
+        );
+        let by_id = purchases::id.eq(id);
+        on_backend!(conn, |c| kept_update!(purchases::table, by_id, changes)
+            .execute(c))?;
     }
     Ok(())
 }

@@ -231,12 +231,13 @@ pub fn ship_to_json(c: &crate::domain::events::EventCustomer) -> String {
 /// and the product is on the ClickBank house, as for sales). The address is the event's,
 /// else the first cycle's. Idempotent: one item per (line item, cycle). The item is created
 /// at `time`, the rebill's transaction time (product delays and bundle windows count from
-/// it), whenever the event arrives.
+/// it), whenever the event arrives; it is updated at `now`, the caller's transaction time.
 pub fn rebill_item(
     conn: &mut crate::db::DbConn,
     purchase_id: i64,
     customer: &crate::domain::events::EventCustomer,
-    time: chrono::NaiveDateTime,
+    time: &crate::db::statements::Stamp,
+    now: &crate::db::statements::Stamp,
 ) -> Result<(), AppError> {
     use crate::db::schema::{
         fulfillment_houses, fulfillments, order_items, orders, plugins, products, purchases,
@@ -282,7 +283,6 @@ pub fn rebill_item(
             ship_to = s;
         }
     }
-    let now = crate::domain::now();
     let status = if plugin_ships && dummy { "SHIPPED" } else { "HOLD" };
     // The same cycle's item may exist already (the event seen again by another channel).
     crate::db::on_backend!(conn, |c| diesel::insert_into(fulfillments::table)
