@@ -168,6 +168,7 @@ macro_rules! customer_filters {
         let sqlite: bool = $sqlite;
         let mut q = $q;
         if let Some(e) = clean(&f.email).map(|e| e.to_lowercase()) {
+            q = q.filter(super::customers_of_any_plugin());
             if e.contains('@') {
                 q = q.filter(customers::email.eq(e));
             } else {
@@ -264,9 +265,14 @@ macro_rules! filtered_orders {
             let r = r.trim_start_matches('#').to_string();
             match r.parse::<i64>() {
                 Ok(id) => {
-                    q = q.filter(orders::receipt.eq(r.to_uppercase()).or(orders::id.eq(id)));
+                    let by_receipt = super::orders_of_any_plugin().and(orders::receipt.eq(r.to_uppercase()));
+                    q = q.filter(by_receipt.or(orders::id.eq(id)));
                 }
-                Err(_) => q = q.filter(orders::receipt.eq(r.to_uppercase())),
+                Err(_) => {
+                    q = q
+                        .filter(super::orders_of_any_plugin())
+                        .filter(orders::receipt.eq(r.to_uppercase()))
+                }
             }
         }
         if let Some(a) = clean(&f.affiliate) {

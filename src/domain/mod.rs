@@ -50,6 +50,30 @@ diesel::define_sql_function! {
     fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
 }
 
+/// Orders of any plugin, said before a condition on the receipt alone: the unique
+/// (plugin_id, receipt) index then serves that condition. There is no index on the bare
+/// column: every imported order would pay for it.
+pub(crate) fn orders_of_any_plugin() -> diesel::dsl::EqAny<
+    crate::db::schema::orders::plugin_id,
+    diesel::dsl::Select<crate::db::schema::plugins::table, crate::db::schema::plugins::id>,
+> {
+    use crate::db::schema::{orders, plugins};
+    use diesel::prelude::*;
+    orders::plugin_id.eq_any(plugins::table.select(plugins::id))
+}
+
+/// Customers of any plugin, said before a condition on the email alone, for the same reason
+/// as [`orders_of_any_plugin`] (the unique (plugin_id, email) index; on SQLite there is no
+/// index on the bare column).
+pub(crate) fn customers_of_any_plugin() -> diesel::dsl::EqAny<
+    crate::db::schema::customers::plugin_id,
+    diesel::dsl::Select<crate::db::schema::plugins::table, crate::db::schema::plugins::id>,
+> {
+    use crate::db::schema::{customers, plugins};
+    use diesel::prelude::*;
+    customers::plugin_id.eq_any(plugins::table.select(plugins::id))
+}
+
 /// When day `day` of time zone `tz` starts, as the UTC time the database stores (a day typed
 /// in the portal's time zone, for a date filter).
 pub fn day_start_utc(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> NaiveDateTime {

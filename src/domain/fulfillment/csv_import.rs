@@ -291,6 +291,7 @@ fn load(conn: &mut DbConn, receipts: &[&str]) -> Result<HashMap<String, Vec<(i64
     for chunk in receipts.chunks(CHUNK) {
         let rows: Vec<LoadedRow> = orders::table
             .left_join(fulfillments::table)
+            .filter(crate::domain::orders_of_any_plugin())
             .filter(orders::receipt.eq_any(chunk))
             .select((
                 orders::receipt,

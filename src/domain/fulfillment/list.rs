@@ -148,7 +148,9 @@ macro_rules! filtered {
             q = q.filter(orders::transaction_time.lt(next));
         }
         if let Some(r) = &f.receipt {
-            q = q.filter(orders::receipt.eq(r.clone()));
+            q = q
+                .filter(crate::domain::orders_of_any_plugin())
+                .filter(orders::receipt.eq(r.clone()));
         }
         q
     }};

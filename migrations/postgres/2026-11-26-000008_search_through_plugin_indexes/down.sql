@@ -1,0 +1,1 @@
+CREATE INDEX orders_receipt ON orders (receipt);
