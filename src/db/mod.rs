@@ -98,7 +98,7 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
                 "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
                  PRAGMA cache_size = -32768; PRAGMA mmap_size = 67108864; PRAGMA temp_store = MEMORY; \
-                 PRAGMA wal_autocheckpoint = 8000;",
+                 PRAGMA wal_autocheckpoint = 32000;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
