@@ -141,8 +141,9 @@ fn main() {
         let rate = handled as f64 / secs;
         println!(
             "order_import (SQLite, {orders} sandbox orders = {records} listed records over {days} days): \
-             {rate:.0} records/s end to end ({secs:.1} s; {} applied, {} skipped) vs {base_rate:.0}/s fetch+parse only \
+             {rate:.0} records/s end to end = {:.0} orders/s ({secs:.1} s; {} applied, {} skipped) vs {base_rate:.0}/s fetch+parse only \
              (baseline, {base_secs:.1} s); ratio {:.2}; peak RSS {:.0} MiB",
+            orders as f64 / secs,
             task.imported,
             task.skipped,
             rate / base_rate,

@@ -1,9 +1,10 @@
 //! How the statements an import runs for every record are handed to each backend, so that
 //! they stay prepared and do no avoidable work per run. See `on_backend!` beside these.
 //!
-//! - [`KeptUpdate`] (made by `kept_update!`): an UPDATE whose SQL never changes at its call
-//!   site, kept prepared between runs. Diesel prepares every UPDATE again on every run; for
-//!   an import's rebills and refunds that was a tenth of the work.
+//! - [`Kept`] (made by `kept!` and `kept_update!`): a statement whose SQL never changes at its
+//!   call site, kept prepared between runs. Diesel prepares every UPDATE again on every run
+//!   (for an import's rebills and refunds that was a tenth of the work) and writes the SQL of
+//!   an `INSERT … ON CONFLICT` again on every run to find it among the prepared ones.
 //! - [`Stamp`]: a time bound into many rows, its SQLite text written once. Diesel formats a
 //!   time with chrono on every bind; for the few times of an import record that was a tenth
 //!   of the work.
@@ -12,6 +13,7 @@
 //!   touches (a fifth of an order insert); there the id is read with `last_insert_rowid()`.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use diesel::backend::Backend;
@@ -29,40 +31,67 @@ diesel::define_sql_function! {
     fn last_insert_rowid() -> diesel::sql_types::BigInt;
 }
 
-/// `UPDATE table SET changes WHERE filter`, prepared once and kept. Diesel's own UPDATE
-/// statement marks itself unsafe to cache (a changeset with optional fields writes different
-/// SQL depending on which are set), so this one writes the same SQL itself from the same
-/// parts. `Site` is a type of its own for each call site (made by `kept_update!`), which is
-/// what the statement cache knows the statement by: only for changesets and filters whose SQL
-/// is the same on every run (no optional fields, no `IN` list).
-pub struct KeptUpdate<F, V, W, Site> {
-    from: F,
-    changes: V,
-    filter: W,
-    site: PhantomData<Site>,
-}
+/// A statement whose SQL never changes at its call site, prepared once and kept. `Site` is a
+/// type of its own for each call site (made by `kept!`), which is what the statement cache
+/// knows the statement by. Diesel gives some statements no such identity even though their
+/// SQL is fixed (an `INSERT … ON CONFLICT DO NOTHING` writes its SQL again on every run to
+/// look the statement up). Only for statements whose SQL is the same on every run: no `IN`
+/// list, no changeset with optional fields, no SQL text made at run time.
+pub struct Kept<Q, Site>(Q, PhantomData<Site>);
 
-impl<F, V, W, Site> KeptUpdate<F, V, W, Site> {
-    pub fn new<T, C>(table: T, filter: W, changes: C, _site: Site) -> Self
-    where
-        T: Table<FromClause = F>,
-        C: AsChangeset<Target = T, Changeset = V>,
-    {
-        KeptUpdate {
-            from: table.from_clause(),
-            changes: changes.as_changeset(),
-            filter,
-            site: PhantomData,
-        }
+impl<Q, Site> Kept<Q, Site> {
+    pub fn new(q: Q, _site: Site) -> Self {
+        Kept(q, PhantomData)
     }
 }
 
-impl<F, V, W, Site: 'static> QueryId for KeptUpdate<F, V, W, Site> {
+impl<Q, Site: 'static> QueryId for Kept<Q, Site> {
     type QueryId = Site;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl<F, V, W, Site, DB> QueryFragment<DB> for KeptUpdate<F, V, W, Site>
+impl<Q: QueryFragment<DB>, DB: Backend, Site> QueryFragment<DB> for Kept<Q, Site> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+}
+
+impl<Q, Site, Conn> RunQueryDsl<Conn> for Kept<Q, Site> {}
+
+/// `kept!(statement)`: the statement as a [`Kept`] of its own call site.
+macro_rules! kept {
+    ($q:expr) => {{
+        struct Site;
+        $crate::db::statements::Kept::new($q, Site)
+    }};
+}
+pub(crate) use kept;
+
+/// `UPDATE table SET changes WHERE filter`, written from the same parts as diesel's own
+/// UPDATE. Diesel's marks itself unsafe to cache whatever its changeset (one with optional
+/// fields writes different SQL depending on which are set), so not even [`Kept`] could keep
+/// it; this one can, through `kept_update!`.
+pub struct UpdateSql<F, V, W> {
+    from: F,
+    changes: V,
+    filter: W,
+}
+
+impl<F, V, W> UpdateSql<F, V, W> {
+    pub fn new<T, C>(table: T, filter: W, changes: C) -> Self
+    where
+        T: Table<FromClause = F>,
+        C: AsChangeset<Target = T, Changeset = V>,
+    {
+        UpdateSql {
+            from: table.from_clause(),
+            changes: changes.as_changeset(),
+            filter,
+        }
+    }
+}
+
+impl<F, V, W, DB> QueryFragment<DB> for UpdateSql<F, V, W>
 where
     DB: Backend,
     F: QueryFragment<DB>,
@@ -79,25 +108,23 @@ where
     }
 }
 
-impl<F, V, W, Site, Conn> RunQueryDsl<Conn> for KeptUpdate<F, V, W, Site> {}
-
-/// `kept_update!(table, filter, changes)`: the UPDATE as a [`KeptUpdate`] of its own call site.
+/// `kept_update!(table, filter, changes)`: that UPDATE, prepared once and kept ([`Kept`]); for
+/// changesets and filters whose SQL is the same on every run.
 macro_rules! kept_update {
-    ($table:expr, $filter:expr, $changes:expr) => {{
-        struct Site;
-        $crate::db::statements::KeptUpdate::new($table, $filter, $changes, Site)
-    }};
+    ($table:expr, $filter:expr, $changes:expr) => {
+        $crate::db::statements::kept!($crate::db::statements::UpdateSql::new($table, $filter, $changes))
+    };
 }
 pub(crate) use kept_update;
 
 /// `insert_id!(conn, insert, id_column)`: runs the single-row INSERT `insert` (built for
-/// each backend's own connection) and gives `QueryResult<Option<i64>>`, the new row's id, or
+/// each backend's own connection, kept prepared) and gives `QueryResult<Option<i64>>`, the new row's id, or
 /// `None` when an `ON CONFLICT DO NOTHING` skipped the row. PostgreSQL returns the id with
 /// `RETURNING`; SQLite reads `last_insert_rowid()` (see the module doc for why).
 macro_rules! insert_id {
     ($conn:expr, $insert:expr, $id:expr) => {
         match $conn {
-            $crate::db::DbConn::Sqlite(c) => match $insert.execute(c) {
+            $crate::db::DbConn::Sqlite(c) => match $crate::db::statements::kept!($insert).execute(c) {
                 Ok(0) => Ok(None),
                 Ok(_) => diesel::select($crate::db::statements::last_insert_rowid())
                     .get_result::<i64>(c)
@@ -116,7 +143,8 @@ pub(crate) use insert_id;
 #[diesel(sql_type = Timestamp)]
 pub struct Stamp {
     time: NaiveDateTime,
-    text: String,
+    /// Shared by the clones (one per row it goes into).
+    text: Arc<str>,
 }
 
 /// How diesel writes a `Timestamp` for SQLite: a `Stamp` must read back, sort and compare
@@ -127,7 +155,7 @@ impl Stamp {
     pub fn new(time: NaiveDateTime) -> Self {
         Stamp {
             time,
-            text: sqlite_text(time),
+            text: sqlite_text(time).into(),
         }
     }
 
@@ -185,7 +213,7 @@ fn push_digits(out: &mut String, n: u32, width: usize) {
 
 impl ToSql<Timestamp, Sqlite> for Stamp {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> diesel::serialize::Result {
-        out.set_value(self.text.as_str());
+        out.set_value(&*self.text);
         Ok(IsNull::No)
     }
 }

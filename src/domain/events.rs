@@ -354,13 +354,22 @@ struct NewTransaction {
 /// Rows per multi-row INSERT: 8 columns × 500 stays far below both backends' bind limits.
 const ROWS_PER_INSERT: usize = 500;
 
-/// Inserts `$items` into `$table`, `ROWS_PER_INSERT` rows per statement, each item made a row
-/// by `$row`.
+/// Inserts the items of the Vec `$items` (taking them) into `$table`, `ROWS_PER_INSERT` rows per
+/// statement, each item made a row of owned values by `$row`.
 macro_rules! insert_in_chunks {
     ($conn:expr, $table:expr, $items:expr, |$x:pat_param| $row:expr) => {
-        for chunk in $items.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<_> = chunk.iter().map(|$x| $row).collect();
-            on_backend!($conn, |c| diesel::insert_into($table).values(&rows).execute(c))?;
+        let mut items = std::mem::take(&mut $items).into_iter().peekable();
+        while items.peek().is_some() {
+            let rows: Box<[_]> = items.by_ref().take(ROWS_PER_INSERT).map(|$x| $row).collect();
+            // A full chunk goes as an array: an INSERT of one length, which diesel keeps
+            // prepared (one of a Vec's varying length is written and prepared on every run).
+            match Box::<[_; ROWS_PER_INSERT]>::try_from(rows) {
+                Ok(full) => on_backend!($conn, |c| diesel::insert_into($table).values(full).execute(c))?,
+                Err(rest) => {
+                    let rest = rest.into_vec();
+                    on_backend!($conn, |c| diesel::insert_into($table).values(&rest).execute(c))?
+                }
+            };
         }
     };
 }
@@ -427,24 +436,26 @@ impl Lookups {
     /// Writes the rows kept back; call before the transaction commits.
     pub fn flush(&mut self, conn: &mut DbConn) -> Result<(), AppError> {
         let now = self.now();
-        insert_in_chunks!(conn, applied_events::table, self.unwritten_keys, |k| (
-            applied_events::event_key.eq(&k.0),
-            applied_events::plugin_id.eq(k.1),
-            applied_events::order_id.eq(k.2),
-            applied_events::applied_at.eq(&now),
+        insert_in_chunks!(conn, applied_events::table, self.unwritten_keys, |(
+            key,
+            plugin,
+            order,
+        )| (
+            applied_events::event_key.eq(key),
+            applied_events::plugin_id.eq(plugin),
+            applied_events::order_id.eq(order),
+            applied_events::applied_at.eq(now.clone()),
         ));
-        self.unwritten_keys.clear();
         insert_in_chunks!(conn, transactions::table, self.unwritten_transactions, |t| (
             transactions::order_id.eq(t.order_id),
-            transactions::kind.eq(&t.kind),
-            transactions::item_no.eq(&t.item_no),
+            transactions::kind.eq(t.kind),
+            transactions::item_no.eq(t.item_no),
             transactions::amount_minor.eq(t.amount_minor),
-            transactions::currency.eq(&t.currency),
-            transactions::transaction_time.eq(&t.time),
-            transactions::source.eq(&t.source),
-            transactions::created_at.eq(&now),
+            transactions::currency.eq(t.currency),
+            transactions::transaction_time.eq(t.time),
+            transactions::source.eq(t.source),
+            transactions::created_at.eq(now.clone()),
         ));
-        self.unwritten_transactions.clear();
         Ok(())
     }
     fn house(&mut self, conn: &mut DbConn) -> Result<i64, AppError> {

@@ -555,6 +555,8 @@ async fn run_claimed(
     // The next pages are fetched while the current ones are written (two cores: one parses
     // ClickBank's JSON, the other writes), then committed together with the cursor past them.
     let mut prefetched: Option<PageBatch> = None;
+    // The records written last, freed while the next ones are written (see below).
+    let mut written_records: Vec<PageRecord> = Vec::new();
     while day <= end {
         if report.pages >= page_budget {
             report.more = true;
@@ -600,9 +602,13 @@ async fn run_claimed(
                     other => other,
                 }
                 .map_err(PageFail::into_app)
+                // The records are freed beside the next write, not on this thread.
+                .map(|counts| (counts, records))
             });
+            let written_before = std::mem::take(&mut written_records);
             let room_after = (page_budget - report.pages - pages).min(PAGES_PER_COMMIT);
             let read_ahead = async {
+                drop(written_before);
                 if batch.failure.is_none() && room_after > 0 && at_day <= end {
                     Some(fetch_pages(&api, &plugin, (at_day, at_page), room_after, end).await)
                 } else {
@@ -614,7 +620,8 @@ async fn run_claimed(
             if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
                 ctx.db.run(move |c| add_requests(c, pid, used)).await?;
             }
-            let (imported, skipped) = written?;
+            let ((imported, skipped), records) = written?;
+            written_records = records;
             prefetched = ahead;
             report.pages += pages;
             report.imported += imported;
