@@ -118,9 +118,9 @@ macro_rules! kept_update {
 pub(crate) use kept_update;
 
 /// `insert_id!(conn, insert, id_column)`: runs the single-row INSERT `insert` (built for
-/// each backend's own connection, kept prepared) and gives `QueryResult<Option<i64>>`, the new row's id, or
-/// `None` when an `ON CONFLICT DO NOTHING` skipped the row. PostgreSQL returns the id with
-/// `RETURNING`; SQLite reads `last_insert_rowid()` (see the module doc for why).
+/// each backend's own connection; kept prepared on SQLite) and gives `QueryResult<Option<i64>>`:
+/// the new row's id, or `None` when an `ON CONFLICT DO NOTHING` skipped the row. PostgreSQL
+/// returns the id with `RETURNING`; SQLite reads `last_insert_rowid()` (see the module doc).
 macro_rules! insert_id {
     ($conn:expr, $insert:expr, $id:expr) => {
         match $conn {
@@ -243,7 +243,6 @@ mod tests {
     /// for the cache.
     fn cached_after_three_runs(update: impl Fn(&mut SqliteConnection)) -> usize {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::sync::Arc;
         let mut c = SqliteConnection::establish(":memory:").unwrap();
         c.batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL, at TEXT NOT NULL); INSERT INTO t VALUES (1, 0, '')")
             .unwrap();

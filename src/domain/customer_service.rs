@@ -536,6 +536,76 @@ pub fn campaign_choices(conn: &mut DbConn) -> Result<Vec<(i64, String)>, AppErro
 mod tests {
     use super::*;
 
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// SQLite's plan for the orders page `f` asks for (the SQL captured as it runs).
+    fn plan_of_orders_page(f: &SearchFilter) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Database::connect(dir.path().join("plan.sqlite3").to_str().unwrap(), 1).unwrap();
+        db.migrate().unwrap();
+        let mut conn = db.conn().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let log = seen.clone();
+        conn.set_instrumentation(move |e: diesel::connection::InstrumentationEvent<'_>| {
+            if let diesel::connection::InstrumentationEvent::StartQuery { query, .. } = e {
+                log.lock().unwrap().push(query.to_string());
+            }
+        });
+        orders_page(&mut conn, f, None, Direction::After).unwrap();
+        let all = seen.lock().unwrap().clone();
+        let sql = all
+            .iter()
+            .find(|q| q.contains("FROM ((`orders`"))
+            .cloned()
+            .unwrap_or_else(|| panic!("{all:?}"));
+        let sql = sql.split("-- binds").next().unwrap();
+        let steps: Vec<PlanStep> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(&mut *conn)
+            .unwrap();
+        steps.into_iter().map(|s| s.detail).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn receipt_and_email_searches_seek_the_per_plugin_unique_indexes_on_sqlite() {
+        // There is no index on the bare receipt or email: a search by either must go through
+        // the unique (plugin_id, ...) index, never scan the table.
+        let by_receipt = plan_of_orders_page(&SearchFilter {
+            receipt: Some("ABCD1234".into()),
+            ..Default::default()
+        });
+        assert!(
+            by_receipt
+                .contains("SEARCH orders USING INDEX sqlite_autoindex_orders_1 (plugin_id=? AND receipt=?)"),
+            "{by_receipt}"
+        );
+        let by_email = plan_of_orders_page(&SearchFilter {
+            email: Some("buyer@example.com".into()),
+            ..Default::default()
+        });
+        assert!(
+            by_email.contains("sqlite_autoindex_customers_1 (plugin_id=? AND email=?)"),
+            "{by_email}"
+        );
+        let by_prefix = plan_of_orders_page(&SearchFilter {
+            email: Some("buy".into()),
+            ..Default::default()
+        });
+        assert!(
+            by_prefix.contains("sqlite_autoindex_customers_1 (plugin_id=? AND email>? AND email<?)"),
+            "{by_prefix}"
+        );
+        for plan in [&by_receipt, &by_email, &by_prefix] {
+            assert!(
+                !plan.contains("SCAN orders") && !plan.contains("SCAN customers"),
+                "{plan}"
+            );
+        }
+    }
+
     #[test]
     fn cursor_round_trips() {
         let c = Cursor {

@@ -285,22 +285,20 @@ pub fn rebill_item(
     }
     let status = if plugin_ships && dummy { "SHIPPED" } else { "HOLD" };
     // The same cycle's item may exist already (the event seen again by another channel).
-    let ship_to = ship_to.to_json();
-    crate::db::on_backend!(conn, |c| crate::db::statements::kept!(diesel::insert_into(
-        fulfillments::table
-    )
-    .values((
+    let row = (
         fulfillments::order_id.eq(order_id),
         fulfillments::order_item_id.eq(item_id),
         fulfillments::cycle.eq(cycle),
         fulfillments::house_id.eq(house),
         fulfillments::status.eq(status),
-        fulfillments::ship_to.eq(Some(&ship_to)),
+        fulfillments::ship_to.eq(Some(ship_to.to_json())),
         fulfillments::created_at.eq(time),
         fulfillments::updated_at.eq(now),
-    ))
-    .on_conflict_do_nothing())
-    .execute(c))?;
+    );
+    let insert = diesel::insert_into(fulfillments::table)
+        .values(row)
+        .on_conflict_do_nothing();
+    crate::db::on_backend!(conn, |c| crate::db::statements::kept!(insert).execute(c))?;
     Ok(())
 }
 
