@@ -76,3 +76,9 @@ pub async fn password_submit(
         Err(e) => Err(e),
     }
 }
+
+/// Under `/account`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/password", web::get().to(password_form))
+        .route("/password", web::post().to(password_submit));
+}

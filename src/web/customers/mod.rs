@@ -5,9 +5,41 @@ pub mod actions;
 pub mod profile;
 pub mod search;
 
+use actix_web::web;
 use chrono::NaiveDate;
 
 pub(crate) use crate::domain::day_start_utc;
+
+/// Under `/customer-service`.
+pub fn search_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("", web::get().to(search::page))
+        .route("/totals", web::get().to(search::totals));
+}
+
+/// Under `/customers`.
+pub fn profile_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{id}", web::get().to(profile::show))
+        .route("/{id}/notes", web::post().to(profile::add_note))
+        .route("/{id}/orders/{order}/refund", web::get().to(actions::refund_form))
+        .route("/{id}/orders/{order}/refund", web::post().to(actions::refund))
+        .route(
+            "/{id}/requests/{request}/check",
+            web::post().to(actions::check_request),
+        )
+        .route(
+            "/{id}/purchases/{purchase}/cancel",
+            web::post().to(actions::cancel),
+        )
+        .route("/{id}/purchases/{purchase}/pause", web::post().to(actions::pause))
+        .route(
+            "/{id}/purchases/{purchase}/resume",
+            web::post().to(actions::resume),
+        )
+        .route(
+            "/{id}/purchases/{purchase}/next-bill-date",
+            web::post().to(actions::next_bill_date),
+        );
+}
 
 /// A date field (`yyyy-mm-dd`); empty is none, anything else unreadable is an error.
 pub(crate) fn parse_day(field: &str, text: &str) -> Result<Option<NaiveDate>, crate::error::AppError> {

@@ -1,9 +1,8 @@
 //! Fulfillment pages (merchant staff and account executives: `Staff`): the item list with
-//! filters, batch updates, CSV import and export, ship notices, the export runs, the houses
-//! (CRM → Fulfillment houses), and the API route houses post their updates to.
+//! filters, batch updates, CSV import and export, ship notices, the export runs, and the API
+//! route houses post their updates to. The houses themselves are CRM pages (`web::crm::houses`).
 
 pub mod api;
-pub mod houses;
 pub mod items;
 pub mod runs;
 
@@ -12,35 +11,25 @@ use actix_web::web;
 /// Largest JSON body of `POST /api/fulfillment/update`.
 pub const API_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
+/// Under `/fulfillment`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/fulfillment", web::get().to(items::list))
-        .route("/fulfillment/batch", web::post().to(items::batch))
-        .route("/fulfillment/export.csv", web::get().to(items::export_csv))
-        .route("/fulfillment/import", web::post().to(items::import))
-        .route(
-            "/fulfillment/{id}/ship-notice",
-            web::post().to(items::ship_notice),
-        )
-        .route("/fulfillment/runs", web::get().to(runs::list))
-        .route("/fulfillment/runs/now", web::post().to(runs::export_now))
-        .route("/fulfillment/runs/{id}", web::get().to(runs::show))
-        .route(
-            "/crm/campaigns/{id}/bundle-window",
-            web::post().to(runs::bundle_window),
-        )
-        .route("/crm/fulfillment-houses", web::get().to(houses::list))
-        .route("/crm/fulfillment-houses", web::post().to(houses::create))
-        .route("/crm/fulfillment-houses/{id}", web::get().to(houses::show))
-        .route("/crm/fulfillment-houses/{id}", web::post().to(houses::update))
-        .route(
-            "/crm/fulfillment-houses/{id}/assign-all",
-            web::post().to(houses::assign_all),
-        )
-        .service(
-            web::resource("/api/fulfillment/update")
-                .app_data(web::PayloadConfig::new(API_BODY_LIMIT))
-                .route(web::post().to(api::update)),
-        );
+    cfg.route("", web::get().to(items::list))
+        .route("/batch", web::post().to(items::batch))
+        .route("/export.csv", web::get().to(items::export_csv))
+        .route("/import", web::post().to(items::import))
+        .route("/{id}/ship-notice", web::post().to(items::ship_notice))
+        .route("/runs", web::get().to(runs::list))
+        .route("/runs/now", web::post().to(runs::export_now))
+        .route("/runs/{id}", web::get().to(runs::show));
+}
+
+/// Under `/api`: the route houses post their updates to.
+pub fn api_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/fulfillment/update")
+            .app_data(web::PayloadConfig::new(API_BODY_LIMIT))
+            .route(web::post().to(api::update)),
+    );
 }
 
 /// Repeated form fields (`id=1&id=2`) as pairs; `web::Form` keeps only one of each.
