@@ -120,9 +120,18 @@ impl Signed {
     ) -> Result<(), AppError> {
         match result {
             Ok(v) => self.flash("ok", ok(v)),
-            Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => self.flash("error", e.to_string()),
-            Err(e) => return Err(e),
+            Err(e) => self.flash_error(e)?,
         }
+        Ok(())
+    }
+
+    /// Flashes an error the user can fix (`AppError::is_user_fixable`) for the next page;
+    /// any other error is handed back to propagate.
+    pub fn flash_error(&self, e: AppError) -> Result<(), AppError> {
+        if !e.is_user_fixable() {
+            return Err(e);
+        }
+        self.flash("error", e.to_string());
         Ok(())
     }
 }

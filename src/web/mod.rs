@@ -10,6 +10,7 @@ pub mod crm;
 pub mod csrf;
 pub mod customers;
 pub mod dashboard;
+pub mod error_page;
 pub mod extract;
 pub mod fulfillment;
 pub mod health;

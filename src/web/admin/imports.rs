@@ -145,10 +145,9 @@ pub async fn start_initial(
             );
             Ok(redirect(&format!("/admin/import-tasks/{}", t.id)))
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            a.flash("error", e.to_string());
+        Err(e) => {
+            a.flash_error(e)?;
             Ok(redirect(&format!("/admin/plugins/{plugin_id}")))
         }
-        Err(e) => Err(e),
     }
 }

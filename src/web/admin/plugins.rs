@@ -98,7 +98,7 @@ pub async fn activate(
             a.flash("ok", format!("Connected to ClickBank and activated {}. Now paste the Instant Notification URL below into ClickBank.", p.name));
             Ok(redirect(&format!("/admin/plugins/{}", p.id)))
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e) if e.is_user_fixable() => {
             let plugins = state.db.run(plugins::list).await?;
             render_status(
                 &PluginsPage {

@@ -79,9 +79,7 @@ pub async fn create(
             s.flash("ok", format!("Campaign {} created.", c.name));
             Ok(redirect(&format!("/crm/campaigns/{}", c.id)))
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
-            campaigns_page(&state, s.0.ctx, form, Some(e.to_string())).await
-        }
+        Err(e) if e.is_user_fixable() => campaigns_page(&state, s.0.ctx, form, Some(e.to_string())).await,
         Err(e) => Err(e),
     }
 }
@@ -185,7 +183,7 @@ pub async fn rename(
             s.flash("ok", format!("Campaign renamed to {}.", c.name));
             Ok(redirect(&format!("/crm/campaigns/{id}")))
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e) if e.is_user_fixable() => {
             campaign_page(&state, s.0.ctx, id, Some(name), Some(e.to_string())).await
         }
         Err(e) => Err(e),
@@ -196,8 +194,7 @@ pub async fn rename(
 fn back(s: &Staff, id: i64, result: Result<String, AppError>) -> Result<HttpResponse, AppError> {
     match result {
         Ok(msg) => s.flash("ok", msg),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => s.flash("error", e.to_string()),
-        Err(e) => return Err(e),
+        Err(e) => s.flash_error(e)?,
     }
     Ok(redirect(&format!("/crm/campaigns/{id}")))
 }

@@ -110,7 +110,7 @@ pub async fn create(
             s.flash("ok", format!("Fulfillment house {} added.", h.name));
             Ok(redirect(&format!("/crm/fulfillment-houses/{}", h.id)))
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e) if e.is_user_fixable() => {
             // Secrets are never sent back to the browser.
             f.api_key.clear();
             f.signing_secret.clear();
@@ -179,7 +179,7 @@ pub async fn update(
             s.flash("ok", format!("Saved {}.", h.name));
             Ok(redirect(&format!("/crm/fulfillment-houses/{id}")))
         }
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => {
+        Err(e) if e.is_user_fixable() => {
             f.api_key.clear();
             f.signing_secret.clear();
             house_page(&state, s.0.ctx, id, Some(f), Some(e.to_string())).await

@@ -69,7 +69,7 @@ pub async fn refund_form(
     } else {
         match customer_actions::refund_preview(&ctx, order_id, &q.input).await {
             Ok(p) => (Some(p), None),
-            Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => (None, Some(e.to_string())),
+            Err(e) if e.is_user_fixable() => (None, Some(e.to_string())),
             Err(e) => return Err(e),
         }
     };
@@ -106,8 +106,7 @@ fn answer(
             ),
         ),
         Ok(r) => s.flash("ok", ok(&r)),
-        Err(e @ (AppError::Validation(_) | AppError::Conflict(_))) => s.flash("error", e.to_string()),
-        Err(e) => return Err(e),
+        Err(e) => s.flash_error(e)?,
     }
     Ok(redirect(&format!("/customers/{customer_id}#{anchor}")))
 }

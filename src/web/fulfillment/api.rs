@@ -65,7 +65,7 @@ pub async fn update(
     let (who, house) = (user.login_id.clone(), user.house_id);
     let answer = match state.db.run(move |c| updates::apply(c, &who, house, &list)).await {
         Ok(a) => a,
-        Err(AppError::Validation(m) | AppError::Conflict(m)) => return Ok(refuse(m)),
+        Err(e) if e.is_user_fixable() => return Ok(refuse(e.to_string())),
         Err(e) => return Err(e),
     };
     let status = if answer.errors.is_empty() {
