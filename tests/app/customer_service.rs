@@ -11,11 +11,10 @@ use diesel::prelude::*;
 use merchant_crm::clickbank::{LineItemStatus, Sandbox, SandboxConfig, SandboxHandle};
 use merchant_crm::db::schema::{audit_log, customers, orders, purchases, service_requests};
 use merchant_crm::domain::customer_service::{self as cs, Cursor, Direction, SearchFilter, PAGE_SIZE};
-use merchant_crm::domain::imports::{self, ImportContext};
-use merchant_crm::domain::{plugins, Actor};
 
 use crate::helpers::{csrf_in, TestApp};
-use crate::ins::{ins_url, portal_for};
+use crate::support::clickbank::portal_with_orders;
+use crate::support::html;
 
 /// The refund form for a full refund, reason "Other".
 const FULL_REFUND: [(&str, &str); 5] = [
@@ -35,41 +34,6 @@ async fn sandbox() -> SandboxHandle {
         ..Default::default()
     })
     .unwrap()
-}
-
-/// A portal with the sandbox's orders imported and the sandbox delivering INS to it.
-pub async fn portal_with_orders(sb: &SandboxHandle) -> TestApp {
-    let app = portal_for(sb).await;
-    let c = ImportContext {
-        db: app.db.clone(),
-        secrets: merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap(),
-        api_base: sb.base_url(),
-        requests_per_second: 0,
-        continuous_interval_minutes: 15,
-    };
-    let secrets = c.secrets.clone();
-    let input = plugins::PluginInput::basic("ClickBank", sb.site(), sb.api_key(), sb.secret_key()).unwrap();
-    let pid = app
-        .db
-        .run(move |conn| Ok(plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id))
-        .await
-        .unwrap();
-    let id = app
-        .db
-        .run(move |conn| Ok(imports::start_initial(conn, &Actor::cli(), pid, 32, None)?.id))
-        .await
-        .unwrap();
-    for _ in 0..600 {
-        imports::run_task(&c, id, "cs-test", 1000).await.unwrap();
-        let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
-        if t.state == "done" {
-            break;
-        }
-        assert_ne!(t.state, "failed", "{:?}", t.last_error);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    sb.set_notify_url(Some(ins_url(&app)));
-    app
 }
 
 /// (order id, customer id, receipt) of an order matching `filter` on (status, refunded, recurring item).
@@ -219,7 +183,7 @@ async fn refund_preview_ticket_double_click_and_the_rfnd_that_completes_it() {
             "{form}?preview=1&refund_type=FULL&amount=&reason=ticket.type.refund.8"
         ))
         .await;
-    assert!(page.contains("id=\"refund-preview\""), "{page}");
+    assert!(html::has_id(&page, "refund-preview"), "{page}");
     let shown = merchant_crm::clickbank::format_minor(total, "USD");
     assert!(page.contains(&shown) || page.contains("preview-total"), "{page}");
     assert!(page.contains("which can take hours"));
@@ -562,7 +526,7 @@ async fn keyset_pages_cover_every_order_once_in_both_directions() {
             .collect()
     };
     assert!(receipts(&first).is_disjoint(&receipts(&second)));
-    assert!(second.contains("id=\"prev-page\""));
+    assert!(html::has_id(&second, "prev-page"));
 }
 
 #[actix_web::test]
@@ -604,7 +568,7 @@ async fn search_by_every_field_and_totals() {
         async move {
             let body = app.get_text(&format!("/customer-service?{q}")).await;
             assert!(!body.contains("search-error"), "{q}: {body}");
-            body.contains(&format!("data-receipt=\"{receipt}\""))
+            html::has_data(&body, "receipt", &receipt)
         }
     };
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
@@ -663,11 +627,11 @@ async fn search_by_every_field_and_totals() {
         let body = app
             .get_text(&format!("/customer-service?purchase=CANCELLED&receipt={r}"))
             .await;
-        assert!(body.contains(&format!("data-receipt=\"{r}\"")));
+        assert!(html::has_data(&body, "receipt", &r));
         let body = app
             .get_text(&format!("/customer-service?purchase=ACTIVE&receipt={r}"))
             .await;
-        assert!(!body.contains(&format!("data-receipt=\"{r}\"")));
+        assert!(!html::has_data(&body, "receipt", &r));
     }
     // A bad filter says what is wrong.
     let body = app.get_text("/customer-service?from=yesterday").await;

@@ -1,8 +1,6 @@
 //! The Instant Notification route end to end: the in-process ClickBank sandbox encrypts
 //! events and POSTs them to a running portal, exactly as ClickBank does.
 
-use std::net::SocketAddr;
-
 use diesel::prelude::*;
 use merchant_crm::clickbank::sandbox::SandboxEvent;
 use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle, TransactionType};
@@ -10,72 +8,10 @@ use merchant_crm::db::schema::{campaigns, inbound_notifications, orders, partial
 
 use crate::helpers::TestApp;
 
-pub const INS_LOGIN: &str = "clickbank-ins";
-pub const INS_PASSWORD: &str = "ins password 0123456789";
-
-pub fn sandbox_config() -> SandboxConfig {
-    SandboxConfig {
-        bind: "127.0.0.1:0".parse::<SocketAddr>().unwrap(),
-        orders: 150,
-        days: 60,
-        ..Default::default()
-    }
-}
-
-pub async fn sandbox() -> SandboxHandle {
-    Sandbox::start(sandbox_config()).expect("sandbox starts")
-}
-
-/// A portal wired to `sb` as its ClickBank, with an admin signed in and an INS API user.
-pub async fn portal_for(sb: &SandboxHandle) -> TestApp {
-    let app = TestApp::builder()
-        .env("CLICKBANK_API_BASE", &sb.base_url())
-        .build()
-        .await;
-    app.setup_admin().await;
-    let r = app
-        .post_form(
-            "/admin/api-users",
-            "/admin/api-users",
-            &[
-                ("login_id", INS_LOGIN),
-                ("password", INS_PASSWORD),
-                ("allow_ips", "127.0.0.1"),
-                ("permission", "import_order"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
-    app
-}
-
-/// Activates a ClickBank plugin through the admin form.
-pub async fn activate(
-    app: &TestApp,
-    name: &str,
-    sb: &SandboxHandle,
-    secret: &str,
-    include_test: bool,
-) -> reqwest::Response {
-    let mut fields = vec![
-        ("name", name.to_string()),
-        ("site", sb.site().to_string()),
-        ("api_key", sb.api_key().to_string()),
-        ("secret_key", secret.to_string()),
-    ];
-    if include_test {
-        fields.push(("include_test_transactions", "on".into()));
-    }
-    let f: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    app.post_form("/admin/plugins", "/admin/plugins", &f).await
-}
-
-pub fn ins_url(app: &TestApp) -> String {
-    app.url(&format!(
-        "/clickbank/?loginId={INS_LOGIN}&password={}",
-        INS_PASSWORD.replace(' ', "%20")
-    ))
-}
+// The INS fixtures other stories use too live in `support::clickbank`.
+pub use crate::support::clickbank::{
+    activate, ins_url, portal_for, sandbox, sandbox_config, INS_LOGIN, INS_PASSWORD,
+};
 
 async fn post(sb: &SandboxHandle, app: &TestApp, ev: &SandboxEvent) {
     assert_eq!(

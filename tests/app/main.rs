@@ -1,5 +1,6 @@
 //! Integration tests of the portal. Every test gets its own app and database; the same
-//! suite runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL.
+//! suite runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL. What the stories share is in
+//! `support/`; `helpers` is the app builder's older name, kept for tests written against it.
 
 mod api_users;
 mod auth;
@@ -9,9 +10,11 @@ mod csrf;
 mod customer_service;
 mod fulfillment;
 mod health;
-mod helpers;
 mod imports;
 mod ins;
 mod products;
 mod routes;
+mod support;
 mod users;
+
+use support::app as helpers;
