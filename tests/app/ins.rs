@@ -320,23 +320,17 @@ async fn the_route_checks_who_where_and_how_much() {
     let sale = sb.create_event(&TransactionType::Sale);
     let body = sb.encrypt(&sale.plaintext);
     let c = reqwest::Client::new();
-    let r = c
-        .post(app.url(&format!("/clickbank/?loginId={INS_LOGIN}&password=wrong")))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
-    let r = c
-        .post(app.url("/clickbank/?loginId=nobody&password=x"))
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    let wrong_password = app.url(&format!("/clickbank/?loginId={INS_LOGIN}&password=wrong"));
+    let unknown_login = app.url("/clickbank/?loginId=nobody&password=x");
     let big = "x".repeat(70 * 1024);
-    let r = c.post(ins_url(&app)).body(big).send().await.unwrap();
-    assert_eq!(r.status(), 413);
+    for (what, url, payload, status) in [
+        ("a wrong password", wrong_password, body.clone(), 401),
+        ("an unknown login", unknown_login, body.clone(), 401),
+        ("a body over 64 KiB", ins_url(&app), big, 413),
+    ] {
+        let r = c.post(url).body(payload).send().await.unwrap();
+        assert_eq!(r.status(), status, "{what}");
+    }
 
     // Only from the allowlist.
     let id = app

@@ -126,34 +126,38 @@ async fn only_account_executives_configure_houses_and_drop_folders_stay_under_th
     let page = staff.get_text(&edit).await;
     assert!(!html::has_id(&page, "assign-all") && html::has_id(&page, "admin-only"));
     assert_eq!(staff.get("/fulfillment").await.status(), 200);
-    let r = staff
-        .post_form(
-            &edit,
-            &edit,
-            &[
-                ("name", "Acme Fulfillment"),
-                ("endpoint", "https://evil.example.com/x"),
-                ("active", "on"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 403);
-    let r = staff
-        .post_form(
+    let assign_all = format!("{edit}/assign-all");
+    let evil_edit: &[(&str, &str)] = &[
+        ("name", "Acme Fulfillment"),
+        ("endpoint", "https://evil.example.com/x"),
+        ("active", "on"),
+    ];
+    let evil_new: &[(&str, &str)] = &[
+        ("name", "Mine"),
+        ("kind", "http"),
+        ("endpoint", "https://evil.example.com/x"),
+        ("api_key", "a"),
+        ("signing_secret", "b"),
+    ];
+    // (what staff try, the page whose form they use, where it posts, the fields)
+    for (what, form_page, path, fields) in [
+        ("edit a house", edit.as_str(), edit.as_str(), evil_edit),
+        (
+            "add a house",
             "/crm/fulfillment-houses",
             "/crm/fulfillment-houses",
-            &[
-                ("name", "Mine"),
-                ("kind", "http"),
-                ("endpoint", "https://evil.example.com/x"),
-                ("api_key", "a"),
-                ("signing_secret", "b"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 403);
-    let r = staff.post_form(&edit, &format!("{edit}/assign-all"), &[]).await;
-    assert_eq!(r.status(), 403);
+            evil_new,
+        ),
+        (
+            "assign a house to all products",
+            edit.as_str(),
+            assign_all.as_str(),
+            &[],
+        ),
+    ] {
+        let r = staff.post_form(form_page, path, fields).await;
+        assert_eq!(r.status(), 403, "merchant staff cannot {what} ({path})");
+    }
 }
 
 #[actix_web::test]
