@@ -212,21 +212,7 @@ async fn items_being_sent_are_left_alone_by_batches_and_csv_imports() {
     let r = upload(&fx.app, "cancel.csv", b"orderId,status\nFLY00001,CANCELLED\n").await;
     assert_eq!(r.status(), 409);
     assert!(r.text().await.unwrap().contains("being sent to their house"));
-    let r = fx
-        .app
-        .post_form(
-            "/fulfillment",
-            "/fulfillment/batch",
-            &[
-                ("scope", "selected"),
-                ("id", &id.to_string()),
-                ("action", "status"),
-                ("status", "CANCELLED"),
-                ("confirm", "yes"),
-                ("count", "1"),
-            ],
-        )
-        .await;
+    let r = cancel_by_batch(&fx.app, id).await;
     assert!(r.status() == 303 || r.status() == 400, "{}", r.status());
     assert_eq!(
         items(&fx.app).await[0].status,

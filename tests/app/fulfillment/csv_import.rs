@@ -51,21 +51,7 @@ async fn csv_imports_check_every_line_first_and_apply_all_or_nothing() {
     let (a1, a2) = (all[0].id, all[1].id);
     let four = by_receipt(&all, "CSV00004").id;
     // Item of CSV00004 is cancelled: tracking is not allowed on it.
-    let r = fx
-        .app
-        .post_form(
-            "/fulfillment",
-            "/fulfillment/batch",
-            &[
-                ("scope", "selected"),
-                ("id", &four.to_string()),
-                ("action", "status"),
-                ("status", "CANCELLED"),
-                ("confirm", "yes"),
-                ("count", "1"),
-            ],
-        )
-        .await;
+    let r = cancel_by_batch(&fx.app, four).await;
     assert_eq!(r.status(), 303);
 
     // Bad tracking file: unknown order, wrong state, duplicate row, unknown item.

@@ -32,6 +32,13 @@ pub async fn portal_for(sb: &SandboxHandle) -> TestApp {
         .env("CLICKBANK_API_BASE", &sb.base_url())
         .build()
         .await;
+    admin_with_ins_user(&app).await;
+    app
+}
+
+/// Runs /setup (the admin stays signed in) and adds the INS API user (`import_order`, from
+/// 127.0.0.1).
+pub async fn admin_with_ins_user(app: &TestApp) {
     app.setup_admin().await;
     let r = app
         .post_form(
@@ -46,7 +53,6 @@ pub async fn portal_for(sb: &SandboxHandle) -> TestApp {
         )
         .await;
     assert_eq!(r.status(), 303);
-    app
 }
 
 /// Activates a ClickBank plugin through the admin form.

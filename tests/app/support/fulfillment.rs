@@ -13,7 +13,7 @@ use merchant_crm::secrets::SecretBox;
 use super::app::TestApp;
 use super::browser::{click, fill, find};
 use super::builders::{item, SaleBuilder};
-use super::clickbank::{activate, sandbox, INS_LOGIN, INS_PASSWORD};
+use super::clickbank::{activate, admin_with_ins_user, sandbox};
 
 pub struct Fx {
     pub sb: SandboxHandle,
@@ -30,20 +30,7 @@ pub async fn fixture() -> Fx {
         .env("MERCHANT_CRM_NO_JOBS", "1")
         .build()
         .await;
-    app.setup_admin().await;
-    let r = app
-        .post_form(
-            "/admin/api-users",
-            "/admin/api-users",
-            &[
-                ("login_id", INS_LOGIN),
-                ("password", INS_PASSWORD),
-                ("allow_ips", "127.0.0.1"),
-                ("permission", "import_order"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status(), 303);
+    admin_with_ins_user(&app).await;
     assert_eq!(
         activate(&app, "ClickBank", &sb, sb.secret_key(), false)
             .await
@@ -245,4 +232,21 @@ pub async fn browser_login(c: &fantoccini::Client, app: &TestApp) {
     fill(c, "input[name=password]", super::app::ADMIN_PASSWORD).await;
     click(c, "#login-submit").await;
     find(c, "#whoami").await;
+}
+
+/// A confirmed batch update cancelling the one selected item `id` (the page's form, as sent).
+pub async fn cancel_by_batch(app: &TestApp, id: i64) -> reqwest::Response {
+    app.post_form(
+        "/fulfillment",
+        "/fulfillment/batch",
+        &[
+            ("scope", "selected"),
+            ("id", &id.to_string()),
+            ("action", "status"),
+            ("status", "CANCELLED"),
+            ("confirm", "yes"),
+            ("count", "1"),
+        ],
+    )
+    .await
 }
