@@ -8,7 +8,8 @@ use fantoccini::{Client, Locator};
 
 use crate::helpers::TestApp;
 
-// The browser and its helpers live in `support::browser`.
+// The browser and its helpers live in `support::browser`; re-exported under their old path
+// (`crate::browser::…`) for tests written against it.
 pub use crate::support::browser::{browser, click, fill, find, text_of};
 
 async fn sign_out(c: &Client) {
@@ -70,8 +71,8 @@ async fn setup_login_create_user_logout_in_a_real_browser() {
 
 #[actix_web::test]
 async fn activate_clickbank_with_wrong_then_right_keys_in_a_real_browser() {
-    let sb = crate::ins::sandbox().await;
-    let app = crate::ins::portal_for(&sb).await;
+    let sb = crate::support::clickbank::sandbox().await;
+    let app = crate::support::clickbank::portal_for(&sb).await;
     let b = browser().await;
     let c = &b.client;
     c.goto(&app.url("/login")).await.unwrap();
@@ -102,9 +103,9 @@ async fn activate_clickbank_with_wrong_then_right_keys_in_a_real_browser() {
 
 #[actix_web::test]
 async fn an_initial_import_fills_its_progress_bar_in_a_real_browser() {
-    let sb = crate::ins::sandbox().await;
-    let app = crate::ins::portal_for(&sb).await;
-    crate::ins::activate(&app, "ClickBank", &sb, sb.secret_key(), false).await;
+    let sb = crate::support::clickbank::sandbox().await;
+    let app = crate::support::clickbank::portal_for(&sb).await;
+    crate::support::clickbank::activate(&app, "ClickBank", &sb, sb.secret_key(), false).await;
     let b = browser().await;
     let c = &b.client;
     c.goto(&app.url("/login")).await.unwrap();

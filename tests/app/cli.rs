@@ -261,7 +261,7 @@ async fn crm_async(
 
 #[actix_web::test]
 async fn plugin_commands_check_keys_with_clickbank() {
-    let sb = crate::ins::sandbox().await;
+    let sb = crate::support::clickbank::sandbox().await;
     let env = vec![("CLICKBANK_API_BASE".to_string(), sb.base_url())];
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();

@@ -767,7 +767,7 @@ async fn set_value(c: &fantoccini::Client, css: &str, value: &str) {
 
 #[actix_web::test]
 async fn a_merchant_refunds_an_order_and_changes_a_bill_date_in_a_real_browser() {
-    use crate::browser::{browser, click, fill, find, text_of};
+    use crate::support::browser::{browser, click, fill, find, text_of};
     let sb = sandbox().await;
     let app = portal_with_orders(&sb).await;
     app.create_user("agent@example.com", "merchant", "agent password 123456")

@@ -13,7 +13,7 @@ use merchant_crm::domain::imports::{self, clickbank_today, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
 use crate::helpers::TestApp;
-use crate::ins::{activate, ins_url, portal_for};
+use crate::support::clickbank::{activate, ins_url, portal_for};
 
 const DAYS: u32 = 20;
 

@@ -8,7 +8,8 @@ use merchant_crm::db::schema::{campaigns, inbound_notifications, orders, partial
 
 use crate::helpers::TestApp;
 
-// The INS fixtures other stories use too live in `support::clickbank`.
+// The INS fixtures other stories use too live in `support::clickbank`; re-exported under their
+// old path (`crate::ins::…`) for tests written against it.
 pub use crate::support::clickbank::{
     activate, ins_url, portal_for, sandbox, sandbox_config, INS_LOGIN, INS_PASSWORD,
 };

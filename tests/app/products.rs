@@ -15,7 +15,7 @@ use merchant_crm::domain::events::{self, OrderEvent};
 use merchant_crm::domain::{campaigns::LOCKED_REASON, plugins};
 
 use crate::helpers::TestApp;
-use crate::ins::{activate, portal_for};
+use crate::support::clickbank::{activate, portal_for};
 use crate::support::html;
 
 const MERCHANT_EMAIL: &str = "staff@example.com";
