@@ -129,7 +129,7 @@ impl ClientConfig {
         }
     }
 
-    /// Use another API base (the sandbox's [`base_url`](crate::clickbank::sandbox::SandboxHandle::base_url)).
+    /// Use another API base (e.g. the base URL the sandbox's handle reports).
     pub fn with_base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
         self
