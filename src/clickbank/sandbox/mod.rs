@@ -14,6 +14,7 @@ pub(crate) mod catalog;
 mod config;
 mod dataset;
 mod delivery;
+mod faults;
 mod ins_hooks;
 mod live;
 mod model;

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::config::SandboxConfig;
 use super::dataset::{generate, GenConfig};
-use super::server::{self, Faults, Shared};
+use super::faults::Faults;
+use super::server::{self, Shared};
 use super::state::State;
 use super::{delivery, model, render};
 use crate::clickbank::client::ClientConfig;
