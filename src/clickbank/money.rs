@@ -184,15 +184,6 @@ impl Serialize for Amount {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Amount {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match crate::clickbank::quirks::opt_amount(d)? {
-            Some(a) => Ok(a),
-            None => Err(serde::de::Error::custom("missing amount")),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,6 +216,17 @@ pub fn opt_amount<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Amount>, D::
     }
 }
 
+/// A required [`Amount`] in any of the shapes [`opt_amount`] reads (it lives here, not in
+/// `money`, so that `money` stays a leaf that knows nothing of ClickBank's JSON).
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match opt_amount(d)? {
+            Some(a) => Ok(a),
+            None => Err(de::Error::custom("missing amount")),
+        }
+    }
+}
+
 /// `Option<String>` that keeps a number's exact JSON text (`6.0` stays `"6.0"`), for
 /// fields such as the INS `version`.
 pub fn opt_number_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

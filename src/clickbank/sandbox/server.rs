@@ -1,8 +1,8 @@
-//! The sandbox HTTP server: ClickBank's REST endpoints, auth and fault injection.
+//! The sandbox HTTP server: ClickBank's REST endpoints and auth; the faults module's
+//! decision is applied in front of every call.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,9 +10,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpRequest, HttpResponse};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
+use super::faults::Faults;
 use super::model::{RecordedShipNotice, SbEvent, SbTicket};
 use super::render;
 use super::state::{bad_request, forbidden, ApiError, Params, State};
@@ -27,76 +26,6 @@ pub(crate) const MISSING_AUTH_TEXT: &str =
 /// Text of a 403 with wrong credentials.
 pub(crate) const BAD_AUTH_TEXT: &str =
     "Invalid API credentials: the API key or developer key is not valid for this account.";
-
-/// Fault switches.
-pub(crate) struct Faults {
-    pub error_rate: f64,
-    pub fail_next: u32,
-    pub rate_limit_rps: Option<u32>,
-    pub rate_limit_next: u32,
-    window_start: Instant,
-    window_count: u32,
-    pub latency: Duration,
-    pub delay_next: u32,
-    pub delay_next_by: Duration,
-    rng: StdRng,
-}
-
-struct Decision {
-    rate_limited: bool,
-    fail: bool,
-    delay: Duration,
-}
-
-impl Faults {
-    pub fn new(seed: u64, error_rate: f64, rate_limit_rps: Option<u32>, latency: Duration) -> Self {
-        Faults {
-            error_rate,
-            fail_next: 0,
-            rate_limit_rps,
-            rate_limit_next: 0,
-            window_start: Instant::now(),
-            window_count: 0,
-            latency,
-            delay_next: 0,
-            delay_next_by: Duration::ZERO,
-            rng: StdRng::seed_from_u64(seed ^ 0x5EED),
-        }
-    }
-
-    fn decide(&mut self) -> Decision {
-        let mut rate_limited = false;
-        if self.rate_limit_next > 0 {
-            self.rate_limit_next -= 1;
-            rate_limited = true;
-        } else if let Some(rps) = self.rate_limit_rps.filter(|r| *r > 0) {
-            let now = Instant::now();
-            if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-                self.window_start = now;
-                self.window_count = 0;
-            }
-            self.window_count += 1;
-            rate_limited = self.window_count > rps;
-        }
-        let fail = if self.fail_next > 0 {
-            self.fail_next -= 1;
-            true
-        } else {
-            self.error_rate > 0.0 && self.rng.gen_bool(self.error_rate.clamp(0.0, 1.0))
-        };
-        let delay = if self.delay_next > 0 {
-            self.delay_next -= 1;
-            self.delay_next_by
-        } else {
-            self.latency
-        };
-        Decision {
-            rate_limited,
-            fail,
-            delay,
-        }
-    }
-}
 
 /// Everything the server, the scheduler and the handle share.
 pub(crate) struct Shared {
