@@ -152,6 +152,11 @@ impl Application {
             ins_storing: Default::default(),
             wake_jobs: Default::default(),
         });
+        // Computed once here, not on an async worker under the first wrong login.
+        domain::passwords::dummy_hash();
+        // The public API routes refuse callers outside every allowlist from the first request on.
+        state.api_auth.union.load(&mut *state.db.conn()?)?;
+        state.api_auth.union.spawn_refresher(state.db.clone());
         jobs::inbox_worker::spawn(
             state.db.clone(),
             state.secrets.clone(),

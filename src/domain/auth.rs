@@ -24,7 +24,7 @@ pub async fn login(db: &Database, email: &str, password: String, ip: String) -> 
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| passwords::dummy_hash().to_string());
-    let ok = passwords::verify_async(password, hash).await;
+    let ok = passwords::verify_async(password, hash).await?;
     let actor = Actor {
         user_id: user.as_ref().map(|u| u.id),
         label: email.clone(),

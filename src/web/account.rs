@@ -40,7 +40,7 @@ pub async fn password_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let result = async {
-        if !passwords::verify_async(form.current_password, s.user.password_hash.clone()).await {
+        if !passwords::verify_async(form.current_password, s.user.password_hash.clone()).await? {
             return Err(AppError::Validation("Your current password is not right.".into()));
         }
         if form.new_password != form.new_password_confirm {

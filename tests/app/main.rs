@@ -13,4 +13,5 @@ mod helpers;
 mod imports;
 mod ins;
 mod products;
+mod security;
 mod users;
