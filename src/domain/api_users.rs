@@ -365,7 +365,8 @@ impl ApiAuthenticator {
     }
 
     /// Authenticates `login`/`password` calling from `ip` for `permission`. Outside every
-    /// allowlist: 403 with no database look-up. An unknown or disabled login and a wrong password
+    /// allowlist: 403 with no database look-up. Outside this user's allowlist: the same 403
+    /// before the password is looked at. An unknown or disabled login and a wrong password
     /// cost the same one argon2 and get the same 401.
     pub async fn authenticate(
         &self,
@@ -381,6 +382,12 @@ impl ApiAuthenticator {
         }
         let l = login.to_string();
         let user = db.read(move |c| find_by_login(c, &l)).await?;
+        // This user's allowlist before its password, so an outsider cannot test a guess.
+        if let Some(u) = &user {
+            if !ip_allow::allows(&u.allow_ips, ip, ranges) {
+                return Err(ApiAuthError::IpNotAllowed.into());
+            }
+        }
         let user = user.filter(|u| !u.disabled);
         let hash = user.as_ref().map_or_else(
             || passwords::dummy_hash().to_string(),
@@ -399,9 +406,6 @@ impl ApiAuthenticator {
             self.remember(tag);
         }
         let user = user.ok_or(ApiAuthError::BadCredentials)?;
-        if !ip_allow::allows(&user.allow_ips, ip, ranges) {
-            return Err(ApiAuthError::IpNotAllowed.into());
-        }
         if !user.has(permission) {
             return Err(ApiAuthError::MissingPermission(permission.as_str()).into());
         }

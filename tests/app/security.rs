@@ -265,3 +265,18 @@ async fn outside_every_allowlist_the_ins_route_refuses_before_any_password_work(
     assert_eq!(ins_post(&base, API_LOGIN, API_PASSWORD).await.0, 200);
     assert_eq!(stored(&app).await, 1);
 }
+
+#[actix_web::test]
+async fn outside_an_api_users_allowlist_right_and_wrong_passwords_get_the_same_answer() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    // Another API user puts this address inside the union, so the route reaches the user.
+    api_user(&app, API_LOGIN, API_PASSWORD, "127.0.0.1").await;
+    api_user(&app, "house-feed", "house password 0123", "192.0.2.1").await;
+    let base = app.address.clone();
+    let right = ins_post(&base, "house-feed", "house password 0123").await;
+    let wrong = ins_post(&base, "house-feed", "a guessed password").await;
+    assert_eq!(right.0, 403, "{}", right.1);
+    assert_eq!(right, wrong, "an outsider learns nothing about a guess");
+    assert_eq!(stored(&app).await, 0);
+}
