@@ -280,3 +280,48 @@ async fn outside_an_api_users_allowlist_right_and_wrong_passwords_get_the_same_a
     assert_eq!(right, wrong, "an outsider learns nothing about a guess");
     assert_eq!(stored(&app).await, 0);
 }
+
+async fn failures_recorded(app: &TestApp) -> i64 {
+    use merchant_crm::db::schema::login_failures;
+    app.db
+        .read(|c| Ok(login_failures::table.count().get_result(c)?))
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn concurrent_wrong_logins_evaluate_at_most_the_limit() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let guesser = app.other_client();
+    let token = guesser.csrf("/login").await;
+    let posts = (0..100).map(|i| {
+        let (client, url, token) = (guesser.client.clone(), guesser.url("/login"), token.clone());
+        async move {
+            let password = format!("guess number {i}");
+            let r = client
+                .post(url)
+                .form(&[
+                    ("email", crate::helpers::ADMIN_EMAIL),
+                    ("password", password.as_str()),
+                    ("csrf_token", token.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            r.status().as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(posts).await;
+    let evaluated = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        statuses.iter().all(|s| matches!(s, 401 | 429 | 503)),
+        "{statuses:?}"
+    );
+    assert!(evaluated <= 5, "{evaluated} guesses were evaluated: {statuses:?}");
+    assert!(
+        failures_recorded(&app).await <= 5,
+        "{}",
+        failures_recorded(&app).await
+    );
+}
