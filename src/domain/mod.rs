@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod plugins;
 pub mod products;
 pub mod service_requests;
+pub mod sessions;
 pub mod throttle;
 pub mod users;
 

@@ -1,6 +1,7 @@
 //! HTTP: the route table (one function), middleware, and handlers by section.
 
 pub mod account;
+pub mod account_sessions;
 pub mod admin;
 pub mod assets;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod health;
 pub mod notifications;
 pub mod page;
 pub mod session;
+pub mod session_store;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
@@ -33,6 +35,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(dashboard::show))
         .route("/account/password", web::get().to(account::password_form))
         .route("/account/password", web::post().to(account::password_submit))
+        .route("/account/sessions", web::get().to(account_sessions::list))
+        .route(
+            "/account/sessions/{id}/end",
+            web::post().to(account_sessions::end),
+        )
         .route("/admin/users", web::get().to(admin::users::list))
         .route("/admin/users", web::post().to(admin::users::create))
         .route("/admin/users/{id}/role", web::post().to(admin::users::set_role))

@@ -14,4 +14,5 @@ mod imports;
 mod ins;
 mod products;
 mod security;
+mod sessions;
 mod users;
