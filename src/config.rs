@@ -35,6 +35,9 @@ pub struct Config {
     /// The folder under which CSV drop houses' folders must lie.
     pub export_root: PathBuf,
     pub ip_ranges: crate::domain::ip_allow::IpRanges,
+    /// Seconds a session may be idle, and may live at all (enforced on the server).
+    pub session_idle_secs: u64,
+    pub session_absolute_secs: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -118,6 +121,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "CSV drop houses' folders must lie under this folder",
     ),
     (
+        "MERCHANT_CRM_SESSION_IDLE_SECS",
+        "7200",
+        "a session unused this long ends (server-side)",
+    ),
+    (
+        "MERCHANT_CRM_SESSION_ABSOLUTE_SECS",
+        "43200",
+        "a session ends this long after sign-in, however active",
+    ),
+    (
         "MERCHANT_CRM_CONFIG",
         "none",
         "optional file of KEY=VALUE lines with any of these settings",
@@ -125,6 +138,14 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
 ];
 
 impl Config {
+    /// The server-side session timeouts.
+    pub fn session_timeouts(&self) -> crate::domain::sessions::Timeouts {
+        crate::domain::sessions::Timeouts {
+            idle: chrono::Duration::seconds(self.session_idle_secs as i64),
+            absolute: chrono::Duration::seconds(self.session_absolute_secs as i64),
+        }
+    }
+
     /// Loads from the process environment and the command line.
     pub fn load(overrides: &Overrides) -> Result<Self, AppError> {
         let env: HashMap<String, String> = std::env::vars().collect();
@@ -246,8 +267,12 @@ impl Config {
                 .map_err(|e| AppError::Config(format!("cannot read the current folder: {e}")))?
                 .join(export_root)
         };
+        let session_idle_secs = number("MERCHANT_CRM_SESSION_IDLE_SECS", 7200, 86400 * 30)?;
+        let session_absolute_secs = number("MERCHANT_CRM_SESSION_ABSOLUTE_SECS", 43200, 86400 * 90)?;
         let ip_ranges = crate::domain::ip_allow::IpRanges::load(get)?;
         Ok(Config {
+            session_idle_secs,
+            session_absolute_secs,
             export_root,
             master_key,
             clickbank_api_base,

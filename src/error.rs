@@ -27,6 +27,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Too much work in flight right now (the argon2 bound): 503 with Retry-After.
+    #[error("{message}")]
+    Busy { message: String, retry_after_secs: u64 },
     #[error("{0}")]
     Internal(String),
 }

@@ -15,7 +15,6 @@ pub mod web;
 use std::net::TcpListener;
 
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
@@ -152,6 +151,18 @@ impl Application {
             ins_storing: Default::default(),
             wake_jobs: Default::default(),
         });
+        // Computed once here, not on an async worker under the first wrong login.
+        domain::passwords::dummy_hash();
+        // The public API routes refuse callers outside every allowlist from the first request on.
+        // A database down at start leaves it empty (every caller refused) until the next refresh.
+        if let Err(e) = state
+            .db
+            .conn()
+            .and_then(|mut c| state.api_auth.union.load(&mut c))
+        {
+            tracing::warn!(error = %e, "could not load the API users' allowlists; retrying every 30 s");
+        }
+        state.api_auth.union.spawn_refresher(state.db.clone());
         jobs::inbox_worker::spawn(
             state.db.clone(),
             state.secrets.clone(),
@@ -166,17 +177,21 @@ impl Application {
                 state.wake_jobs.clone(),
             );
         }
+        let store =
+            web::session_store::DbSessionStore::new(state.db.clone(), state.config.session_timeouts());
+        store.spawn_flusher();
+        let absolute = actix_web::cookie::time::Duration::seconds(state.config.session_absolute_secs as i64);
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            let sessions = SessionMiddleware::builder(store.clone(), key.clone())
                 .cookie_name("merchant_crm_session".into())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_secure(secure)
                 .session_lifecycle(
                     PersistentSession::default()
-                        .session_ttl(actix_web::cookie::time::Duration::hours(12))
-                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                        .session_ttl(absolute)
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                 )
                 .build();
             App::new()

@@ -508,3 +508,18 @@ diesel::joinable!(shipments -> fulfillment_export_runs (run_id));
 diesel::allow_tables_to_appear_in_same_query!(fulfillment_export_runs, shipments);
 diesel::allow_tables_to_appear_in_same_query!(fulfillment_export_runs, fulfillment_houses);
 diesel::allow_tables_to_appear_in_same_query!(shipments, fulfillment_houses);
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        key_hash -> Text,
+        handle -> Text,
+        user_id -> Nullable<BigInt>,
+        state -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(sessions, users);

@@ -15,6 +15,7 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::Sha256;
 
+use super::api_guard;
 use super::ip_allow::{self, IpRanges};
 use super::{audit, passwords, Actor};
 use crate::db::models::ApiUser;
@@ -287,18 +288,17 @@ pub fn set_disabled(conn: &mut DbConn, actor: &Actor, id: i64, disabled: bool) -
 pub enum ApiAuthError {
     #[error("unknown API user or wrong password")]
     BadCredentials,
-    #[error("this API user is disabled")]
-    Disabled,
     #[error("this API user lacks the {0} permission")]
     MissingPermission(&'static str),
-    #[error("calls from {0} are not in this API user's IP allowlist")]
-    IpNotAllowed(String),
+    /// One fixed answer, given before the password is looked at.
+    #[error("{}", api_guard::NOT_ALLOWED)]
+    IpNotAllowed,
 }
 
 impl From<ApiAuthError> for AppError {
     fn from(e: ApiAuthError) -> Self {
         match e {
-            ApiAuthError::BadCredentials | ApiAuthError::Disabled => AppError::ApiUnauthorized(e.to_string()),
+            ApiAuthError::BadCredentials => AppError::ApiUnauthorized(e.to_string()),
             other => AppError::Forbidden(other.to_string()),
         }
     }
@@ -307,10 +307,14 @@ impl From<ApiAuthError> for AppError {
 const CACHE_TTL: Duration = Duration::from_secs(300);
 const CACHE_MAX: usize = 10_000;
 
-/// Checks API users' credentials, remembering recent successes in memory.
+/// Checks API users' credentials: the allowlists first (in memory), then the throttle, then
+/// argon2 under the process bound, remembering recent successes in memory.
 pub struct ApiAuthenticator {
     process_key: [u8; 32],
     verified: Mutex<HashMap<[u8; 32], Instant>>,
+    /// The union of the active API users' allowlists.
+    pub union: std::sync::Arc<api_guard::AllowUnion>,
+    throttle: api_guard::ApiThrottle,
 }
 
 impl Default for ApiAuthenticator {
@@ -320,6 +324,8 @@ impl Default for ApiAuthenticator {
         ApiAuthenticator {
             process_key: k,
             verified: Mutex::new(HashMap::new()),
+            union: Default::default(),
+            throttle: Default::default(),
         }
     }
 }
@@ -351,7 +357,17 @@ impl ApiAuthenticator {
         map.insert(tag, Instant::now());
     }
 
-    /// Authenticates `login`/`password` calling from `ip` for `permission`.
+    /// Called after an API user was created, changed, disabled or enabled in this process:
+    /// reloads the allowlist union now and forgets remembered successes.
+    pub async fn changed(&self, db: &Database) -> Result<(), AppError> {
+        self.verified.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.union.reload(db).await.map(|_| ())
+    }
+
+    /// Authenticates `login`/`password` calling from `ip` for `permission`. Outside every
+    /// allowlist: 403 with no database look-up. Outside this user's allowlist: the same 403
+    /// before the password is looked at. An unknown or disabled login and a wrong password
+    /// cost the same one argon2 and get the same 401.
     pub async fn authenticate(
         &self,
         db: &Database,
@@ -361,28 +377,37 @@ impl ApiAuthenticator {
         ip: IpAddr,
         permission: Permission,
     ) -> Result<ApiUser, AppError> {
+        if !self.union.allows(ip, ranges) {
+            return Err(ApiAuthError::IpNotAllowed.into());
+        }
         let l = login.to_string();
         let user = db.read(move |c| find_by_login(c, &l)).await?;
-        let Some(user) = user else {
-            // Spend the same time as a real check so logins cannot be probed.
-            passwords::verify_async(password.to_string(), passwords::dummy_hash().to_string()).await;
-            return Err(ApiAuthError::BadCredentials.into());
-        };
-        let tag = self.tag(login, password, &user.password_hash);
-        if !self.remembered(&tag) {
-            if !passwords::verify_async(password.to_string(), user.password_hash.clone()).await {
+        // This user's allowlist before its password, so an outsider cannot test a guess.
+        if let Some(u) = &user {
+            if !ip_allow::allows(&u.allow_ips, ip, ranges) {
+                return Err(ApiAuthError::IpNotAllowed.into());
+            }
+        }
+        let user = user.filter(|u| !u.disabled);
+        let hash = user.as_ref().map_or_else(
+            || passwords::dummy_hash().to_string(),
+            |u| u.password_hash.clone(),
+        );
+        let tag = self.tag(login, password, &hash);
+        let known = user.is_some() && self.remembered(&tag);
+        if !known {
+            let attempt = self.throttle.admit(user.as_ref().map(|u| u.id), ip)?;
+            let ok = passwords::verify_async(password.to_string(), hash).await?;
+            if !ok || user.is_none() {
+                attempt.failed();
                 return Err(ApiAuthError::BadCredentials.into());
             }
+            attempt.succeeded();
             self.remember(tag);
         }
-        if user.disabled {
-            return Err(ApiAuthError::Disabled.into());
-        }
+        let user = user.ok_or(ApiAuthError::BadCredentials)?;
         if !user.has(permission) {
             return Err(ApiAuthError::MissingPermission(permission.as_str()).into());
-        }
-        if !ip_allow::allows(&user.allow_ips, ip, ranges) {
-            return Err(ApiAuthError::IpNotAllowed(ip.to_string()).into());
         }
         Ok(user)
     }

@@ -1,4 +1,5 @@
-//! Signing in: throttling, password check, disabled accounts, audit.
+//! Signing in: throttling (the attempt reserved before argon2), password check, disabled
+//! accounts, audit.
 
 use serde_json::json;
 
@@ -14,17 +15,24 @@ pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
 pub async fn login(db: &Database, email: &str, password: String, ip: String) -> Result<User, AppError> {
     let email = email.trim().to_lowercase();
     let (e, i) = (email.clone(), ip.clone());
-    let user = db
+    let (reservation, user) = db
         .run(move |conn| {
-            throttle::check(conn, &e, &i, super::now())?;
-            users::find_by_email(conn, &e)
+            let reservation = throttle::reserve(conn, &e, &i, super::now())?;
+            Ok((reservation, users::find_by_email(conn, &e)?))
         })
         .await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| passwords::dummy_hash().to_string());
-    let ok = passwords::verify_async(password, hash).await;
+    let ok = match passwords::verify_async(password, hash).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Never checked (argon2 was busy): the attempt does not count.
+            db.run(move |conn| throttle::release(conn, reservation)).await?;
+            return Err(e);
+        }
+    };
     let actor = Actor {
         user_id: user.as_ref().map(|u| u.id),
         label: email.clone(),
@@ -32,6 +40,7 @@ pub async fn login(db: &Database, email: &str, password: String, ip: String) -> 
     };
     db.run(move |conn| match user {
         Some(user) if ok && !user.disabled => {
+            throttle::release(conn, reservation)?;
             throttle::clear_account(conn, &user.email)?;
             diesel::update(crate::db::schema::users::table.find(user.id))
                 .set(crate::db::schema::users::last_login_at.eq(super::now()))
@@ -46,7 +55,7 @@ pub async fn login(db: &Database, email: &str, password: String, ip: String) -> 
             ))
         }
         _ => {
-            throttle::record_failure(conn, &email, &ip, super::now())?;
+            // The reservation stays: it is this failure's record.
             audit::record(conn, &actor, "login.failed", &email, json!({}))?;
             Err(AppError::Validation(WRONG_CREDENTIALS.into()))
         }

@@ -123,17 +123,16 @@ pub fn format_allowlist(entries: &[AllowEntry]) -> String {
 
 /// True when `ip` is allowed by the stored allowlist.
 pub fn allows(stored: &str, ip: IpAddr, ranges: &IpRanges) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    };
-    parse_allowlist(stored)
-        .unwrap_or_default()
-        .iter()
-        .any(|e| match e {
-            AllowEntry::Net(n) => n.contains(&ip),
-            AllowEntry::Keyword(k) => ranges.contains(k, ip),
-        })
+    entries_allow(&parse_allowlist(stored).unwrap_or_default(), ip, ranges)
+}
+
+/// True when one of `entries` takes `ip` (IPv4-mapped IPv6 compares as IPv4).
+pub fn entries_allow(entries: &[AllowEntry], ip: IpAddr, ranges: &IpRanges) -> bool {
+    let ip = super::api_guard::canonical(ip);
+    entries.iter().any(|e| match e {
+        AllowEntry::Net(n) => n.contains(&ip),
+        AllowEntry::Keyword(k) => ranges.contains(k, ip),
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Business rules with no HTTP in them. Functions take a connection and run on a
 //! blocking thread (the web layer calls them through `Database::run`).
 
+pub mod api_guard;
 pub mod api_users;
 pub mod audit;
 pub mod auth;
@@ -13,10 +14,12 @@ pub mod fulfillment;
 pub mod imports;
 pub mod inbox;
 pub mod ip_allow;
+pub mod password_gate;
 pub mod passwords;
 pub mod plugins;
 pub mod products;
 pub mod service_requests;
+pub mod sessions;
 pub mod throttle;
 pub mod users;
 

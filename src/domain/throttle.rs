@@ -1,6 +1,11 @@
 //! Login throttling: 5 failures per account or per IP within 15 minutes block further
 //! attempts until the oldest of them is 15 minutes old. Kept in the database so that
 //! every portal process behind a load balancer sees the same count.
+//!
+//! An attempt is reserved before its password is verified ([`reserve`]: the check and a
+//! failure row in one transaction that holds the write lock), and released when the password
+//! was right ([`release`]). So concurrent guesses count against the limit while argon2 runs
+//! and at most [`MAX_FAILURES`] are ever evaluated, in one process or many.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -57,22 +62,39 @@ pub fn check(conn: &mut DbConn, email: &str, ip: &str, now: NaiveDateTime) -> Re
     Ok(())
 }
 
-/// Records one failed attempt and drops this account's and IP's entries older than a day.
-pub fn record_failure(conn: &mut DbConn, email: &str, ip: &str, now: NaiveDateTime) -> Result<(), AppError> {
-    let old = now - Duration::days(1);
-    diesel::delete(
-        login_failures::table
-            .filter(login_failures::email.eq(email).or(login_failures::ip.eq(ip)))
-            .filter(login_failures::at.lt(old)),
-    )
-    .execute(conn)?;
-    diesel::insert_into(login_failures::table)
-        .values((
-            login_failures::email.eq(email),
-            login_failures::ip.eq(ip),
-            login_failures::at.eq(now),
-        ))
-        .execute(conn)?;
+/// Takes the throttle's lock: on PostgreSQL an advisory lock held to the end of the
+/// transaction; on SQLite the database's write lock, taken by the first statement being a
+/// write (a deferred transaction that reads first could not wait for another writer).
+fn lock(conn: &mut DbConn, old: NaiveDateTime) -> Result<(), AppError> {
+    if let DbConn::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext('merchant_crm.login_throttle'))")
+            .execute(pg)?;
+    }
+    diesel::delete(login_failures::table.filter(login_failures::at.lt(old))).execute(conn)?;
+    Ok(())
+}
+
+/// Checks the account and the IP and, when neither is blocked, records this attempt as a
+/// failure before its password is verified; gives the row to [`release`] on success.
+/// Err(TooManyRequests) when blocked. Drops entries older than a day.
+pub fn reserve(conn: &mut DbConn, email: &str, ip: &str, now: NaiveDateTime) -> Result<i64, AppError> {
+    conn.transaction(|conn| {
+        lock(conn, now - Duration::days(1))?;
+        check(conn, email, ip, now)?;
+        Ok(diesel::insert_into(login_failures::table)
+            .values((
+                login_failures::email.eq(email),
+                login_failures::ip.eq(ip),
+                login_failures::at.eq(now),
+            ))
+            .returning(login_failures::id)
+            .get_result(conn)?)
+    })
+}
+
+/// Takes back a reservation whose password was right (or never checked).
+pub fn release(conn: &mut DbConn, reservation: i64) -> Result<(), AppError> {
+    diesel::delete(login_failures::table.find(reservation)).execute(conn)?;
     Ok(())
 }
 

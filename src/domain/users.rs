@@ -206,8 +206,8 @@ pub fn set_role(conn: &mut DbConn, actor: &Actor, id: i64, role: Role) -> Result
     })
 }
 
-/// Disables or re-enables a user. Disabled users cannot sign in and their open sessions end
-/// at their next request.
+/// Disables or re-enables a user. Disabling ends every session of the user for good (the
+/// rows go and the session epoch moves on), so re-enabling revives no old cookie.
 pub fn set_disabled(conn: &mut DbConn, actor: &Actor, id: i64, disabled: bool) -> Result<User, AppError> {
     conn.transaction(|conn| {
         let user = find(conn, id)?;
@@ -219,6 +219,12 @@ pub fn set_disabled(conn: &mut DbConn, actor: &Actor, id: i64, disabled: bool) -
         diesel::update(users::table.find(id))
             .set((users::disabled.eq(disabled), users::updated_at.eq(super::now())))
             .execute(conn)?;
+        if disabled {
+            diesel::update(users::table.find(id))
+                .set(users::session_epoch.eq(users::session_epoch + 1))
+                .execute(conn)?;
+            super::sessions::end_all_of(conn, id)?;
+        }
         let action = if disabled { "user.disable" } else { "user.enable" };
         audit::record(
             conn,

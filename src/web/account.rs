@@ -40,7 +40,7 @@ pub async fn password_submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let result = async {
-        if !passwords::verify_async(form.current_password, s.user.password_hash.clone()).await {
+        if !passwords::verify_async(form.current_password, s.user.password_hash.clone()).await? {
             return Err(AppError::Validation("Your current password is not right.".into()));
         }
         if form.new_password != form.new_password_confirm {
@@ -80,5 +80,7 @@ pub async fn password_submit(
 /// Under `/account`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/password", web::get().to(password_form))
-        .route("/password", web::post().to(password_submit));
+        .route("/password", web::post().to(password_submit))
+        .route("/sessions", web::get().to(super::account_sessions::list))
+        .route("/sessions/{id}/end", web::post().to(super::account_sessions::end));
 }

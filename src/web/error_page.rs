@@ -29,7 +29,7 @@ impl AppError {
             AppError::Csrf(_) => "Request rejected",
             AppError::TooManyRequests { .. } => "Too many attempts",
             AppError::PayloadTooLarge(_) => "Upload too large",
-            AppError::Unavailable(_) => "Service unavailable",
+            AppError::Unavailable(_) | AppError::Busy { .. } => "Service unavailable",
             AppError::Config(_) | AppError::Internal(_) => "Something went wrong",
         }
     }
@@ -59,7 +59,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf(_) => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Config(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,7 +84,9 @@ impl ResponseError for AppError {
         let body = page.render().unwrap_or_else(|_| message.clone());
         let mut resp = HttpResponse::build(status);
         resp.content_type("text/html; charset=utf-8");
-        if let AppError::TooManyRequests { retry_after_secs, .. } = self {
+        if let AppError::TooManyRequests { retry_after_secs, .. } | AppError::Busy { retry_after_secs, .. } =
+            self
+        {
             resp.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
         }
         resp.body(body)

@@ -2,6 +2,7 @@
 //! responses, and handlers by section.
 
 pub mod account;
+pub mod account_sessions;
 pub mod admin;
 pub mod assets;
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod fulfillment;
 pub mod health;
 pub mod page;
 pub mod session;
+pub mod session_store;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};

@@ -1,5 +1,6 @@
-//! What the portal keeps in the (encrypted, signed) session cookie: the signed-in user,
-//! the CSRF token and pending flash messages.
+//! What the portal keeps in a session (server-side, see `session_store`; the cookie holds
+//! only its key): the signed-in user, the session's handle, the CSRF token and pending flash
+//! messages.
 
 use actix_session::Session;
 use base64::Engine;
@@ -8,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-const USER_ID: &str = "uid";
+const USER_ID: &str = crate::domain::sessions::USER_KEY;
+const HANDLE: &str = crate::domain::sessions::HANDLE_KEY;
 const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
@@ -41,12 +43,18 @@ pub fn sign_in(session: &Session, user: &crate::db::models::User) -> Result<(), 
     session.clear();
     session.insert(USER_ID, user.id).map_err(session_err)?;
     session.insert(EPOCH, user.session_epoch).map_err(session_err)?;
+    session.insert(HANDLE, new_token()).map_err(session_err)?;
     session.insert(CSRF, new_token()).map_err(session_err)?;
     if !flashes.is_empty() {
         session.insert(FLASH, flashes).map_err(session_err)?;
     }
     session.renew();
     Ok(())
+}
+
+/// The random name of this session among its user's sessions (the Account page).
+pub fn handle(session: &Session) -> Option<String> {
+    session.get::<String>(HANDLE).ok().flatten()
 }
 
 pub fn sign_out(session: &Session) {

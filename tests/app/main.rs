@@ -15,6 +15,8 @@ mod ins;
 mod products;
 mod routes;
 mod support;
+mod security;
+mod sessions;
 mod users;
 
 use support::app as helpers;

@@ -23,6 +23,8 @@ const ROUTES: &[(&str, &str)] = &[
     (GET, "/"),
     (GET, "/account/password"),
     (POST, "/account/password"),
+    (GET, "/account/sessions"),
+    (POST, "/account/sessions/1/end"),
     (GET, "/admin/users"),
     (POST, "/admin/users"),
     (POST, "/admin/users/1/role"),

@@ -92,7 +92,14 @@ fn permissions_of(f: &[(String, String)]) -> Result<Vec<Permission>, AppError> {
     )
 }
 
-async fn outcome(a: &Admin, ok: &str, r: Result<(), AppError>) -> Result<HttpResponse, AppError> {
+async fn outcome(
+    state: &AppState,
+    a: &Admin,
+    ok: &str,
+    r: Result<(), AppError>,
+) -> Result<HttpResponse, AppError> {
+    // The public routes' allowlist union follows every change at once in this process.
+    state.api_auth.changed(&state.db).await?;
     a.flash_result(r, |()| ok.to_string())?;
     Ok(redirect(PAGE))
 }
@@ -120,7 +127,7 @@ pub async fn create(
             .await
     }
     .await;
-    outcome(&a, &format!("API user {login} created."), r).await
+    outcome(&state, &a, &format!("API user {login} created."), r).await
 }
 
 pub async fn update(
@@ -150,7 +157,7 @@ pub async fn update(
             .await
     }
     .await;
-    outcome(&a, "API user saved.", r).await
+    outcome(&state, &a, "API user saved.", r).await
 }
 
 async fn set_disabled(
@@ -165,6 +172,7 @@ async fn set_disabled(
         .run(move |c| api_users::set_disabled(c, &actor, id, disabled))
         .await;
     outcome(
+        state,
         a,
         if disabled {
             "API user disabled."
