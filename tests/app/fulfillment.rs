@@ -1,16 +1,16 @@
 //! Fulfillment end to end: houses, the export job (HTTP house on wiremock, CSV drop folder),
 //! delays, bundling, retries, reships, refunds before export, batch updates, CSV imports and
 //! exports, the house update API and ship notices. Orders come in through the one domain
-//! function (`events::apply`), as INS and imports bring them.
+//! function (`orders::apply`), as INS and imports bring them.
 
 use chrono::{Duration, Utc};
 use diesel::prelude::*;
 use merchant_crm::clickbank::SandboxHandle;
 use merchant_crm::db::models::Plugin;
 use merchant_crm::db::schema::{audit_log, fulfillments, orders, products, purchases};
-use merchant_crm::domain::events::{self, EventAddress, EventCustomer, EventItem, OrderEvent};
 use merchant_crm::domain::fulfillment::export::{self, ExportContext};
 use merchant_crm::domain::fulfillment::sign;
+use merchant_crm::domain::orders::event::{EventAddress, EventCustomer, EventItem, OrderEvent};
 use merchant_crm::secrets::SecretBox;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -127,7 +127,7 @@ pub async fn apply(fx: &Fx, ev: OrderEvent) {
     let plugin = fx.plugin.clone();
     fx.app
         .db
-        .run(move |c| events::apply(c, &plugin, &ev, "ins"))
+        .run(move |c| merchant_crm::domain::orders::apply(c, &plugin, &ev, "ins"))
         .await
         .unwrap();
 }
@@ -139,7 +139,7 @@ pub async fn product_on(fx: &Fx, sku: &str, house: i64, delay: i32) {
     fx.app
         .db
         .run(move |c| {
-            let (id, _) = merchant_crm::domain::products::product_for(c, &plugin, &it, "USD")?;
+            let (id, _) = merchant_crm::domain::orders::product_for(c, &plugin, &it, "USD")?;
             diesel::update(products::table.find(id))
                 .set((
                     products::fulfillment_house_id.eq(house),
