@@ -13,4 +13,5 @@ mod helpers;
 mod imports;
 mod ins;
 mod products;
+mod stored_rows;
 mod users;

@@ -9,6 +9,7 @@ use super::event::{OrderEvent, Outcome};
 use super::existing::{find_order, OrderRow};
 use super::sale::{sale, Sold};
 use super::writes::LookupsAndWrites;
+use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
 use crate::db::schema::{inbound_notifications, pending_events};
 use crate::db::{on_backend, DbConn};
@@ -63,19 +64,19 @@ pub fn apply_unguarded(
     if lk.is_applied(conn, &key)? {
         return Ok(Outcome::Duplicate);
     }
-    if ev.kind == "TEST" {
+    if ev.kind == TransactionType::Test {
         return Ok(Outcome::Ignored(
             "ClickBank test notification (the Test URL button): logged only".into(),
         ));
     }
-    let test = ev.is_test();
+    let test = ev.kind.is_test();
     if test && !plugin.include_test {
         return Ok(Outcome::Ignored(
             "test transaction: this plugin does not include test transactions".into(),
         ));
     }
-    let outcome = match ev.live_kind() {
-        "SALE" => match sale(conn, plugin, ev, test, source, lk)? {
+    let outcome = match ev.kind.live() {
+        TransactionType::Sale => match sale(conn, plugin, ev, test, source, lk)? {
             Sold::Existing(order_id) => Outcome::Applied {
                 order_id: Some(order_id),
             },
@@ -86,25 +87,27 @@ pub fn apply_unguarded(
                 }
             }
         },
-        "BILL" => with_order(conn, plugin, ev, |conn, order| {
+        TransactionType::Bill => with_order(conn, plugin, ev, |conn, order| {
             rebill(conn, order, ev, source, lk)
         })?,
-        "RFND" | "CGBK" | "INSF" => with_order(conn, plugin, ev, |conn, order| {
-            refund(conn, order, ev, source, lk)
-        })?,
-        "CANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| {
+        TransactionType::Rfnd | TransactionType::Cgbk | TransactionType::Insf => {
+            with_order(conn, plugin, ev, |conn, order| {
+                refund(conn, order, ev, source, lk)
+            })?
+        }
+        TransactionType::CancelRebill => with_order(conn, plugin, ev, |conn, order| {
             set_purchases(conn, order, ev, "CANCELLED")?;
             let ids = purchase_ids(conn, order, ev)?;
             service_requests::settled_by_event(conn, order.id, &["cancel"], Some(&ids))?;
             Ok(())
         })?,
-        "UNCANCEL-REBILL" => with_order(conn, plugin, ev, |conn, order| {
+        TransactionType::UncancelRebill => with_order(conn, plugin, ev, |conn, order| {
             set_purchases(conn, order, ev, "ACTIVE")
         })?,
-        "SUBSCRIPTION-CHG" => with_order(conn, plugin, ev, |conn, order| {
+        TransactionType::SubscriptionChg => with_order(conn, plugin, ev, |conn, order| {
             subscription_change(conn, order, ev)
         })?,
-        "ABANDONED_ORDER" => partial(conn, plugin, ev)?,
+        TransactionType::AbandonedOrder => partial(conn, plugin, ev)?,
         other => Outcome::Ignored(format!("{other} notifications are logged only")),
     };
     if matches!(outcome, Outcome::Applied { .. }) {

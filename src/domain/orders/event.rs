@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clickbank::ins::Notification;
-use crate::clickbank::{Amount, OrderRecord};
+use crate::clickbank::{Amount, OrderRecord, TransactionType};
 use crate::domain::fulfillment::ShipTo;
 use crate::error::AppError;
 
@@ -53,8 +53,8 @@ pub struct EventItem {
 /// A ClickBank transaction or notification, whatever channel brought it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OrderEvent {
-    /// ClickBank's `transactionType` spelling (`SALE`, `CANCEL-REBILL`, ...).
-    pub kind: String,
+    /// ClickBank's `transactionType` (stored as its spelling: `SALE`, `CANCEL-REBILL`, ...).
+    pub kind: TransactionType,
     pub time: DateTime<Utc>,
     pub receipt: String,
     pub parent_receipt: Option<String>,
@@ -178,7 +178,7 @@ impl OrderEvent {
             });
         }
         Ok(OrderEvent {
-            kind: n.transaction_type.to_string(),
+            kind: n.transaction_type.clone(),
             time: n.transaction_time,
             receipt: n.receipt.trim().to_string(),
             parent_receipt: n
@@ -255,7 +255,7 @@ impl OrderEvent {
             });
         }
         Ok(OrderEvent {
-            kind: r.transaction_type.to_string(),
+            kind: r.transaction_type.clone(),
             time: r.transaction_time,
             receipt: r.receipt.trim().to_string(),
             parent_receipt: r.upsell_original_receipt.clone().filter(|x| !x.trim().is_empty()),
@@ -283,22 +283,6 @@ impl OrderEvent {
             items.join("+")
         )
     }
-
-    pub(super) fn is_test(&self) -> bool {
-        self.kind == "TEST" || self.kind.starts_with("TEST_") || self.kind.contains("-TEST-")
-    }
-
-    /// The live type a test type stands for (`TEST_SALE` → `SALE`).
-    pub(super) fn live_kind(&self) -> &str {
-        match self.kind.as_str() {
-            "TEST_SALE" => "SALE",
-            "TEST_BILL" => "BILL",
-            "TEST_RFND" => "RFND",
-            "CANCEL-TEST-REBILL" => "CANCEL-REBILL",
-            "UNCANCEL-TEST-REBILL" => "UNCANCEL-REBILL",
-            other => other,
-        }
-    }
 }
 
 /// What applying an event did.
@@ -313,4 +297,89 @@ pub enum Outcome {
     Pending,
     /// Kept but not applied, with the reason.
     Ignored(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// The refund parked in `tests/fixtures/stored_rows_v1.sql`, as the portal wrote it.
+    fn parked_refund() -> OrderEvent {
+        let address = EventAddress {
+            address1: "1 Main St".into(),
+            city: "Springfield".into(),
+            state: "IL".into(),
+            postal_code: "62701".into(),
+            country: "US".into(),
+            ..Default::default()
+        };
+        OrderEvent {
+            kind: TransactionType::Rfnd,
+            time: Utc.with_ymd_and_hms(2025, 6, 2, 10, 0, 0).unwrap(),
+            receipt: "FIX0002".into(),
+            parent_receipt: None,
+            vendor: Some("FIXTURESHOP".into()),
+            affiliate: None,
+            payment_method: Some("VISA".into()),
+            currency: "USD".into(),
+            total_minor: 1999,
+            tax_minor: 0,
+            shipping_minor: 0,
+            customer: EventCustomer {
+                email: "pat@example.com".into(),
+                first_name: "Pat".into(),
+                last_name: "Buyer".into(),
+                phone: String::new(),
+                billing: address.clone(),
+                shipping: address,
+                ship_first_name: "Pat".into(),
+                ship_last_name: "Buyer".into(),
+            },
+            items: vec![EventItem {
+                item_no: "ITEM2".into(),
+                title: "Product ITEM2".into(),
+                line_item_type: "ORIGINAL".into(),
+                quantity: 1,
+                amount_minor: 1999,
+                shippable: true,
+                recurring: false,
+                rebill_amount_minor: None,
+                next_payment: None,
+                frequency: None,
+                payments_processed: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn a_parked_event_and_its_key_are_written_as_before() {
+        let fixture = include_str!("../../../tests/fixtures/stored_rows_v1.sql");
+        let ev = parked_refund();
+        let payload = serde_json::to_string(&ev).unwrap();
+        assert!(
+            fixture.contains(&format!("'{payload}'")),
+            "the payload is no longer the stored text: {payload}"
+        );
+        assert_eq!(serde_json::from_str::<OrderEvent>(&payload).unwrap(), ev);
+        assert!(fixture.contains(&format!("'{}'", ev.key(0).replacen('0', "{plugin}", 1))));
+    }
+
+    #[test]
+    fn every_test_type_stands_for_its_live_type() {
+        for (test, live) in [
+            ("TEST_SALE", "SALE"),
+            ("TEST_BILL", "BILL"),
+            ("TEST_RFND", "RFND"),
+            ("CANCEL-TEST-REBILL", "CANCEL-REBILL"),
+            ("UNCANCEL-TEST-REBILL", "UNCANCEL-REBILL"),
+            ("SALE", "SALE"),
+            ("SOMETHING-NEW", "SOMETHING-NEW"),
+        ] {
+            assert_eq!(TransactionType::parse(test).live().as_str(), live, "{test}");
+        }
+        assert!(TransactionType::CancelTestRebill.is_test());
+        assert!(!TransactionType::CancelRebill.is_test());
+    }
 }

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::event::{EventItem, OrderEvent};
 use super::placement::{campaign_id, product_for};
+use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
 use crate::db::schema::{applied_events, transactions};
 use crate::db::statements::Stamp;
@@ -46,7 +47,7 @@ pub struct LookupsAndWrites {
 #[derive(Debug)]
 struct NewTransaction {
     order_id: i64,
-    kind: String,
+    kind: TransactionType,
     item_no: Option<String>,
     amount_minor: i64,
     currency: String,
