@@ -5,6 +5,7 @@ pub mod models;
 pub mod schema;
 mod sqlite_plans;
 pub mod statements;
+pub mod text;
 
 use std::time::Duration;
 

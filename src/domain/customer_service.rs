@@ -8,6 +8,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::clickbank::TransactionType;
 use crate::db::schema::{campaigns, customers, orders, partials, purchases};
 use crate::db::DbConn;
 use crate::error::AppError;
@@ -95,7 +96,7 @@ pub struct OrderHit {
     pub receipt: String,
     pub transaction_time: NaiveDateTime,
     pub status: String,
-    pub order_type: String,
+    pub order_type: TransactionType,
     pub currency: String,
     pub total_minor: i64,
     pub refunded_minor: i64,

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::service_requests::{self, ServiceRequest};
 use super::{audit, Actor};
-use crate::clickbank::format_minor;
+use crate::clickbank::{format_minor, TransactionType};
 use crate::db::schema::{
     audit_log, campaigns, customer_notes, customers, fulfillment_houses, fulfillments, order_items, orders,
     partials, plugins, purchases, transactions,
@@ -76,7 +76,7 @@ pub struct OrderItemView {
 pub struct TransactionView {
     pub id: i64,
     pub order_id: i64,
-    pub kind: String,
+    pub kind: TransactionType,
     pub amount_minor: i64,
     pub currency: String,
     pub transaction_time: NaiveDateTime,
@@ -88,23 +88,19 @@ impl TransactionView {
         format_minor(self.amount_minor, &self.currency)
     }
 
-    /// A human word for ClickBank's transaction type.
+    /// ClickBank's transaction type in words (its test twin in the same words).
     pub fn label(&self) -> &str {
-        transaction_label(&self.kind)
-    }
-}
-
-/// ClickBank's transaction types in words.
-pub fn transaction_label(kind: &str) -> &str {
-    match kind.trim_start_matches("TEST_") {
-        "SALE" => "Sale",
-        "BILL" => "Rebill",
-        "RFND" => "Refund",
-        "CGBK" => "Chargeback",
-        "INSF" => "Insufficient funds",
-        "CANCEL-REBILL" => "Subscription cancelled",
-        "UNCANCEL-REBILL" => "Subscription reinstated",
-        _ => kind,
+        use TransactionType::*;
+        match self.kind {
+            Sale | TestSale => "Sale",
+            Bill | TestBill => "Rebill",
+            Rfnd | TestRfnd => "Refund",
+            Cgbk => "Chargeback",
+            Insf => "Insufficient funds",
+            CancelRebill => "Subscription cancelled",
+            UncancelRebill => "Subscription reinstated",
+            _ => self.kind.as_str(),
+        }
     }
 }
 
@@ -116,7 +112,7 @@ pub struct OrderRowView {
     pub customer_id: i64,
     pub receipt: String,
     pub parent_receipt: Option<String>,
-    pub order_type: String,
+    pub order_type: TransactionType,
     pub status: String,
     pub affiliate: Option<String>,
     pub payment_method: Option<String>,

@@ -1,7 +1,7 @@
 //! Background ClickBank order imports: the initial import an account executive starts
 //! (N days back, day window by day window, page by page) and the continuous import that
 //! follows it every N minutes with an overlap window. Both go through
-//! [`events::apply`](super::events::apply), so an order seen by INS and by the import is one
+//! [`orders::apply`](super::orders::apply), so an order seen by INS and by the import is one
 //! order.
 //!
 //! Crash safety: a batch of pages (up to [`PAGES_PER_COMMIT`]) and the cursor that points past
@@ -19,7 +19,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::events::{self, OrderEvent, Outcome};
+use super::orders::{apply_unguarded, apply_with, LookupsAndWrites, OrderEvent, Outcome};
 use super::{audit, plugins, Actor};
 use crate::clickbank::{ClickBankClient, ClickBankError, ClientConfig, OrdersQuery};
 use crate::db::models::{ImportTask, ImportTaskRun, Plugin};
@@ -836,7 +836,7 @@ fn commit_pages(
     c.transaction(|c| {
         let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
         let mut receipts = Vec::new();
-        let mut lookups = events::Lookups::default();
+        let mut lookups = LookupsAndWrites::default();
         if !guarded {
             // Which records were applied before, asked for all of them at once.
             let keys: Vec<String> = records.iter().filter_map(|r| r.key.clone()).collect();
@@ -854,8 +854,8 @@ fn commit_pages(
                     last_error = Some(format!("receipt {}: {e}", rec.receipt));
                     continue;
                 }
-                Some(Ok(ev)) if guarded => events::apply_with(c, p, ev, "import", &mut lookups),
-                Some(Ok(ev)) => events::apply_unguarded(c, p, ev, "import", &mut lookups),
+                Some(Ok(ev)) if guarded => apply_with(c, p, ev, "import", &mut lookups),
+                Some(Ok(ev)) => apply_unguarded(c, p, ev, "import", &mut lookups),
             };
             match applied {
                 Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,

@@ -1,5 +1,5 @@
 //! The INS inbox. A delivery is stored raw first (`received`), then decrypted with the
-//! secret key of the active plugin it belongs to and applied through [`events::apply`]. A
+//! secret key of the active plugin it belongs to and applied through [`orders::apply`]. A
 //! delivery that cannot be decrypted or applied stays `failed` with the reason and can be
 //! reprocessed (for example after the merchant fixed a secret key); nothing is dropped.
 //!
@@ -8,7 +8,7 @@
 
 use diesel::prelude::*;
 
-use super::events::{self, OrderEvent, Outcome};
+use super::orders::{self, OrderEvent, Outcome};
 use super::plugins;
 use crate::clickbank::ins::{InsDecoder, InsError, Notification};
 use crate::db::models::{InboundNotification, Plugin};
@@ -162,7 +162,7 @@ pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<String
         .execute(conn)?;
     let result = OrderEvent::from_notification(&note).and_then(|ev| {
         conn.transaction(|conn| {
-            let outcome = events::apply(conn, &plugin, &ev, "ins")?;
+            let outcome = orders::apply(conn, &plugin, &ev, "ins")?;
             let (status, error) = match &outcome {
                 Outcome::Applied { .. } => ("processed", None),
                 Outcome::Duplicate => ("duplicate", None),

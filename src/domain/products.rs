@@ -15,7 +15,6 @@ use diesel::prelude::*;
 use serde::Serialize;
 use serde_json::json;
 
-use super::events::EventItem;
 use super::{audit, insert_ignoring_duplicate, lower, Actor};
 use crate::clickbank::{self, format_minor, parse_minor, ClickBankApi, ProductsQuery};
 use crate::db::models::{FulfillmentHouse, Plugin, Product, ProductCategory};
@@ -127,52 +126,6 @@ pub fn clickbank_house_id(conn: &mut DbConn) -> Result<i64, AppError> {
         .select(fulfillment_houses::id)
         .order(fulfillment_houses::id.asc())
         .first(conn)?)
-}
-
-/// (product id, its fulfillment house) for a sold item, creating the product on first
-/// sight (an order can arrive before the catalog import).
-pub fn product_for(
-    conn: &mut DbConn,
-    plugin: &Plugin,
-    item: &EventItem,
-    currency: &str,
-) -> Result<(i64, i64), AppError> {
-    let cat = import_category_id(conn, plugin)?;
-    let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, i64)>> {
-        products::table
-            .filter(products::category_id.eq(cat))
-            .filter(products::sku.eq(&item.item_no))
-            .select((products::id, products::fulfillment_house_id))
-            .first(conn)
-            .optional()
-    };
-    if let Some(p) = find(conn)? {
-        return Ok(p);
-    }
-    let house = clickbank_house_id(conn)?;
-    let now = super::now();
-    let title = if item.title.is_empty() {
-        format!("ClickBank product {}", item.item_no)
-    } else {
-        item.title.clone()
-    };
-    insert_ignoring_duplicate(conn, |c| {
-        diesel::insert_into(products::table)
-            .values((
-                products::category_id.eq(cat),
-                products::sku.eq(&item.item_no),
-                products::title.eq(&title),
-                products::currency.eq(currency),
-                products::msrp_minor.eq(Some(item.amount_minor)),
-                products::shippable.eq(item.shippable),
-                products::recurring.eq(item.recurring),
-                products::fulfillment_house_id.eq(house),
-                products::created_at.eq(now),
-                products::updated_at.eq(now),
-            ))
-            .execute(c)
-    })?;
-    find(conn)?.ok_or_else(|| AppError::Internal(format!("product {} could not be created", item.item_no)))
 }
 
 // ----- the catalog import -----

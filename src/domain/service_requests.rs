@@ -332,7 +332,7 @@ pub fn closed_at_clickbank(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<
 }
 
 /// An RFND / chargeback or a CANCEL-REBILL arrived (by INS or import): the refund and cancel
-/// requests it answers are done. Called by `events::apply` in the event's transaction.
+/// requests it answers are done. Called by `orders::apply` in the event's transaction.
 pub fn settled_by_event(
     conn: &mut DbConn,
     order_id: i64,

@@ -17,6 +17,7 @@ mod routes;
 mod support;
 mod security;
 mod sessions;
+mod stored_rows;
 mod users;
 
 use support::app as helpers;

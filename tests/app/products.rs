@@ -11,7 +11,7 @@ use merchant_crm::db::schema::{
     audit_log, campaign_products, campaigns, fulfillment_houses, order_items, orders, product_categories,
     products,
 };
-use merchant_crm::domain::events::{self, OrderEvent};
+use merchant_crm::domain::orders::OrderEvent;
 use merchant_crm::domain::{campaigns::LOCKED_REASON, plugins};
 
 use crate::helpers::TestApp;
@@ -481,7 +481,7 @@ async fn load_orders(app: &TestApp, sb: &SandboxHandle, plugin: &Plugin) -> usiz
             // Records the event function refuses are the import's business, not this test's.
             for r in &records {
                 if let Ok(ev) = OrderEvent::from_record(r) {
-                    let _ = events::apply(c, &plugin, &ev, "import");
+                    let _ = merchant_crm::domain::orders::apply(c, &plugin, &ev, "import");
                 }
             }
             Ok(())

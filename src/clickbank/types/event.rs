@@ -65,6 +65,18 @@ impl TransactionType {
         s == "TEST" || s.starts_with("TEST_") || s.contains("-TEST-")
     }
 
+    /// The live type a test type stands for (`TEST_SALE` → `SALE`); any other type is itself.
+    pub fn live(&self) -> TransactionType {
+        match self {
+            TransactionType::TestSale => TransactionType::Sale,
+            TransactionType::TestBill => TransactionType::Bill,
+            TransactionType::TestRfnd => TransactionType::Rfnd,
+            TransactionType::CancelTestRebill => TransactionType::CancelRebill,
+            TransactionType::UncancelTestRebill => TransactionType::UncancelRebill,
+            other => other.clone(),
+        }
+    }
+
     /// Types that appear in `orders2/list` (money movements).
     pub fn is_order_transaction(&self) -> bool {
         matches!(

@@ -172,29 +172,6 @@ pub struct ShipTo {
 }
 
 impl ShipTo {
-    /// From an event's customer (the shipping name and address).
-    pub fn from_customer(c: &crate::domain::events::EventCustomer) -> Self {
-        let first = if c.ship_first_name.is_empty() {
-            &c.first_name
-        } else {
-            &c.ship_first_name
-        };
-        let last = if c.ship_last_name.is_empty() {
-            &c.last_name
-        } else {
-            &c.ship_last_name
-        };
-        ShipTo {
-            name: format!("{first} {last}").trim().to_string(),
-            address1: c.shipping.address1.clone(),
-            address2: c.shipping.address2.clone(),
-            city: c.shipping.city.clone(),
-            state: c.shipping.state.clone(),
-            postal_code: c.shipping.postal_code.clone(),
-            country: c.shipping.country.clone(),
-        }
-    }
-
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -221,21 +198,17 @@ impl ShipTo {
     }
 }
 
-/// The `ship_to` column value for a new item (called by `events::sale`).
-pub fn ship_to_json(c: &crate::domain::events::EventCustomer) -> String {
-    ShipTo::from_customer(c).to_json()
-}
-
 /// After a rebill of purchase `purchase_id`: a new item for its new billing cycle when the
 /// line item ships, HOLD on the product's house (SHIPPED when ClickBank ships for the plugin
-/// and the product is on the ClickBank house, as for sales). The address is the event's,
-/// else the first cycle's. Idempotent: one item per (line item, cycle). The item is created
-/// at `time`, the rebill's transaction time (product delays and bundle windows count from
-/// it), whenever the event arrives; it is updated at `now`, the caller's transaction time.
+/// and the product is on the ClickBank house, as for sales). The address is `ship_to` (the
+/// event's), else the first cycle's when the event has no street. Idempotent: one item per
+/// (line item, cycle). The item is created at `time`, the rebill's transaction time (product
+/// delays and bundle windows count from it), whenever the event arrives; it is updated at
+/// `now`, the caller's transaction time.
 pub fn rebill_item(
     conn: &mut crate::db::DbConn,
     purchase_id: i64,
-    customer: &crate::domain::events::EventCustomer,
+    mut ship_to: ShipTo,
     time: &crate::db::statements::Stamp,
     now: &crate::db::statements::Stamp,
 ) -> Result<(), AppError> {
@@ -271,7 +244,6 @@ pub fn rebill_item(
         return Ok(());
     }
     let dummy = house_kind == "clickbank";
-    let mut ship_to = ShipTo::from_customer(customer);
     if ship_to.address1.trim().is_empty() {
         let first: Option<Option<String>> = crate::db::on_backend!(conn, |c| fulfillments::table
             .filter(fulfillments::order_item_id.eq(item_id))

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use merchant_crm::db::schema::fulfillments;
-use merchant_crm::domain::events::OrderEvent;
+use merchant_crm::domain::orders::OrderEvent;
 use merchant_crm::domain::fulfillment::export::{self};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

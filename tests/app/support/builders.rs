@@ -3,7 +3,7 @@
 //! is a SALE of one MUG to Pat, two hours ago, at "1 St".
 
 use chrono::{Duration, Utc};
-use merchant_crm::domain::events::{EventAddress, EventCustomer, EventItem, OrderEvent};
+use merchant_crm::domain::orders::event::{EventAddress, EventCustomer, EventItem, OrderEvent};
 
 pub fn address(line1: &str) -> EventAddress {
     EventAddress {

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use merchant_crm::clickbank::SandboxHandle;
 use merchant_crm::db::models::Plugin;
 use merchant_crm::db::schema::{fulfillments, orders, products};
-use merchant_crm::domain::events::{self, OrderEvent};
+use merchant_crm::domain::orders::{self as events, OrderEvent};
 use merchant_crm::domain::fulfillment::export::{self, ExportContext};
 use merchant_crm::secrets::SecretBox;
 
@@ -61,7 +61,7 @@ pub async fn product_on(fx: &Fx, sku: &str, house: i64, delay: i32) {
     fx.app
         .db
         .run(move |c| {
-            let (id, _) = merchant_crm::domain::products::product_for(c, &plugin, &it, "USD")?;
+            let (id, _) = merchant_crm::domain::orders::product_for(c, &plugin, &it, "USD")?;
             diesel::update(products::table.find(id))
                 .set((
                     products::fulfillment_house_id.eq(house),

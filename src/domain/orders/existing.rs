@@ -1,0 +1,39 @@
+//! The order an event is about, found by its receipt.
+
+use diesel::prelude::*;
+
+use crate::db::schema::orders;
+use crate::db::{on_backend, DbConn};
+use crate::error::AppError;
+
+/// The order's id and the money a refund needs.
+#[derive(Queryable, Debug, Clone)]
+pub(super) struct OrderRow {
+    pub(super) id: i64,
+    pub(super) total_minor: i64,
+    pub(super) refunded_minor: i64,
+}
+
+/// The order of `receipt`, or of the original receipt a rebill's receipt extends.
+pub(super) fn find_order(
+    conn: &mut DbConn,
+    plugin_id: i64,
+    receipt: &str,
+) -> Result<Option<OrderRow>, AppError> {
+    let q = |conn: &mut DbConn, r: &str| -> QueryResult<Option<OrderRow>> {
+        on_backend!(conn, |c| orders::table
+            .filter(orders::plugin_id.eq(plugin_id))
+            .filter(orders::receipt.eq(r))
+            .select((orders::id, orders::total_minor, orders::refunded_minor))
+            .get_result(c)
+            .optional())
+    };
+    if let Some(o) = q(conn, receipt)? {
+        return Ok(Some(o));
+    }
+    // Rebill receipts may carry a suffix after the original receipt (`ABCD1234-B01`).
+    match receipt.split_once('-') {
+        Some((base, _)) if !base.is_empty() => Ok(q(conn, base)?),
+        _ => Ok(None),
+    }
+}
