@@ -336,7 +336,10 @@ fn decode_key(name: &str, value: &str, min_len: usize) -> Result<Vec<u8>, AppErr
 pub fn load_or_create_key(data_dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, AppError> {
     let path = data_dir.join(name);
     match std::fs::read_to_string(&path) {
-        Ok(text) => decode_key(&path.display().to_string(), &text, len),
+        Ok(text) => {
+            crate::private_files::tighten(&path)?;
+            decode_key(&path.display().to_string(), &text, len)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(data_dir).map_err(|e| {
                 AppError::Config(format!("cannot create data dir {}: {e}", data_dir.display()))

@@ -9,6 +9,7 @@ pub mod dev;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod private_files;
 pub mod secrets;
 pub mod web;
 

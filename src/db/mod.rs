@@ -134,6 +134,15 @@ impl Database {
                         .map_err(|e| AppError::Config(format!("cannot create {}: {e}", parent.display())))?;
                 }
             }
+            if !conn_url.starts_with("file:") && conn_url != ":memory:" && !conn_url.is_empty() {
+                // The database holds customer PII and password hashes: 0600, and SQLite
+                // creates its WAL and SHM with the database file's mode.
+                let file = std::path::Path::new(&conn_url);
+                crate::private_files::create_if_missing(file)?;
+                for f in crate::private_files::sqlite_files(file) {
+                    crate::private_files::tighten(&f)?;
+                }
+            }
         }
         let manager = ConnectionManager::<DbConn>::new(conn_url);
         let builder = Pool::builder()

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use diesel::prelude::*;
 
-use super::ip_allow::{self, AllowEntry, IpRanges};
+use super::ip_allow::{self, canonical, AllowEntry, IpRanges};
 use crate::db::schema::api_users;
 use crate::db::{Database, DbConn};
 use crate::error::AppError;
@@ -28,14 +28,6 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
 
 /// The answer to a caller outside the allowlists: the same whoever it claims to be.
 pub const NOT_ALLOWED: &str = "Calls from this address are not in the API user's IP allowlist.";
-
-/// IPv4-mapped IPv6 addresses compare as IPv4.
-pub fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
-    }
-}
 
 /// The union of the active API users' allowlists.
 #[derive(Default)]

@@ -49,10 +49,10 @@ pub async fn login(db: &Database, email: &str, password: String, ip: String) -> 
             Ok(user)
         }
         Some(user) if ok => {
+            // Answered exactly like a wrong password, so the answer never confirms a guessed
+            // password of a disabled account; the audit log tells staff why.
             audit::record(conn, &actor, "login.disabled", &user.email, json!({}))?;
-            Err(AppError::Forbidden(
-                "This account is disabled. Ask an account executive to enable it.".into(),
-            ))
+            Err(AppError::Validation(WRONG_CREDENTIALS.into()))
         }
         _ => {
             // The reservation stays: it is this failure's record.

@@ -108,6 +108,14 @@ pub fn parse_allowlist(text: &str) -> Result<Vec<AllowEntry>, AppError> {
     Ok(out)
 }
 
+/// IPv4-mapped IPv6 addresses compare as IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
 /// The canonical stored form of an allowlist.
 pub fn format_allowlist(entries: &[AllowEntry]) -> String {
     entries
@@ -128,7 +136,7 @@ pub fn allows(stored: &str, ip: IpAddr, ranges: &IpRanges) -> bool {
 
 /// True when one of `entries` takes `ip` (IPv4-mapped IPv6 compares as IPv4).
 pub fn entries_allow(entries: &[AllowEntry], ip: IpAddr, ranges: &IpRanges) -> bool {
-    let ip = super::api_guard::canonical(ip);
+    let ip = canonical(ip);
     entries.iter().any(|e| match e {
         AllowEntry::Net(n) => n.contains(&ip),
         AllowEntry::Keyword(k) => ranges.contains(k, ip),

@@ -143,9 +143,16 @@ async fn disabled_users_cannot_sign_in_and_lose_their_session() {
         "open session ends at the next request"
     );
 
+    // A disabled account's right password is answered exactly like a wrong one.
+    let wrong = staff.login("staff@example.com", "not the password").await;
+    let wrong_status = wrong.status();
+    let wrong_body = wrong.text().await.unwrap();
     let r = staff.login("staff@example.com", "staff password 123").await;
-    assert_eq!(r.status(), 403);
-    assert!(r.text().await.unwrap().contains("This account is disabled"));
+    assert_eq!(r.status(), wrong_status, "disabled login must answer like a wrong password");
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Wrong email or password."), "disabled login shows the wrong-password message");
+    assert!(!body.contains("disabled"), "disabled login must not say the account is disabled");
+    assert!(wrong_body.contains("Wrong email or password."));
 
     let r = app
         .post_form("/admin/users", &format!("/admin/users/{id}/enable"), &[])

@@ -325,3 +325,42 @@ async fn concurrent_wrong_logins_evaluate_at_most_the_limit() {
         failures_recorded(&app).await
     );
 }
+
+/// The SQLite database, its WAL and SHM and the key files hold PII and secrets: 0600 for a
+/// new install, and an existing install's 0644 files are tightened when the portal opens them.
+#[cfg(unix)]
+#[test]
+fn the_sqlite_files_and_keys_are_private_and_loose_ones_are_tightened() {
+    use merchant_crm::db::Database;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+
+    let fresh = dir.path().join("fresh.sqlite3");
+    let db = Database::connect(fresh.to_str().unwrap(), 2).unwrap();
+    db.migrate().unwrap();
+    let conn = db.conn().unwrap();
+    for f in merchant_crm::private_files::sqlite_files(&fresh) {
+        assert_eq!(mode(&f), 0o600, "{} of a new install must be 0600", f.display());
+    }
+    drop(conn);
+
+    let old = dir.path().join("old.sqlite3");
+    std::fs::write(&old, b"").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let key = dir.path().join("secret.key");
+    merchant_crm::config::load_or_create_key(dir.path(), "secret.key", 32).unwrap();
+    assert_eq!(mode(&key), 0o600, "a new key file is 0600");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let db = Database::connect(old.to_str().unwrap(), 2).unwrap();
+    db.migrate().unwrap();
+    merchant_crm::config::load_or_create_key(dir.path(), "secret.key", 32).unwrap();
+    assert_eq!(mode(&old), 0o600, "an existing 0644 database is tightened at start");
+    assert_eq!(mode(&key), 0o600, "an existing 0644 key file is tightened at start");
+    for f in merchant_crm::private_files::sqlite_files(&old) {
+        if f.exists() {
+            assert_eq!(mode(&f), 0o600, "{} must follow the database's mode", f.display());
+        }
+    }
+}
