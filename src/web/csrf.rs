@@ -1,7 +1,10 @@
 //! CSRF protection for every state-changing browser request. First the Fetch-Metadata
 //! check (a browser that says the request is cross-site is refused outright), then the
 //! per-session token, taken from the `X-CSRF-Token` header, the `csrf_token` form field
-//! (url-encoded bodies) or the `csrf_token` query parameter (multipart uploads).
+//! (url-encoded bodies) or, for multipart uploads only, the `csrf_token` query parameter (a
+//! token in a URL can leak through logs and history, so nothing else may use it). A refusal
+//! is answered as a response, not an error, so the security headers wrapped outside this
+//! middleware are on it too.
 //! Machine routes authenticated by API users (`/clickbank/`, `/api/`) carry no cookie and
 //! are exempt.
 
@@ -24,15 +27,18 @@ const EXEMPT_PATHS: &[&str] = &["/clickbank"];
 
 pub async fn protect(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let exempt =
         EXEMPT_PATHS.contains(&req.path()) || EXEMPT_PREFIXES.iter().any(|p| req.path().starts_with(p));
     if unsafe_method && !exempt {
-        check(&mut req).await?;
+        if let Err(refused) = check(&mut req).await {
+            let answer = actix_web::ResponseError::error_response(&refused);
+            return Ok(req.into_response(answer).map_into_right_body());
+        }
     }
-    next.call(req).await
+    next.call(req).await.map(|r| r.map_into_left_body())
 }
 
 async fn check(req: &mut ServiceRequest) -> Result<(), AppError> {
@@ -45,8 +51,9 @@ async fn check(req: &mut ServiceRequest) -> Result<(), AppError> {
         }
     }
     let expected = session::existing_csrf_token(&req.get_session());
-    let supplied = match header_or_query_token(req) {
+    let supplied = match header_token(req) {
         Some(t) => Some(t),
+        None if is_multipart(req) => query_token(req),
         None => body_token(req).await?,
     };
     match (expected, supplied) {
@@ -62,10 +69,26 @@ async fn check(req: &mut ServiceRequest) -> Result<(), AppError> {
     }
 }
 
-fn header_or_query_token(req: &ServiceRequest) -> Option<String> {
-    if let Some(t) = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()) {
-        return Some(t.to_string());
-    }
+fn header_token(req: &ServiceRequest) -> Option<String> {
+    req.headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn content_type_is(req: &ServiceRequest, prefix: &str) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(prefix))
+}
+
+fn is_multipart(req: &ServiceRequest) -> bool {
+    content_type_is(req, "multipart/form-data")
+}
+
+/// The token of a multipart upload, which browsers cannot read before sending the file.
+fn query_token(req: &ServiceRequest) -> Option<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "csrf_token")
         .map(|(_, v)| v.into_owned())
@@ -74,12 +97,7 @@ fn header_or_query_token(req: &ServiceRequest) -> Option<String> {
 /// Reads an url-encoded body (within the form limit), finds `csrf_token`, and puts the
 /// body back for the handler.
 async fn body_token(req: &mut ServiceRequest) -> Result<Option<String>, AppError> {
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !content_type_is(req, "application/x-www-form-urlencoded") {
         return Ok(None);
     }
     let mut payload = req.take_payload();
