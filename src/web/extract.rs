@@ -207,6 +207,26 @@ impl FromRequest for Admin {
     }
 }
 
+/// An account executive's form: the role is checked before the body is read, so merchant
+/// staff get 403 whatever they sent (their form is never parsed). As a handler argument:
+/// `AdminForm(admin, form): AdminForm<MyForm>`.
+pub struct AdminForm<T>(pub Admin, pub web::Form<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for AdminForm<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut body = payload.take();
+        Box::pin(async move {
+            let admin = Admin::from_request(&req, &mut Payload::None).await?;
+            let form = web::Form::<T>::from_request(&req, &mut body).await?;
+            Ok(AdminForm(admin, form))
+        })
+    }
+}
+
 impl Deref for Admin {
     type Target = Signed;
     fn deref(&self) -> &Signed {

@@ -72,7 +72,32 @@ pub fn redirect(to: &str) -> HttpResponse {
 pub fn form_config() -> web::FormConfig {
     web::FormConfig::default()
         .limit(csrf::FORM_LIMIT)
-        .error_handler(|err, _| AppError::Validation(format!("The form could not be read: {err}")).into())
+        .error_handler(|err, _| form_error(&err).into())
+}
+
+/// What a user is told about a form that could not be read: the field at fault in plain
+/// words, never serde's own wording.
+fn form_error(err: &actix_web::error::UrlencodedError) -> AppError {
+    use actix_web::error::UrlencodedError;
+    match err {
+        UrlencodedError::Overflow { limit, .. } => {
+            AppError::PayloadTooLarge(format!("The form is larger than {} KiB.", limit / 1024))
+        }
+        UrlencodedError::Parse(e) => {
+            let text = e.to_string();
+            let field = text
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split('`').next())
+                .map(|f| f.replace('_', " "));
+            AppError::Validation(match field {
+                Some(f) => format!("The form is missing its \"{f}\" field. Reload the page and send it again."),
+                None => "A field of the form has a value this page does not accept. \
+                         Check the form and send it again."
+                    .into(),
+            })
+        }
+        _ => AppError::Validation("The form could not be read. Reload the page and send it again.".into()),
+    }
 }
 
 pub fn query_config() -> web::QueryConfig {

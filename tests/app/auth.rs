@@ -198,6 +198,25 @@ async fn roles_are_checked_on_the_server() {
         )
         .await;
     assert_eq!(r.status(), 403);
+    // The role is checked before the form is read: an incomplete or malformed form from
+    // merchant staff is a 403 too, never a 400 that tells them about the form.
+    for (path, fields) in [
+        ("/admin/users", vec![("email", "x@example.com")]),
+        ("/admin/plugins", vec![]),
+        ("/crm/fulfillment-houses", vec![("name", "x")]),
+        ("/admin/users/1/password", vec![]),
+    ] {
+        let r = staff.post_form("/", path, &fields).await;
+        assert_eq!(r.status(), 403, "staff POST {path} with an incomplete form");
+    }
+    let users_page = staff.get_text("/").await;
+    assert!(!users_page.contains("x@example.com"));
+    // An account executive's incomplete form names the field in plain words.
+    let r = app.post_form("/admin/users", "/admin/users", &[("email", "y@example.com")]).await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(!body.contains('`') && !body.contains("missing field"), "no serde wording: {body}");
+    assert!(body.contains("The form is missing its"), "the missing field is named");
     let nav = staff.get_text("/").await;
     assert!(
         !nav.contains("href=\"/admin/users\""),

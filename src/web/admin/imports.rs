@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::db::models::{ImportTask, ImportTaskRun};
 use crate::domain::{imports, plugins};
 use crate::error::AppError;
-use crate::web::extract::Admin;
+use crate::web::extract::{Admin, AdminForm};
 use crate::web::page::PageCtx;
 use crate::web::{redirect, render};
 use crate::AppState;
@@ -111,9 +111,8 @@ pub struct InitialForm {
 /// Starts an initial order import for a plugin and shows its progress page.
 pub async fn start_initial(
     state: web::Data<AppState>,
-    a: Admin,
     id: web::Path<i64>,
-    form: web::Form<InitialForm>,
+    AdminForm(a, form): AdminForm<InitialForm>,
 ) -> Result<HttpResponse, AppError> {
     let plugin_id = id.into_inner();
     let parse = |s: &str, what: &str| -> Result<Option<i32>, AppError> {

@@ -13,7 +13,7 @@ use crate::domain::inbox::{self, InboxFilter};
 use crate::domain::plugins::{self, PluginInput};
 use crate::error::AppError;
 use crate::secrets::mask;
-use crate::web::extract::Admin;
+use crate::web::extract::{Admin, AdminForm};
 use crate::web::page::PageCtx;
 use crate::web::{redirect, render, render_status};
 use crate::AppState;
@@ -78,8 +78,7 @@ pub async fn list(state: web::Data<AppState>, a: Admin) -> Result<HttpResponse, 
 /// Activate: check the keys with ClickBank, then save. Nothing is saved when the check fails.
 pub async fn activate(
     state: web::Data<AppState>,
-    a: Admin,
-    form: web::Form<PluginForm>,
+    AdminForm(a, form): AdminForm<PluginForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let result = async {
@@ -212,9 +211,8 @@ pub async fn show(
 /// Edit: empty key fields keep the stored keys; changed API/dev keys are checked first.
 pub async fn update(
     state: web::Data<AppState>,
-    a: Admin,
     id: web::Path<i64>,
-    form: web::Form<PluginForm>,
+    AdminForm(a, form): AdminForm<PluginForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let form = form.into_inner();

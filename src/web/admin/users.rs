@@ -8,7 +8,7 @@ use crate::db::models::User;
 use crate::domain::passwords;
 use crate::domain::users::{self, Role};
 use crate::error::AppError;
-use crate::web::extract::Admin;
+use crate::web::extract::{Admin, AdminForm};
 use crate::web::page::PageCtx;
 use crate::web::{redirect, render};
 use crate::AppState;
@@ -46,8 +46,7 @@ where
 
 pub async fn create(
     state: web::Data<AppState>,
-    a: Admin,
-    form: web::Form<CreateForm>,
+    AdminForm(a, form): AdminForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let msg = format!("User {} created.", form.email.trim().to_lowercase());
@@ -71,9 +70,8 @@ pub struct RoleForm {
 
 pub async fn set_role(
     state: web::Data<AppState>,
-    a: Admin,
     id: web::Path<i64>,
-    form: web::Form<RoleForm>,
+    AdminForm(a, form): AdminForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
     act(&a, "Role changed.", async {
         let role = Role::parse(&form.role)?;
@@ -130,9 +128,8 @@ pub struct ResetForm {
 
 pub async fn reset_password(
     state: web::Data<AppState>,
-    a: Admin,
     id: web::Path<i64>,
-    form: web::Form<ResetForm>,
+    AdminForm(a, form): AdminForm<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
     act(
         &a,

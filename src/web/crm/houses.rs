@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::domain::fulfillment::houses::{self, House, HouseInput, HouseKind};
 use crate::error::AppError;
-use crate::web::extract::{Admin, Staff};
+use crate::web::extract::{Admin, AdminForm, Staff};
 use crate::web::page::PageCtx;
 use crate::web::{redirect, render_status};
 use crate::AppState;
@@ -96,8 +96,7 @@ pub async fn list(state: web::Data<AppState>, s: Staff) -> Result<HttpResponse, 
 
 pub async fn create(
     state: web::Data<AppState>,
-    s: Admin,
-    form: web::Form<HouseForm>,
+    AdminForm(s, form): AdminForm<HouseForm>,
 ) -> Result<HttpResponse, AppError> {
     let mut f = form.into_inner();
     let (actor, input, st) = (s.actor(), f.input(), state.clone());
@@ -163,9 +162,8 @@ pub async fn show(
 
 pub async fn update(
     state: web::Data<AppState>,
-    s: Admin,
     id: web::Path<i64>,
-    form: web::Form<HouseForm>,
+    AdminForm(s, form): AdminForm<HouseForm>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
     let mut f = form.into_inner();
