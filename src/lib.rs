@@ -40,6 +40,8 @@ pub struct AppState {
     pub ins_storing: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Wakes the import scheduler (a task was started or asked to run now).
     pub wake_jobs: std::sync::Arc<tokio::sync::Notify>,
+    /// Whether requests look proxied while the proxy is not trusted.
+    pub proxy_signs: web::proxy_signs::ProxySigns,
 }
 
 impl AppState {
@@ -151,6 +153,7 @@ impl Application {
             wake_inbox: Default::default(),
             ins_storing: Default::default(),
             wake_jobs: Default::default(),
+            proxy_signs: Default::default(),
         });
         // Computed once here, not on an async worker under the first wrong login.
         domain::passwords::dummy_hash();

@@ -21,6 +21,97 @@ fn window_start(now: NaiveDateTime) -> NaiveDateTime {
     now - Duration::minutes(WINDOW_MINUTES)
 }
 
+/// When `recent` (the latest failures in the window, newest first) block: until the
+/// [`MAX_FAILURES`]th most recent leaves the window.
+fn blocked_until(recent: &[NaiveDateTime], now: NaiveDateTime) -> Option<NaiveDateTime> {
+    (recent.len() as i64 >= MAX_FAILURES).then(|| {
+        let oldest = recent.last().copied().unwrap_or(now);
+        oldest + Duration::minutes(WINDOW_MINUTES)
+    })
+}
+
+/// What a sign-in lock is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockOn {
+    Account,
+    Address,
+}
+
+impl LockOn {
+    pub fn label(self) -> &'static str {
+        match self {
+            LockOn::Account => "Account",
+            LockOn::Address => "Network address",
+        }
+    }
+
+    /// The form value that names it (`account`, `address`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockOn::Account => "account",
+            LockOn::Address => "address",
+        }
+    }
+}
+
+/// An account or address that cannot sign in right now.
+#[derive(Debug, Clone)]
+pub struct Lock {
+    pub on: LockOn,
+    pub key: String,
+    pub failures: i64,
+    pub until: NaiveDateTime,
+}
+
+/// Every account and address blocked at `now`, the longest-locked first.
+pub fn locks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<Lock>, AppError> {
+    use diesel::dsl::count_star;
+    let since = window_start(now);
+    let mut out = Vec::new();
+    for on in [LockOn::Account, LockOn::Address] {
+        let recent = login_failures::table.filter(login_failures::at.gt(since));
+        let counted: Vec<(String, i64)> = match on {
+            LockOn::Account => recent
+                .group_by(login_failures::email)
+                .select((login_failures::email, count_star()))
+                .having(count_star().ge(MAX_FAILURES))
+                .load(conn)?,
+            LockOn::Address => recent
+                .group_by(login_failures::ip)
+                .select((login_failures::ip, count_star()))
+                .having(count_star().ge(MAX_FAILURES))
+                .load(conn)?,
+        };
+        for (key, failures) in counted {
+            let q = login_failures::table.filter(login_failures::at.gt(since)).into_boxed();
+            let q = match on {
+                LockOn::Account => q.filter(login_failures::email.eq(&key)),
+                LockOn::Address => q.filter(login_failures::ip.eq(&key)),
+            };
+            let times: Vec<NaiveDateTime> = q
+                .select(login_failures::at)
+                .order(login_failures::at.desc())
+                .limit(MAX_FAILURES)
+                .load(conn)?;
+            if let Some(until) = blocked_until(&times, now) {
+                out.push(Lock { on, key, failures, until });
+            }
+        }
+    }
+    out.sort_by(|a, b| b.until.cmp(&a.until));
+    Ok(out)
+}
+
+/// Lifts a lock: forgets the failures of the account or address. Returns how many.
+pub fn clear(conn: &mut DbConn, on: LockOn, key: &str) -> Result<usize, AppError> {
+    let q = login_failures::table;
+    Ok(match on {
+        LockOn::Account => diesel::delete(q.filter(login_failures::email.eq(key))).execute(conn)?,
+        LockOn::Address => diesel::delete(q.filter(login_failures::ip.eq(key))).execute(conn)?,
+    })
+}
+
 /// Err(TooManyRequests) when the account or the IP is blocked at `now`.
 pub fn check(conn: &mut DbConn, email: &str, ip: &str, now: NaiveDateTime) -> Result<(), AppError> {
     let since = window_start(now);
@@ -38,10 +129,7 @@ pub fn check(conn: &mut DbConn, email: &str, ip: &str, now: NaiveDateTime) -> Re
             .order(login_failures::at.desc())
             .limit(MAX_FAILURES)
             .load(conn)?;
-        if times.len() as i64 >= MAX_FAILURES {
-            // Blocked until the 5th most recent failure leaves the window.
-            let oldest = times.last().copied().unwrap_or(now);
-            let until = oldest + Duration::minutes(WINDOW_MINUTES);
+        if let Some(until) = blocked_until(&times, now) {
             let secs = (until - now).num_seconds().max(1) as u64;
             let minutes = secs.div_ceil(60);
             let what = if by_email {

@@ -72,6 +72,9 @@ impl Visitor {
             tz: st.config.time_zone,
             path: req.path().to_string(),
         };
+        if !st.config.trust_proxy {
+            st.proxy_signs.note(req.headers().contains_key("x-forwarded-for"));
+        }
         Ok(Visitor {
             ctx,
             session,

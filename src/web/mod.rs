@@ -16,6 +16,7 @@ pub mod extract;
 pub mod fulfillment;
 pub mod health;
 pub mod page;
+pub mod proxy_signs;
 pub mod session;
 pub mod session_store;
 

@@ -58,6 +58,7 @@ pub const NAV: &[NavItem] = &[
     item("Notifications", "/admin/notifications", true, true),
     item("Import tasks", "/admin/import-tasks", true, true),
     item("Users", "/admin/users", true, true),
+    item("Sign-in locks", "/admin/locks", true, true),
     item("Audit log", "/admin/audit", true, true),
 ];
 

@@ -32,6 +32,8 @@ const ROUTES: &[(&str, &str)] = &[
     (POST, "/admin/users/1/enable"),
     (POST, "/admin/users/1/password"),
     (GET, "/admin/audit"),
+    (GET, "/admin/locks"),
+    (POST, "/admin/locks/clear"),
     (POST, "/clickbank/"),
     (POST, "/clickbank"),
     (GET, "/admin/plugins"),

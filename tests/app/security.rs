@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use merchant_crm::db::schema::inbound_notifications;
 
 use crate::helpers::{fresh_database_url, TestApp};
+use crate::support::html::{has_data, has_id};
 
 pub const API_LOGIN: &str = "clickbank-ins";
 pub const API_PASSWORD: &str = "ins password 0123456789";
@@ -363,4 +364,63 @@ fn the_sqlite_files_and_keys_are_private_and_loose_ones_are_tightened() {
             assert_eq!(mode(&f), 0o600, "{} must follow the database's mode", f.display());
         }
     }
+}
+
+/// Admin → Sign-in locks lists the locked account and address with the time each lifts;
+/// merchant staff cannot lift one; an account executive lifts both (audited) and the person
+/// signs in again.
+#[actix_web::test]
+async fn an_account_executive_sees_and_lifts_sign_in_locks() {
+    use crate::helpers::ADMIN_EMAIL;
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    app.create_user("staff@example.com", "merchant", "staff password 123").await;
+    let staff = app.other_client();
+    for _ in 0..5 {
+        staff.login("staff@example.com", "wrong password").await;
+    }
+    assert_eq!(staff.login("staff@example.com", "staff password 123").await.status(), 429);
+
+    let page = app.get_text("/admin/locks").await;
+    for lock in ["account:staff@example.com", "address:127.0.0.1"] {
+        assert!(has_data(&page, "lock", lock), "{lock} is listed: {page}");
+    }
+    assert!(!has_id(&page, "proxy-warning"), "no proxy warning for direct requests");
+
+    // Staff are refused before their form is read.
+    let r = staff.post_raw("/admin/locks/clear", &[("on", "account"), ("key", "staff@example.com")]).await;
+    assert_eq!(r.status(), 403);
+
+    for (on, key) in [("account", "staff@example.com"), ("address", "127.0.0.1")] {
+        let r = app.post_form("/admin/locks", "/admin/locks/clear", &[("on", on), ("key", key)]).await;
+        assert_eq!(r.status(), 303, "lift {on} {key}");
+    }
+    let page = app.get_text("/admin/locks").await;
+    assert!(page.contains("can sign in again"), "the lift is confirmed");
+    assert!(has_id(&page, "no-locks"), "no lock is left: {page}");
+    let audit = app.get_text("/admin/audit?action=throttle.cleared").await;
+    assert_eq!(audit.matches("<code>throttle.cleared</code>").count(), 2, "both lifts are audited");
+    assert!(audit.contains(ADMIN_EMAIL));
+    assert_eq!(staff.login("staff@example.com", "staff password 123").await.status(), 303);
+}
+
+/// With MERCHANT_CRM_TRUST_PROXY=0 (the default) and every request carrying X-Forwarded-For,
+/// the locks page warns that all visitors share the proxy's address.
+#[actix_web::test]
+async fn requests_that_all_look_proxied_bring_a_warning() {
+    let mut app = TestApp::spawn().await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+    app.client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    app.setup_admin().await;
+    for _ in 0..20 {
+        assert_eq!(app.get("/").await.status(), 200);
+    }
+    let page = app.get_text("/admin/locks").await;
+    assert!(has_id(&page, "proxy-warning"), "the proxy warning is shown");
 }

@@ -3,6 +3,7 @@
 pub mod api_users;
 pub mod audit;
 pub mod imports;
+pub mod locks;
 pub mod notifications;
 pub mod plugins;
 pub mod users;
@@ -18,6 +19,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/users/{id}/enable", web::post().to(users::enable))
         .route("/users/{id}/password", web::post().to(users::reset_password))
         .route("/audit", web::get().to(audit::list))
+        .route("/locks", web::get().to(locks::list))
+        .route("/locks/clear", web::post().to(locks::clear))
         .route("/plugins", web::get().to(plugins::list))
         .route("/plugins", web::post().to(plugins::activate))
         .route("/plugins/{id}", web::get().to(plugins::show))
