@@ -487,6 +487,28 @@ fn check(
     }
 }
 
+/// A file read line by line but not yet compared with the database. Parsing needs no
+/// connection, so the upload is parsed before it takes the SQLite writer turn (an INS store
+/// never waits behind a big file's parse).
+pub struct ParsedFile {
+    kind: FileKind,
+    rows: Vec<Row>,
+    skipped: usize,
+    /// Lines that could not be read (reported with the check's findings, all in order).
+    errors: Vec<LineError>,
+}
+
+/// Reads a CSV file: `Err` when it cannot be a tracking or returns file at all.
+pub fn parse_file(bytes: &[u8]) -> Result<ParsedFile, Rejected> {
+    let (kind, rows, skipped, errors) = parse(bytes)?;
+    Ok(ParsedFile {
+        kind,
+        rows,
+        skipped,
+        errors,
+    })
+}
+
 /// Checks and applies a CSV file: `Ok(Ok(report))` when applied, `Ok(Err(rejected))` when
 /// any line is bad (nothing applied).
 pub fn import(
@@ -494,10 +516,24 @@ pub fn import(
     actor: &Actor,
     bytes: &[u8],
 ) -> Result<Result<ImportReport, Rejected>, AppError> {
-    let (kind, rows, skipped, mut errors) = match parse(bytes) {
-        Ok(p) => p,
-        Err(r) => return Ok(Err(r)),
-    };
+    match parse_file(bytes) {
+        Ok(file) => apply(conn, actor, file),
+        Err(r) => Ok(Err(r)),
+    }
+}
+
+/// Checks a parsed file against the database and applies it, all or nothing.
+pub fn apply(
+    conn: &mut DbConn,
+    actor: &Actor,
+    file: ParsedFile,
+) -> Result<Result<ImportReport, Rejected>, AppError> {
+    let ParsedFile {
+        kind,
+        rows,
+        skipped,
+        mut errors,
+    } = file;
     if rows.is_empty() && errors.is_empty() {
         return Ok(Err(Rejected {
             errors: vec![LineError {

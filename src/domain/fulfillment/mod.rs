@@ -14,6 +14,7 @@ pub mod csv_import;
 pub mod export;
 pub mod houses;
 pub mod list;
+pub mod rejected_lines;
 pub mod updates;
 
 use hmac::{Hmac, Mac};

@@ -15,7 +15,7 @@ use crate::domain::fulfillment::csv_import::{
     self, ImportReport, LineError, RETURNS_HEADER, TRACKING_HEADER,
 };
 use crate::domain::fulfillment::list::{self, Choices, Filter, ItemPage, ItemRow};
-use crate::domain::fulfillment::{Status, MAX_CSV_BYTES};
+use crate::domain::fulfillment::{rejected_lines, Status, MAX_CSV_BYTES};
 use crate::error::AppError;
 use crate::web::extract::Staff;
 use crate::web::page::PageCtx;
@@ -283,8 +283,58 @@ pub async fn export_csv(
 #[template(path = "fulfillment/import_result.html")]
 struct ImportResultPage {
     ctx: PageCtx,
+    /// The first [`rejected_lines::SHOWN`] bad lines.
     errors: Vec<LineError>,
+    /// Every bad line, and how many the page leaves out.
+    total: usize,
+    more: usize,
+    /// The whole list as CSV, when the page leaves some out.
+    download: Option<String>,
     file_name: String,
+}
+
+impl ImportResultPage {
+    fn new(ctx: PageCtx, data_dir: &std::path::Path, mut errors: Vec<LineError>, file_name: String) -> Self {
+        let total = errors.len();
+        let more = total.saturating_sub(rejected_lines::SHOWN);
+        let download = if more > 0 {
+            match rejected_lines::save(data_dir, &errors) {
+                Ok(token) => Some(format!("/fulfillment/import/rejected/{token}")),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not keep the full list of bad lines");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        errors.truncate(rejected_lines::SHOWN);
+        ImportResultPage {
+            ctx,
+            errors,
+            total,
+            more,
+            download,
+            file_name,
+        }
+    }
+}
+
+/// The full list of a refused upload's bad lines, as CSV.
+pub async fn rejected_csv(
+    state: web::Data<AppState>,
+    _s: Staff,
+    token: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let path = rejected_lines::find(&state.config.data_dir, &token).ok_or(AppError::NotFound)?;
+    let body = web::block(move || std::fs::read(path))
+        .await
+        .map_err(|e| AppError::Internal(format!("reading a list of bad lines: {e}")))?
+        .map_err(|e| AppError::Internal(format!("reading a list of bad lines: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"bad-lines.csv\""))
+        .body(body))
 }
 
 /// Reads the uploaded file (the first file field), at most [`MAX_CSV_BYTES`].
@@ -326,10 +376,15 @@ async fn read_upload(mut mp: Multipart) -> Result<(String, Vec<u8>), AppError> {
 pub async fn import(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Result<HttpResponse, AppError> {
     let (file_name, data) = read_upload(mp).await?;
     let actor = s.actor();
-    let outcome = state
-        .db
-        .run(move |c| csv_import::import(c, &actor, &data))
-        .await?;
+    // Parsed off the async workers and before the SQLite writer turn; only the check against
+    // the database and the writes take the turn.
+    let parsed = web::block(move || csv_import::parse_file(&data))
+        .await
+        .map_err(|e| AppError::Internal(format!("parsing an upload: {e}")))?;
+    let outcome = match parsed {
+        Ok(file) => state.db.run(move |c| csv_import::apply(c, &actor, file)).await?,
+        Err(rejected) => Err(rejected),
+    };
     match outcome {
         Ok(r) if r.to_cancel.is_empty() => {
             s.flash("ok", report_text(&r));
@@ -379,11 +434,7 @@ pub async fn import(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Resu
             })
         }
         Err(rejected) => render_status(
-            &ImportResultPage {
-                ctx: s.0.ctx,
-                errors: rejected.errors,
-                file_name,
-            },
+            &ImportResultPage::new(s.0.ctx, &state.config.data_dir, rejected.errors, file_name),
             StatusCode::BAD_REQUEST,
         ),
     }

@@ -17,6 +17,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/batch", web::post().to(items::batch))
         .route("/export.csv", web::get().to(items::export_csv))
         .route("/import", web::post().to(items::import))
+        .route("/import/rejected/{token}", web::get().to(items::rejected_csv))
         .route("/{id}/ship-notice", web::post().to(items::ship_notice))
         .route("/runs", web::get().to(runs::list))
         .route("/runs/now", web::post().to(runs::export_now))
