@@ -60,7 +60,16 @@ async fn import(app: &TestApp, plugin_id: i64) -> String {
             .await
             .unwrap();
         if p["state"] == "done" || p["state"] == "failed" {
-            return app.get_text(&task).await;
+            // The run's outcome is recorded just after the task's state (its own
+            // transaction): wait for it rather than read the page in between.
+            for _ in 0..100 {
+                let page = app.get_text(&task).await;
+                if page.contains("products: ") || p["state"] == "failed" {
+                    return page;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("product import {task} finished without recording its run's outcome");
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
