@@ -84,7 +84,9 @@ pub fn locks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<Lock>, AppErro
                 .load(conn)?,
         };
         for (key, failures) in counted {
-            let q = login_failures::table.filter(login_failures::at.gt(since)).into_boxed();
+            let q = login_failures::table
+                .filter(login_failures::at.gt(since))
+                .into_boxed();
             let q = match on {
                 LockOn::Account => q.filter(login_failures::email.eq(&key)),
                 LockOn::Address => q.filter(login_failures::ip.eq(&key)),
@@ -95,7 +97,12 @@ pub fn locks(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<Lock>, AppErro
                 .limit(MAX_FAILURES)
                 .load(conn)?;
             if let Some(until) = blocked_until(&times, now) {
-                out.push(Lock { on, key, failures, until });
+                out.push(Lock {
+                    on,
+                    key,
+                    failures,
+                    until,
+                });
             }
         }
     }

@@ -91,7 +91,9 @@ fn form_error(err: &actix_web::error::UrlencodedError) -> AppError {
                 .and_then(|rest| rest.split('`').next())
                 .map(|f| f.replace('_', " "));
             AppError::Validation(match field {
-                Some(f) => format!("The form is missing its \"{f}\" field. Reload the page and send it again."),
+                Some(f) => {
+                    format!("The form is missing its \"{f}\" field. Reload the page and send it again.")
+                }
                 None => "A field of the form has a value this page does not accept. \
                          Check the form and send it again."
                     .into(),

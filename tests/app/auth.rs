@@ -148,10 +148,20 @@ async fn disabled_users_cannot_sign_in_and_lose_their_session() {
     let wrong_status = wrong.status();
     let wrong_body = wrong.text().await.unwrap();
     let r = staff.login("staff@example.com", "staff password 123").await;
-    assert_eq!(r.status(), wrong_status, "disabled login must answer like a wrong password");
+    assert_eq!(
+        r.status(),
+        wrong_status,
+        "disabled login must answer like a wrong password"
+    );
     let body = r.text().await.unwrap();
-    assert!(body.contains("Wrong email or password."), "disabled login shows the wrong-password message");
-    assert!(!body.contains("disabled"), "disabled login must not say the account is disabled");
+    assert!(
+        body.contains("Wrong email or password."),
+        "disabled login shows the wrong-password message"
+    );
+    assert!(
+        !body.contains("disabled"),
+        "disabled login must not say the account is disabled"
+    );
     assert!(wrong_body.contains("Wrong email or password."));
 
     let r = app
@@ -212,11 +222,19 @@ async fn roles_are_checked_on_the_server() {
     let users_page = staff.get_text("/").await;
     assert!(!users_page.contains("x@example.com"));
     // An account executive's incomplete form names the field in plain words.
-    let r = app.post_form("/admin/users", "/admin/users", &[("email", "y@example.com")]).await;
+    let r = app
+        .post_form("/admin/users", "/admin/users", &[("email", "y@example.com")])
+        .await;
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
-    assert!(!body.contains('`') && !body.contains("missing field"), "no serde wording: {body}");
-    assert!(body.contains("The form is missing its"), "the missing field is named");
+    assert!(
+        !body.contains('`') && !body.contains("missing field"),
+        "no serde wording: {body}"
+    );
+    assert!(
+        body.contains("The form is missing its"),
+        "the missing field is named"
+    );
     let nav = staff.get_text("/").await;
     assert!(
         !nav.contains("href=\"/admin/users\""),

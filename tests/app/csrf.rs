@@ -92,12 +92,23 @@ async fn csrf_refusals_and_oversized_forms_carry_the_security_headers() {
     let big = "x".repeat(300 * 1024);
     let refused = app.post_raw("/logout", &[]).await;
     let too_large = app
-        .post_raw("/logout", &[("csrf_token", token.as_str()), ("filler", big.as_str())])
+        .post_raw(
+            "/logout",
+            &[("csrf_token", token.as_str()), ("filler", big.as_str())],
+        )
         .await;
-    for (what, r, status) in [("missing token", refused, 403), ("oversized form", too_large, 413)] {
+    for (what, r, status) in [
+        ("missing token", refused, 403),
+        ("oversized form", too_large, 413),
+    ] {
         assert_eq!(r.status(), status, "{what}");
         let h = r.headers();
-        for name in ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"] {
+        for name in [
+            "content-security-policy",
+            "x-frame-options",
+            "x-content-type-options",
+            "referrer-policy",
+        ] {
             assert!(h.contains_key(name), "{what}: the {status} answer lacks {name}");
         }
     }
@@ -123,5 +134,8 @@ async fn a_token_in_the_query_string_of_a_url_encoded_form_is_refused() {
         .unwrap();
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("security token is missing"));
-    assert!(!app.get_text("/admin/users").await.contains("q@example.com"), "nothing was created");
+    assert!(
+        !app.get_text("/admin/users").await.contains("q@example.com"),
+        "nothing was created"
+    );
 }

@@ -14,10 +14,10 @@ mod imports;
 mod ins;
 mod products;
 mod routes;
-mod support;
 mod security;
 mod sessions;
 mod stored_rows;
+mod support;
 mod users;
 
 use support::app as helpers;

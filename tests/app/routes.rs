@@ -88,7 +88,10 @@ const ROUTES: &[(&str, &str)] = &[
     (POST, "/fulfillment/batch"),
     (GET, "/fulfillment/export.csv"),
     (POST, "/fulfillment/import"),
-    (GET, "/fulfillment/import/rejected/0123456789abcdef0123456789abcdef"),
+    (
+        GET,
+        "/fulfillment/import/rejected/0123456789abcdef0123456789abcdef",
+    ),
     (POST, "/fulfillment/1/ship-notice"),
     (GET, "/fulfillment/runs"),
     (POST, "/fulfillment/runs/now"),

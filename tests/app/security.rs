@@ -357,8 +357,16 @@ fn the_sqlite_files_and_keys_are_private_and_loose_ones_are_tightened() {
     let db = Database::connect(old.to_str().unwrap(), 2).unwrap();
     db.migrate().unwrap();
     merchant_crm::config::load_or_create_key(dir.path(), "secret.key", 32).unwrap();
-    assert_eq!(mode(&old), 0o600, "an existing 0644 database is tightened at start");
-    assert_eq!(mode(&key), 0o600, "an existing 0644 key file is tightened at start");
+    assert_eq!(
+        mode(&old),
+        0o600,
+        "an existing 0644 database is tightened at start"
+    );
+    assert_eq!(
+        mode(&key),
+        0o600,
+        "an existing 0644 key file is tightened at start"
+    );
     for f in merchant_crm::private_files::sqlite_files(&old) {
         if f.exists() {
             assert_eq!(mode(&f), 0o600, "{} must follow the database's mode", f.display());
@@ -374,34 +382,61 @@ async fn an_account_executive_sees_and_lifts_sign_in_locks() {
     use crate::helpers::ADMIN_EMAIL;
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    app.create_user("staff@example.com", "merchant", "staff password 123").await;
+    app.create_user("staff@example.com", "merchant", "staff password 123")
+        .await;
     let staff = app.other_client();
     for _ in 0..5 {
         staff.login("staff@example.com", "wrong password").await;
     }
-    assert_eq!(staff.login("staff@example.com", "staff password 123").await.status(), 429);
+    assert_eq!(
+        staff
+            .login("staff@example.com", "staff password 123")
+            .await
+            .status(),
+        429
+    );
 
     let page = app.get_text("/admin/locks").await;
     for lock in ["account:staff@example.com", "address:127.0.0.1"] {
         assert!(has_data(&page, "lock", lock), "{lock} is listed: {page}");
     }
-    assert!(!has_id(&page, "proxy-warning"), "no proxy warning for direct requests");
+    assert!(
+        !has_id(&page, "proxy-warning"),
+        "no proxy warning for direct requests"
+    );
 
     // Staff are refused before their form is read.
-    let r = staff.post_raw("/admin/locks/clear", &[("on", "account"), ("key", "staff@example.com")]).await;
+    let r = staff
+        .post_raw(
+            "/admin/locks/clear",
+            &[("on", "account"), ("key", "staff@example.com")],
+        )
+        .await;
     assert_eq!(r.status(), 403);
 
     for (on, key) in [("account", "staff@example.com"), ("address", "127.0.0.1")] {
-        let r = app.post_form("/admin/locks", "/admin/locks/clear", &[("on", on), ("key", key)]).await;
+        let r = app
+            .post_form("/admin/locks", "/admin/locks/clear", &[("on", on), ("key", key)])
+            .await;
         assert_eq!(r.status(), 303, "lift {on} {key}");
     }
     let page = app.get_text("/admin/locks").await;
     assert!(page.contains("can sign in again"), "the lift is confirmed");
     assert!(has_id(&page, "no-locks"), "no lock is left: {page}");
     let audit = app.get_text("/admin/audit?action=throttle.cleared").await;
-    assert_eq!(audit.matches("<code>throttle.cleared</code>").count(), 2, "both lifts are audited");
+    assert_eq!(
+        audit.matches("<code>throttle.cleared</code>").count(),
+        2,
+        "both lifts are audited"
+    );
     assert!(audit.contains(ADMIN_EMAIL));
-    assert_eq!(staff.login("staff@example.com", "staff password 123").await.status(), 303);
+    assert_eq!(
+        staff
+            .login("staff@example.com", "staff password 123")
+            .await
+            .status(),
+        303
+    );
 }
 
 /// With MERCHANT_CRM_TRUST_PROXY=0 (the default) and every request carrying X-Forwarded-For,

@@ -53,13 +53,18 @@ pub fn save(data_dir: &Path, errors: &[LineError]) -> Result<String, AppError> {
 
 /// The file a token names, when the token is one [`save`] makes and the list still exists.
 pub fn find(data_dir: &Path, token: &str) -> Option<PathBuf> {
-    let well_formed = token.len() == 32 && token.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let well_formed = token.len() == 32
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     let path = folder(data_dir).join(format!("{token}.csv"));
     (well_formed && path.is_file()).then_some(path)
 }
 
 fn sweep(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let now = SystemTime::now();
     for entry in entries.flatten() {
         let old = entry
@@ -82,8 +87,14 @@ mod tests {
     fn a_saved_list_is_found_by_its_token_only() {
         let dir = tempfile::tempdir().unwrap();
         let errors = vec![
-            LineError { line: 2, message: "unknown order \"X, Y\"".into() },
-            LineError { line: 9, message: "bad".into() },
+            LineError {
+                line: 2,
+                message: "unknown order \"X, Y\"".into(),
+            },
+            LineError {
+                line: 9,
+                message: "bad".into(),
+            },
         ];
         let token = save(dir.path(), &errors).unwrap();
         let path = find(dir.path(), &token).expect("found");

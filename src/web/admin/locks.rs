@@ -57,14 +57,23 @@ pub async fn clear(
         .run(move |c| {
             c.transaction(|c| {
                 let n = throttle::clear(c, on, &k)?;
-                audit::record(c, &actor, "throttle.cleared", &k, json!({ "on": on.as_str(), "failures": n }))?;
+                audit::record(
+                    c,
+                    &actor,
+                    "throttle.cleared",
+                    &k,
+                    json!({ "on": on.as_str(), "failures": n }),
+                )?;
                 Ok::<_, AppError>(n)
             })
         })
         .await?;
     a.flash(
         "ok",
-        format!("{} {key} can sign in again ({cleared} failed attempts forgotten).", on.label()),
+        format!(
+            "{} {key} can sign in again ({cleared} failed attempts forgotten).",
+            on.label()
+        ),
     );
     Ok(redirect(PAGE))
 }

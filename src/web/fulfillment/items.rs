@@ -333,7 +333,10 @@ pub async fn rejected_csv(
         .map_err(|e| AppError::Internal(format!("reading a list of bad lines: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"bad-lines.csv\""))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"bad-lines.csv\"",
+        ))
         .body(body))
 }
 

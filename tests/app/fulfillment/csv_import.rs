@@ -477,17 +477,26 @@ async fn a_file_of_many_bad_lines_lists_200_and_offers_the_rest_as_csv() {
     let r = upload(&fx.app, "many.csv", file.as_bytes()).await;
     assert_eq!(r.status(), 400);
     let page = r.text().await.unwrap();
-    assert_eq!(page.matches("<tr><td>").count(), 200, "the page lists 200 bad lines");
+    assert_eq!(
+        page.matches("<tr><td>").count(),
+        200,
+        "the page lists 200 bad lines"
+    );
     assert!(has_data(&page, "more", "50"), "and says 50 more");
     assert!(page.contains("250 lines are wrong"));
-    let at = page.find("/fulfillment/import/rejected/").expect("a download link");
+    let at = page
+        .find("/fulfillment/import/rejected/")
+        .expect("a download link");
     let link = &page[at..at + "/fulfillment/import/rejected/".len() + 32];
     assert!(has_id(&page, "download-errors"));
     let csv = fx.app.get_text(link).await;
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 251, "header and every bad line");
     assert_eq!(lines[0], "line,problem");
-    assert!(lines[1].starts_with("2,") && lines[250].starts_with("251,"), "in line order");
+    assert!(
+        lines[1].starts_with("2,") && lines[250].starts_with("251,"),
+        "in line order"
+    );
     let anonymous = fx.app.other_client();
     assert_eq!(anonymous.get(link).await.status(), 303, "signed-in users only");
     let unknown = "/fulfillment/import/rejected/0123456789abcdef0123456789abcdef";

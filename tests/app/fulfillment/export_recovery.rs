@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 use merchant_crm::db::schema::fulfillments;
-use merchant_crm::domain::orders::OrderEvent;
 use merchant_crm::domain::fulfillment::export::{self};
+use merchant_crm::domain::orders::OrderEvent;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use merchant_crm::clickbank::SandboxHandle;
 use merchant_crm::db::models::Plugin;
 use merchant_crm::db::schema::{fulfillments, orders, products};
-use merchant_crm::domain::orders::{self as events, OrderEvent};
 use merchant_crm::domain::fulfillment::export::{self, ExportContext};
+use merchant_crm::domain::orders::{self as events, OrderEvent};
 use merchant_crm::secrets::SecretBox;
 
 use super::app::TestApp;

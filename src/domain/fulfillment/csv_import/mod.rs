@@ -23,6 +23,13 @@ use crate::db::DbConn;
 use crate::domain::{audit, Actor};
 use crate::error::AppError;
 
+mod parse;
+
+#[cfg(test)]
+use parse::parse;
+use parse::Row;
+pub use parse::{parse_file, ParsedFile};
+
 /// Which file it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
@@ -67,19 +74,6 @@ pub struct Rejected {
 pub const TRACKING_HEADER: &str = "orderId,clientFulfillmentId,trackingNumber,carrier,method";
 pub const RETURNS_HEADER: &str = "orderId,status[,rmaNumber]";
 
-/// One parsed row (tracking or returns).
-#[derive(Debug, Clone)]
-struct Row {
-    line: u64,
-    receipt: String,
-    item: Option<i64>,
-    tracking: String,
-    carrier: String,
-    method: String,
-    status: Option<Status>,
-    rma: String,
-}
-
 /// An item as the checks see it.
 #[derive(Debug, Clone)]
 struct Item {
@@ -100,178 +94,6 @@ struct Change {
     method: Option<String>,
     ship_date: Option<NaiveDate>,
     rma: Option<String>,
-}
-
-fn key(h: &str) -> String {
-    h.chars()
-        .filter(|c| c.is_alphanumeric())
-        .collect::<String>()
-        .to_lowercase()
-}
-
-/// Drops spaces and tabs between a delimiter (or line start) and an opening quote, and
-/// between a closing quote and the next delimiter (or line end), so ` "Ground, 2 days" ` is
-/// read as one quoted field; the CSV reader only knows quotes at the very start of a field.
-fn tidy_quotes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !bytes.contains(&b'"') {
-        return std::borrow::Cow::Borrowed(bytes);
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut in_quotes = false;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if !in_quotes && (b == b' ' || b == b'\t') {
-            let mut j = i;
-            while j < bytes.len() && (bytes[j] == b' ' || bytes[j] == b'\t') {
-                j += 1;
-            }
-            let prev = out.last().copied();
-            let next = bytes.get(j).copied();
-            let at_field_start = matches!(prev, None | Some(b',') | Some(b'\n') | Some(b'\r'));
-            let after_closing_quote = prev == Some(b'"');
-            let skip = (at_field_start && next == Some(b'"'))
-                || (after_closing_quote && matches!(next, None | Some(b',') | Some(b'\n') | Some(b'\r')));
-            if !skip {
-                out.extend_from_slice(&bytes[i..j]);
-            }
-            i = j;
-            continue;
-        }
-        if b == b'"' {
-            in_quotes = !in_quotes;
-        }
-        out.push(b);
-        i += 1;
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// Reads the file. Errors here are about its shape (header, CSV syntax).
-fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Rejected> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let bytes = tidy_quotes(bytes);
-    let bytes: &[u8] = &bytes;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let bad_header = || Rejected {
-        errors: vec![LineError {
-            line: 1,
-            message: format!(
-                "The first line must be a header: {TRACKING_HEADER} for a tracking file, or \
-                 {RETURNS_HEADER} for a returns file."
-            ),
-        }],
-    };
-    let headers = match rdr.headers() {
-        Ok(h) => h.iter().map(key).collect::<Vec<_>>(),
-        Err(_) => return Err(bad_header()),
-    };
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let order_col = col("orderid").ok_or_else(bad_header)?;
-    let kind = if col("trackingnumber").is_some() {
-        FileKind::Tracking
-    } else if col("status").is_some() {
-        FileKind::Returns
-    } else {
-        return Err(bad_header());
-    };
-    if kind == FileKind::Tracking
-        && ["clientfulfillmentid", "carrier", "method"]
-            .iter()
-            .any(|c| col(c).is_none())
-    {
-        return Err(bad_header());
-    }
-    let (item_col, tracking_col, carrier_col, method_col, status_col, rma_col) = (
-        col("clientfulfillmentid"),
-        col("trackingnumber"),
-        col("carrier"),
-        col("method"),
-        col("status"),
-        col("rmanumber"),
-    );
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    let mut skipped = 0;
-    for rec in rdr.records() {
-        let rec = match rec {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(LineError {
-                    line,
-                    message: format!("not readable as CSV: {e}"),
-                });
-                continue;
-            }
-        };
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        if rec.iter().all(|f| f.is_empty()) {
-            continue;
-        }
-        let get = |c: Option<usize>| c.and_then(|i| rec.get(i)).unwrap_or("").to_string();
-        let receipt = get(Some(order_col));
-        if receipt.is_empty() {
-            errors.push(LineError {
-                line,
-                message: "orderId (the ClickBank receipt) is empty".into(),
-            });
-            continue;
-        }
-        let item_text = get(item_col);
-        let item = if item_text.is_empty() {
-            None
-        } else {
-            match item_text.parse::<i64>() {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    errors.push(LineError {
-                        line,
-                        message: format!("clientFulfillmentId {item_text:?} is not a number"),
-                    });
-                    continue;
-                }
-            }
-        };
-        let mut row = Row {
-            line,
-            receipt,
-            item,
-            tracking: get(tracking_col),
-            carrier: get(carrier_col),
-            method: get(method_col),
-            status: None,
-            rma: get(rma_col),
-        };
-        match kind {
-            FileKind::Tracking => {
-                if row.tracking.is_empty() {
-                    skipped += 1;
-                    continue;
-                }
-                row.status = Some(Status::Shipped);
-            }
-            FileKind::Returns => {
-                let s = get(status_col);
-                match Status::parse(&s) {
-                    Ok(st @ (Status::Returned | Status::Cancelled)) => row.status = Some(st),
-                    _ => {
-                        errors.push(LineError {
-                            line,
-                            message: format!("bad status {s:?}: a returns file takes RETURNED or CANCELLED"),
-                        });
-                        continue;
-                    }
-                }
-            }
-        }
-        rows.push(row);
-    }
-    Ok((kind, rows, skipped, errors))
 }
 
 /// (receipt, order id, item id, order item id, status, ship date); the item columns are
@@ -485,28 +307,6 @@ fn check(
         errors.sort_by_key(|e| e.line);
         Err(Rejected { errors })
     }
-}
-
-/// A file read line by line but not yet compared with the database. Parsing needs no
-/// connection, so the upload is parsed before it takes the SQLite writer turn (an INS store
-/// never waits behind a big file's parse).
-pub struct ParsedFile {
-    kind: FileKind,
-    rows: Vec<Row>,
-    skipped: usize,
-    /// Lines that could not be read (reported with the check's findings, all in order).
-    errors: Vec<LineError>,
-}
-
-/// Reads a CSV file: `Err` when it cannot be a tracking or returns file at all.
-pub fn parse_file(bytes: &[u8]) -> Result<ParsedFile, Rejected> {
-    let (kind, rows, skipped, errors) = parse(bytes)?;
-    Ok(ParsedFile {
-        kind,
-        rows,
-        skipped,
-        errors,
-    })
 }
 
 /// Checks and applies a CSV file: `Ok(Ok(report))` when applied, `Ok(Err(rejected))` when
