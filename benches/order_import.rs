@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use merchant_crm::clickbank::{ClickBankApi, ClickBankClient, ClientConfig, OrdersQuery};
 use merchant_crm::config::{Config, Overrides};
 use merchant_crm::db::Database;
-use merchant_crm::domain::imports::{self, clickbank_today, ImportContext};
+use merchant_crm::domain::sync::imports::{self, clickbank_today, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
 const API_KEY: &str = "API-BENCH-0001";

@@ -34,7 +34,7 @@ pub struct Config {
     pub clickbank_api_base: String,
     /// The folder under which CSV drop houses' folders must lie.
     pub export_root: PathBuf,
-    pub ip_ranges: crate::domain::ip_allow::IpRanges,
+    pub ip_ranges: crate::domain::accounts::ip_allow::IpRanges,
     /// Seconds a session may be idle, and may live at all (enforced on the server).
     pub session_idle_secs: u64,
     pub session_absolute_secs: u64,
@@ -139,8 +139,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
 
 impl Config {
     /// The server-side session timeouts.
-    pub fn session_timeouts(&self) -> crate::domain::sessions::Timeouts {
-        crate::domain::sessions::Timeouts {
+    pub fn session_timeouts(&self) -> crate::domain::accounts::sessions::Timeouts {
+        crate::domain::accounts::sessions::Timeouts {
             idle: chrono::Duration::seconds(self.session_idle_secs as i64),
             absolute: chrono::Duration::seconds(self.session_absolute_secs as i64),
         }
@@ -269,7 +269,7 @@ impl Config {
         };
         let session_idle_secs = number("MERCHANT_CRM_SESSION_IDLE_SECS", 7200, 86400 * 30)?;
         let session_absolute_secs = number("MERCHANT_CRM_SESSION_ABSOLUTE_SECS", 43200, 86400 * 90)?;
-        let ip_ranges = crate::domain::ip_allow::IpRanges::load(get)?;
+        let ip_ranges = crate::domain::accounts::ip_allow::IpRanges::load(get)?;
         Ok(Config {
             session_idle_secs,
             session_absolute_secs,

@@ -10,8 +10,8 @@ use rand::Rng;
 use crate::clickbank::{Sandbox, SandboxConfig};
 use crate::config::Config;
 use crate::db::Database;
-use crate::domain::api_users::{self, ApiUserInput, Permission};
-use crate::domain::{imports, passwords, plugins, users, Actor};
+use crate::domain::accounts::api_users::{self, ApiUserInput, Permission};
+use crate::domain::{sync::imports, accounts::passwords, plugins, accounts::users, Actor};
 use crate::error::AppError;
 use crate::Application;
 

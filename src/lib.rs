@@ -33,7 +33,7 @@ pub struct AppState {
     pub db: Database,
     pub config: Config,
     pub secrets: secrets::SecretBox,
-    pub api_auth: domain::api_users::ApiAuthenticator,
+    pub api_auth: domain::accounts::api_users::ApiAuthenticator,
     /// Wakes the INS worker when a notification is stored.
     pub wake_inbox: std::sync::Arc<tokio::sync::Notify>,
     /// INS requests storing a body at this moment (the worker lets them go first).
@@ -56,8 +56,8 @@ impl AppState {
     }
 
     /// What the import jobs need.
-    pub fn import_context(&self) -> domain::imports::ImportContext {
-        domain::imports::ImportContext {
+    pub fn import_context(&self) -> domain::sync::imports::ImportContext {
+        domain::sync::imports::ImportContext {
             db: self.db.clone(),
             secrets: self.secrets.clone(),
             api_base: self.config.clickbank_api_base.clone(),
@@ -156,7 +156,7 @@ impl Application {
             proxy_signs: Default::default(),
         });
         // Computed once here, not on an async worker under the first wrong login.
-        domain::passwords::dummy_hash();
+        domain::accounts::passwords::dummy_hash();
         // The public API routes refuse callers outside every allowlist from the first request on.
         // A database down at start leaves it empty (every caller refused) until the next refresh.
         if let Err(e) = state

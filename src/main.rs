@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 
 use merchant_crm::config::{Config, Overrides};
 use merchant_crm::db::Database;
-use merchant_crm::domain::users::{self, Role};
-use merchant_crm::domain::{passwords, Actor};
+use merchant_crm::domain::accounts::users::{self, Role};
+use merchant_crm::domain::{accounts::passwords, Actor};
 use merchant_crm::error::AppError;
 use merchant_crm::Application;
 
@@ -395,7 +395,7 @@ fn plugin_command(config: &Config, db: &Database, cmd: PluginCommand) -> Result<
 
 fn api_user_command(db: &Database, cmd: ApiUserCommand) -> Result<(), AppError> {
     use diesel::Connection;
-    use merchant_crm::domain::api_users;
+    use merchant_crm::domain::accounts::api_users;
     let mut conn = db.conn()?;
     match cmd {
         ApiUserCommand::Create {

@@ -1,27 +1,18 @@
 //! Business rules with no HTTP in them. Functions take a connection and run on a
 //! blocking thread (the web layer calls them through `Database::run`).
 
-pub mod api_guard;
-pub mod api_users;
+pub mod accounts;
 pub mod audit;
-pub mod auth;
 pub mod campaigns;
 pub mod customer_actions;
 pub mod customer_service;
 pub mod customers;
 pub mod fulfillment;
-pub mod imports;
-pub mod inbox;
-pub mod ip_allow;
 pub mod orders;
-pub mod password_gate;
-pub mod passwords;
 pub mod plugins;
 pub mod products;
 pub mod service_requests;
-pub mod sessions;
-pub mod throttle;
-pub mod users;
+pub mod sync;
 
 use chrono::NaiveDateTime;
 use diesel::{Connection, QueryResult};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use crate::db::Database;
-use crate::domain::inbox;
+use crate::domain::sync::inbox;
 use crate::secrets::SecretBox;
 
 /// Notifications per batch: large enough to share a commit, small enough that other writers

@@ -9,7 +9,7 @@ use rand::Rng;
 use tokio::sync::Notify;
 
 use crate::domain::fulfillment::export::ExportContext;
-use crate::domain::imports::{self, ImportContext, PAGES_PER_RUN};
+use crate::domain::sync::imports::{self, ImportContext, PAGES_PER_RUN};
 
 /// This process's name in leases and run records.
 pub fn runner_id() -> String {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::extract::Staff;
 use super::page::PageCtx;
 use super::{redirect, render, render_status, session};
-use crate::domain::{passwords, users};
+use crate::domain::{accounts::passwords, accounts::users};
 use crate::error::AppError;
 use crate::AppState;
 

@@ -6,7 +6,7 @@ use askama::Template;
 use super::extract::Staff;
 use super::page::PageCtx;
 use super::{redirect, render, session};
-use crate::domain::sessions::{self, SessionRow};
+use crate::domain::accounts::sessions::{self, SessionRow};
 use crate::error::AppError;
 use crate::AppState;
 

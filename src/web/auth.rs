@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::extract::Visitor;
 use super::page::PageCtx;
 use super::{redirect, render, render_status, session};
-use crate::domain::{auth, passwords, users};
+use crate::domain::{accounts::auth, accounts::passwords, accounts::users};
 use crate::error::AppError;
 use crate::AppState;
 

@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::extract::client_ip;
-use crate::domain::api_users::Permission;
-use crate::domain::inbox;
+use crate::domain::accounts::api_users::Permission;
+use crate::domain::sync::inbox;
 use crate::error::AppError;
 use crate::AppState;
 

@@ -6,7 +6,7 @@ use super::page::PageCtx;
 use super::render;
 use crate::db::models::AuditEntry;
 use crate::domain::audit::{self, AuditFilter};
-use crate::domain::users;
+use crate::domain::accounts::users;
 use crate::error::AppError;
 use crate::AppState;
 

@@ -12,7 +12,7 @@ use futures_util::future::LocalBoxFuture;
 use super::page::{PageCtx, PageUser};
 use super::session;
 use crate::db::models::User;
-use crate::domain::users::Role;
+use crate::domain::accounts::users::Role;
 use crate::domain::Actor;
 use crate::error::AppError;
 use crate::AppState;
@@ -146,7 +146,7 @@ async fn load_signed(req: HttpRequest) -> Result<Signed, AppError> {
     let user = st
         .db
         .read(move |conn| {
-            crate::domain::users::find(conn, id)
+            crate::domain::accounts::users::find(conn, id)
                 .map(Some)
                 .or_else(|e| match e {
                     AppError::NotFound => Ok(None),

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::session::Flash;
-use crate::domain::users::Role;
+use crate::domain::accounts::users::Role;
 
 #[derive(Debug, Clone)]
 pub struct PageUser {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-const USER_ID: &str = crate::domain::sessions::USER_KEY;
-const HANDLE: &str = crate::domain::sessions::HANDLE_KEY;
+const USER_ID: &str = crate::domain::accounts::sessions::USER_KEY;
+const HANDLE: &str = crate::domain::accounts::sessions::HANDLE_KEY;
 const EPOCH: &str = "epoch";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";

@@ -1,4 +1,4 @@
-//! actix-session's `SessionStore` over our database (`domain::sessions`): the cookie holds a
+//! actix-session's `SessionStore` over our database (`domain::accounts::sessions`): the cookie holds a
 //! random key, the state lives in the `sessions` table.
 //!
 //! A page view that changes nothing writes nothing: the middleware writes only when the state
@@ -19,7 +19,7 @@ use rand::RngCore;
 
 use crate::db::Database;
 use crate::domain::now;
-use crate::domain::sessions::{self, Timeouts};
+use crate::domain::accounts::sessions::{self, Timeouts};
 use crate::error::AppError;
 
 /// How often noted last-seen times are written, and expired sessions deleted.

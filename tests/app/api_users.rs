@@ -88,7 +88,7 @@ async fn admin_creates_edits_and_disables_api_users() {
 
     let id = app
         .db
-        .run(|c| merchant_crm::domain::api_users::find_by_login(c, "clickbank-ins"))
+        .run(|c| merchant_crm::domain::accounts::api_users::find_by_login(c, "clickbank-ins"))
         .await
         .unwrap()
         .unwrap()
@@ -108,7 +108,7 @@ async fn admin_creates_edits_and_disables_api_users() {
     assert_eq!(r.status(), 303);
     let u = app
         .db
-        .run(move |c| merchant_crm::domain::api_users::find(c, id))
+        .run(move |c| merchant_crm::domain::accounts::api_users::find(c, id))
         .await
         .unwrap();
     assert_eq!(u.allow_ips, "192.0.2.1");
@@ -117,7 +117,7 @@ async fn admin_creates_edits_and_disables_api_users() {
         .await;
     let u = app
         .db
-        .run(move |c| merchant_crm::domain::api_users::find(c, id))
+        .run(move |c| merchant_crm::domain::accounts::api_users::find(c, id))
         .await
         .unwrap();
     assert!(u.disabled);

@@ -9,7 +9,7 @@ use chrono::Duration as Days;
 use diesel::prelude::*;
 use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle, TransactionType};
 use merchant_crm::db::schema::{fulfillments, import_task_runs, orders, pending_events, transactions};
-use merchant_crm::domain::imports::{self, clickbank_today, ImportContext};
+use merchant_crm::domain::sync::imports::{self, clickbank_today, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
 use crate::helpers::TestApp;

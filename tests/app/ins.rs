@@ -336,7 +336,7 @@ async fn the_route_checks_who_where_and_how_much() {
     // Only from the allowlist.
     let id = app
         .db
-        .run(|c| merchant_crm::domain::api_users::find_by_login(c, INS_LOGIN))
+        .run(|c| merchant_crm::domain::accounts::api_users::find_by_login(c, INS_LOGIN))
         .await
         .unwrap()
         .unwrap()

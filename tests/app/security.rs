@@ -250,7 +250,7 @@ async fn outside_every_allowlist_the_ins_route_refuses_before_any_password_work(
     // An edit in this process changes the union at once.
     let id = app
         .db
-        .read(|c| merchant_crm::domain::api_users::find_by_login(c, API_LOGIN))
+        .read(|c| merchant_crm::domain::accounts::api_users::find_by_login(c, API_LOGIN))
         .await
         .unwrap()
         .unwrap()

@@ -4,9 +4,9 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use crate::db::models::ApiUser;
-use crate::domain::api_users::{self, ApiUserInput, Permission, PERMISSIONS};
-use crate::domain::ip_allow::KEYWORDS;
-use crate::domain::passwords;
+use crate::domain::accounts::api_users::{self, ApiUserInput, Permission, PERMISSIONS};
+use crate::domain::accounts::ip_allow::KEYWORDS;
+use crate::domain::accounts::passwords;
 use crate::error::AppError;
 use crate::web::extract::Admin;
 use crate::web::page::PageCtx;

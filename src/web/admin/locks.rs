@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::domain::throttle::{self, Lock, LockOn};
+use crate::domain::accounts::throttle::{self, Lock, LockOn};
 use crate::domain::{audit, now};
 use crate::error::AppError;
 use crate::web::extract::{Admin, AdminForm};

@@ -5,7 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::{InboundNotification, Plugin};
-use crate::domain::inbox::{self, InboxFilter, STATUSES};
+use crate::domain::sync::inbox::{self, InboxFilter, STATUSES};
 use crate::domain::plugins;
 use crate::error::AppError;
 use crate::web::extract::Admin;

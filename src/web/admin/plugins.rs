@@ -8,8 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::{ApiUser, InboundNotification, Plugin};
-use crate::domain::api_users::{self, Permission};
-use crate::domain::inbox::{self, InboxFilter};
+use crate::domain::accounts::api_users::{self, Permission};
+use crate::domain::sync::inbox::{self, InboxFilter};
 use crate::domain::plugins::{self, PluginInput};
 use crate::error::AppError;
 use crate::secrets::mask;
@@ -157,7 +157,7 @@ async fn plugin_page(
                     ..Default::default()
                 },
             )?;
-            let req = crate::domain::imports::requests_today(c, id)?;
+            let req = crate::domain::sync::imports::requests_today(c, id)?;
             Ok((p, users, recent, req))
         })
         .await?;
@@ -307,7 +307,7 @@ pub async fn import_products(
     let actor = a.actor();
     let task = state
         .db
-        .run(move |c| crate::domain::imports::start_products(c, &actor, id))
+        .run(move |c| crate::domain::sync::imports::start_products(c, &actor, id))
         .await?;
     state.wake_jobs.notify_one();
     a.flash(

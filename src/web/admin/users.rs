@@ -5,8 +5,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::User;
-use crate::domain::passwords;
-use crate::domain::users::{self, Role};
+use crate::domain::accounts::passwords;
+use crate::domain::accounts::users::{self, Role};
 use crate::error::AppError;
 use crate::web::extract::{Admin, AdminForm};
 use crate::web::page::PageCtx;

@@ -6,7 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::Engine;
 
-use crate::domain::api_users::Permission;
+use crate::domain::accounts::api_users::Permission;
 use crate::domain::fulfillment::updates::{self, UpdateAnswer, UpdateBody, UpdateError};
 use crate::error::AppError;
 use crate::web::extract::client_ip;

@@ -198,7 +198,7 @@ impl TestApp {
         for _ in 0..400 {
             let n = self
                 .db
-                .read(merchant_crm::domain::inbox::backlog)
+                .read(merchant_crm::domain::sync::inbox::backlog)
                 .await
                 .expect("backlog");
             if n == 0 {
@@ -247,7 +247,7 @@ pub fn csrf_in(body: &str) -> Option<String> {
 pub async fn user_id(app: &TestApp, email: &str) -> i64 {
     let email = email.to_string();
     app.db
-        .run(move |c| merchant_crm::domain::users::find_by_email(c, &email))
+        .run(move |c| merchant_crm::domain::accounts::users::find_by_email(c, &email))
         .await
         .expect("query")
         .expect("user exists")

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle};
-use merchant_crm::domain::imports::{self, ImportContext};
+use merchant_crm::domain::sync::imports::{self, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
 use super::app::TestApp;

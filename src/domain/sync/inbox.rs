@@ -8,8 +8,8 @@
 
 use diesel::prelude::*;
 
-use super::orders::{self, OrderEvent, Outcome};
-use super::plugins;
+use crate::domain::orders::{self, OrderEvent, Outcome};
+use crate::domain::plugins;
 use crate::clickbank::ins::{InsDecoder, InsError, Notification};
 use crate::db::models::{InboundNotification, Plugin};
 use crate::db::schema::inbound_notifications as inbox;
@@ -37,7 +37,7 @@ pub fn store(
     api_user_id: Option<i64>,
     body: &str,
 ) -> Result<i64, AppError> {
-    let now = super::now();
+    let now = crate::domain::now();
     diesel::insert_into(inbox::table)
         .values((
             inbox::received_at.eq(now),
@@ -145,7 +145,7 @@ pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<String
         .find(id)
         .select(InboundNotification::as_select())
         .first(conn)?;
-    let now = super::now();
+    let now = crate::domain::now();
     let (plugin, note, plain) = match keys.decrypt(row.body.as_bytes()) {
         Ok(x) => x,
         Err(reason) => return fail(conn, id, now, &reason, None),
@@ -284,7 +284,7 @@ const STALE_CLAIM_MINUTES: i64 = 5;
 /// Claims up to `limit` stored deliveries for processing by this process (one conditional
 /// UPDATE each, so two processes never take the same one).
 pub fn claim_batch(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> {
-    let now = super::now();
+    let now = crate::domain::now();
     let stale = now - chrono::Duration::minutes(STALE_CLAIM_MINUTES);
     let open = || {
         inbox::status

@@ -1,7 +1,7 @@
 //! Background ClickBank order imports: the initial import an account executive starts
 //! (N days back, day window by day window, page by page) and the continuous import that
 //! follows it every N minutes with an overlap window. Both go through
-//! [`orders::apply`](super::orders::apply), so an order seen by INS and by the import is one
+//! [`orders::apply`](crate::domain::orders::apply), so an order seen by INS and by the import is one
 //! order.
 //!
 //! Crash safety: a batch of pages (up to [`PAGES_PER_COMMIT`]) and the cursor that points past
@@ -19,8 +19,8 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::orders::{apply_unguarded, apply_with, LookupsAndWrites, OrderEvent, Outcome};
-use super::{audit, plugins, Actor};
+use crate::domain::orders::{apply_unguarded, apply_with, LookupsAndWrites, OrderEvent, Outcome};
+use crate::domain::{audit, plugins, Actor};
 use crate::clickbank::{ClickBankClient, ClickBankError, ClientConfig, OrdersQuery};
 use crate::db::models::{ImportTask, ImportTaskRun, Plugin};
 use crate::db::schema::{
@@ -163,7 +163,7 @@ pub fn start_initial(
         }
         let end = clickbank_today();
         let start = end - Duration::days(i64::from(days_back) - 1);
-        let now = super::now();
+        let now = crate::domain::now();
         diesel::insert_into(tasks::table)
             .values((
                 tasks::kind.eq("initial_orders"),
@@ -211,7 +211,7 @@ pub fn start_products(conn: &mut DbConn, actor: &Actor, plugin_id: i64) -> Resul
         if let Some(id) = existing {
             return find(conn, id);
         }
-        let now = super::now();
+        let now = crate::domain::now();
         diesel::insert_into(tasks::table)
             .values((
                 tasks::kind.eq("products"),
@@ -250,7 +250,7 @@ pub fn ensure_continuous(conn: &mut DbConn, plugin_id: i64, interval_minutes: i3
     if let Some(id) = existing {
         return Ok(id);
     }
-    let now = super::now();
+    let now = crate::domain::now();
     diesel::insert_into(tasks::table)
         .values((
             tasks::kind.eq("continuous_orders"),
@@ -274,7 +274,7 @@ pub fn ensure_continuous(conn: &mut DbConn, plugin_id: i64, interval_minutes: i3
 pub fn control(conn: &mut DbConn, actor: &Actor, id: i64, action: &str) -> Result<ImportTask, AppError> {
     conn.transaction(|conn| {
         let t = find(conn, id)?;
-        let now = super::now();
+        let now = crate::domain::now();
         let (state, next) = match (action, t.state.as_str()) {
             ("pause", "queued" | "running") => ("paused", t.next_run_at),
             ("resume", "paused" | "failed") => ("queued", Some(now)),
@@ -311,7 +311,7 @@ pub fn control(conn: &mut DbConn, actor: &Actor, id: i64, action: &str) -> Resul
 
 /// Ids of tasks due now whose lease is free.
 pub fn due(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> {
-    let now = super::now();
+    let now = crate::domain::now();
     Ok(tasks::table
         .filter(tasks::state.eq_any(["queued", "running"]))
         .filter(tasks::next_run_at.le(now))
@@ -324,7 +324,7 @@ pub fn due(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> {
 
 /// Claims `id` for `runner` when nobody holds it: one conditional UPDATE, atomic on both backends.
 pub fn claim(conn: &mut DbConn, id: i64, runner: &str) -> Result<bool, AppError> {
-    let now = super::now();
+    let now = crate::domain::now();
     let n = diesel::update(
         tasks::table
             .find(id)
@@ -388,7 +388,7 @@ pub async fn run_task(
                 .values((
                     runs::task_id.eq(id),
                     runs::runner.eq(&r),
-                    runs::started_at.eq(super::now()),
+                    runs::started_at.eq(crate::domain::now()),
                 ))
                 .execute(c)?;
             Ok(runs::table
@@ -415,7 +415,7 @@ pub async fn run_task(
         .run(move |c| {
             diesel::update(runs::table.find(run_id))
                 .set((
-                    runs::finished_at.eq(Some(super::now())),
+                    runs::finished_at.eq(Some(crate::domain::now())),
                     runs::pages.eq(pages),
                     runs::imported.eq(imported),
                     runs::skipped.eq(skipped),
@@ -483,13 +483,13 @@ async fn run_claimed(
         ctx.db
             .run(move |c| {
                 diesel::update(tasks::table.find(id).filter(tasks::locked_by.eq(holder)))
-                    .set(tasks::locked_until.eq(Some(super::now() + Duration::minutes(30))))
+                    .set(tasks::locked_until.eq(Some(crate::domain::now() + Duration::minutes(30))))
                     .execute(c)?;
                 Ok(())
             })
             .await?;
         let before = api.stats().requests;
-        let result = super::products::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
+        let result = crate::domain::products::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
         let used = (api.stats().requests - before) as i64;
         let pid = plugin.id;
         ctx.db.run(move |c| add_requests(c, pid, used)).await?;
@@ -551,7 +551,7 @@ async fn run_claimed(
     let mut page = task.cursor_page.max(1) as u32;
     let cutoff = task
         .ship_cutoff_days
-        .map(|d| super::now() - Duration::days(i64::from(d)));
+        .map(|d| crate::domain::now() - Duration::days(i64::from(d)));
     // The next pages are fetched while the current ones are written (two cores: one parses
     // ClickBank's JSON, the other writes), then committed together with the cursor past them.
     let mut prefetched: Option<PageBatch> = None;
@@ -561,7 +561,7 @@ async fn run_claimed(
         if report.pages >= page_budget {
             report.more = true;
             report.outcome = format!("paused after {} pages; continues at once", report.pages);
-            let now = super::now();
+            let now = crate::domain::now();
             ctx.db
                 .run(move |c| {
                     diesel::update(tasks::table.find(id))
@@ -644,7 +644,7 @@ async fn run_claimed(
         }
         Ok(())
     } else {
-        let next = super::now() + Duration::minutes(i64::from(task.interval_minutes));
+        let next = crate::domain::now() + Duration::minutes(i64::from(task.interval_minutes));
         let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
         ctx.db
             .run(move |c| {
@@ -679,7 +679,7 @@ async fn finish(
     let written = ctx
         .db
         .run(move |c| {
-            let now = super::now();
+            let now = crate::domain::now();
             let mine = tasks::table
                 .find(id)
                 .filter(tasks::locked_by.eq(runner))
@@ -872,7 +872,7 @@ fn commit_pages(
         if let Some(cutoff) = cutoff {
             mark_shipped(c, p.id, &receipts, cutoff)?;
         }
-        let now = super::now();
+        let now = crate::domain::now();
         let moved = diesel::update(
             tasks::table
                 .find(id)
@@ -932,7 +932,7 @@ async fn clickbank_failed(
         .await;
     }
     let minutes = 5i64 << task.errors.clamp(0, 4);
-    let next = super::now() + Duration::minutes(minutes.min(60));
+    let next = crate::domain::now() + Duration::minutes(minutes.min(60));
     let msg = format!(
         "ClickBank did not answer well ({text}); retrying at {} UTC",
         next.format("%H:%M")
@@ -979,7 +979,7 @@ fn mark_shipped(
     )
     .set((
         fulfillments::status.eq("SHIPPED"),
-        fulfillments::updated_at.eq(super::now()),
+        fulfillments::updated_at.eq(crate::domain::now()),
     ))
     .execute(conn)?;
     Ok(())

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::{audit, Actor};
+use crate::domain::{audit, Actor};
 use crate::db::models::{NewUser, User};
 use crate::db::schema::{app_settings, users};
 use crate::db::DbConn;
@@ -118,7 +118,7 @@ pub fn create(
 }
 
 fn insert_user(conn: &mut DbConn, email: &str, password_hash: &str, role: Role) -> Result<(), AppError> {
-    let now = super::now();
+    let now = crate::domain::now();
     diesel::insert_into(users::table)
         .values(NewUser {
             email,
@@ -166,7 +166,7 @@ pub fn complete_setup(
             .values((
                 app_settings::key.eq(SETUP_KEY),
                 app_settings::value.eq(&email),
-                app_settings::updated_at.eq(super::now()),
+                app_settings::updated_at.eq(crate::domain::now()),
             ))
             .execute(conn)
             .map_err(|_| AppError::NotFound)?;
@@ -193,7 +193,7 @@ pub fn set_role(conn: &mut DbConn, actor: &Actor, id: i64, role: Role) -> Result
             ));
         }
         diesel::update(users::table.find(id))
-            .set((users::role.eq(role.as_str()), users::updated_at.eq(super::now())))
+            .set((users::role.eq(role.as_str()), users::updated_at.eq(crate::domain::now())))
             .execute(conn)?;
         audit::record(
             conn,
@@ -217,7 +217,7 @@ pub fn set_disabled(conn: &mut DbConn, actor: &Actor, id: i64, disabled: bool) -
             ));
         }
         diesel::update(users::table.find(id))
-            .set((users::disabled.eq(disabled), users::updated_at.eq(super::now())))
+            .set((users::disabled.eq(disabled), users::updated_at.eq(crate::domain::now())))
             .execute(conn)?;
         if disabled {
             diesel::update(users::table.find(id))
@@ -250,7 +250,7 @@ pub fn set_password_hash(
             .set((
                 users::password_hash.eq(password_hash),
                 users::session_epoch.eq(users::session_epoch + 1),
-                users::updated_at.eq(super::now()),
+                users::updated_at.eq(crate::domain::now()),
             ))
             .execute(conn)?;
         let action = if actor.user_id == Some(id) {

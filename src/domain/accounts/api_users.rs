@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use super::api_guard;
 use super::ip_allow::{self, IpRanges};
-use super::{audit, passwords, Actor};
+use crate::domain::{audit, accounts::passwords, Actor};
 use crate::db::models::ApiUser;
 use crate::db::schema::api_users;
 use crate::db::{Database, DbConn};
@@ -162,7 +162,7 @@ pub fn create(
                 input.login_id
             )));
         }
-        let now = super::now();
+        let now = crate::domain::now();
         diesel::insert_into(api_users::table)
             .values((
                 api_users::login_id.eq(&input.login_id),
@@ -206,7 +206,7 @@ pub fn update(
             .set((
                 api_users::allow_ips.eq(&allow),
                 api_users::permissions.eq(&perms),
-                api_users::updated_at.eq(super::now()),
+                api_users::updated_at.eq(crate::domain::now()),
             ))
             .execute(conn)?;
         if let Some(h) = new_password_hash {
@@ -251,7 +251,7 @@ pub fn set_house(conn: &mut DbConn, actor: &Actor, id: i64, house_id: Option<i64
         diesel::update(api_users::table.find(id))
             .set((
                 api_users::house_id.eq(house_id),
-                api_users::updated_at.eq(super::now()),
+                api_users::updated_at.eq(crate::domain::now()),
             ))
             .execute(conn)?;
         audit::record(
@@ -270,7 +270,7 @@ pub fn set_disabled(conn: &mut DbConn, actor: &Actor, id: i64, disabled: bool) -
         diesel::update(api_users::table.find(id))
             .set((
                 api_users::disabled.eq(disabled),
-                api_users::updated_at.eq(super::now()),
+                api_users::updated_at.eq(crate::domain::now()),
             ))
             .execute(conn)?;
         let action = if disabled {

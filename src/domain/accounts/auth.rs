@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{audit, passwords, throttle, users, Actor};
+use crate::domain::{audit, accounts::passwords, accounts::throttle, accounts::users, Actor};
 use crate::db::models::User;
 use crate::db::Database;
 use crate::error::AppError;
@@ -17,7 +17,7 @@ pub async fn login(db: &Database, email: &str, password: String, ip: String) -> 
     let (e, i) = (email.clone(), ip.clone());
     let (reservation, user) = db
         .run(move |conn| {
-            let reservation = throttle::reserve(conn, &e, &i, super::now())?;
+            let reservation = throttle::reserve(conn, &e, &i, crate::domain::now())?;
             Ok((reservation, users::find_by_email(conn, &e)?))
         })
         .await?;
@@ -43,7 +43,7 @@ pub async fn login(db: &Database, email: &str, password: String, ip: String) -> 
             throttle::release(conn, reservation)?;
             throttle::clear_account(conn, &user.email)?;
             diesel::update(crate::db::schema::users::table.find(user.id))
-                .set(crate::db::schema::users::last_login_at.eq(super::now()))
+                .set(crate::db::schema::users::last_login_at.eq(crate::domain::now()))
                 .execute(conn)?;
             audit::record(conn, &actor, "login", &user.email, json!({}))?;
             Ok(user)
