@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use merchant_crm::config::{Config, Overrides};
 use merchant_crm::db::{Database, DbConn};
-use merchant_crm::domain::customer_service::{self as cs, Cursor, Direction, SearchFilter};
-use merchant_crm::domain::customers;
+use merchant_crm::domain::customer_service::customers;
+use merchant_crm::domain::customer_service::search::{self as cs, Cursor, Direction, SearchFilter};
 use merchant_crm::Application;
 
 const RUNS: usize = 120;

@@ -12,7 +12,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use merchant_crm::clickbank::{Sandbox, SandboxConfig, TransactionType};
 use merchant_crm::config::{Config, Overrides};
 use merchant_crm::db::Database;
-use merchant_crm::domain::{accounts::api_users, sync::inbox, accounts::passwords, plugins, Actor};
+use merchant_crm::domain::{accounts::api_users, accounts::passwords, plugins, sync::inbox, Actor};
 use merchant_crm::Application;
 
 const LOGIN: &str = "bench-ins";

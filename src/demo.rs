@@ -11,7 +11,7 @@ use crate::clickbank::{Sandbox, SandboxConfig};
 use crate::config::Config;
 use crate::db::Database;
 use crate::domain::accounts::api_users::{self, ApiUserInput, Permission};
-use crate::domain::{sync::imports, accounts::passwords, plugins, accounts::users, Actor};
+use crate::domain::{accounts::passwords, accounts::users, plugins, sync::imports, Actor};
 use crate::error::AppError;
 use crate::Application;
 

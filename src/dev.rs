@@ -115,7 +115,7 @@ pub fn seed(db: &Database, secrets: &SecretBox, orders: u64) -> Result<SeedRepor
         plugin_id: pid,
         ..Default::default()
     };
-    let house = crate::domain::products::clickbank_house_id(conn)?;
+    let house = crate::domain::catalog::clickbank_house_id(conn)?;
 
     conn.transaction::<_, AppError, _>(|conn| {
         let cat_id = max_id(conn, "product_categories")? + 1;

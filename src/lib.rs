@@ -69,8 +69,8 @@ impl AppState {
 
 impl AppState {
     /// What the Customer Service actions need.
-    pub fn service_context(&self) -> domain::customer_actions::ServiceContext {
-        domain::customer_actions::ServiceContext {
+    pub fn service_context(&self) -> domain::customer_service::actions::ServiceContext {
+        domain::customer_service::actions::ServiceContext {
             db: self.db.clone(),
             secrets: self.secrets.clone(),
             api_base: self.config.clickbank_api_base.clone(),

@@ -4,14 +4,12 @@
 pub mod accounts;
 pub mod audit;
 pub mod campaigns;
-pub mod customer_actions;
+pub mod catalog;
 pub mod customer_service;
-pub mod customers;
 pub mod fulfillment;
 pub mod orders;
 pub mod plugins;
-pub mod products;
-pub mod service_requests;
+
 pub mod sync;
 
 use chrono::NaiveDateTime;

@@ -5,8 +5,8 @@ use super::extract::Staff;
 use super::page::PageCtx;
 use super::render;
 use crate::db::models::AuditEntry;
-use crate::domain::audit::{self, AuditFilter};
 use crate::domain::accounts::users;
+use crate::domain::audit::{self, AuditFilter};
 use crate::error::AppError;
 use crate::AppState;
 

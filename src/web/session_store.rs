@@ -18,8 +18,8 @@ use chrono::NaiveDateTime;
 use rand::RngCore;
 
 use crate::db::Database;
-use crate::domain::now;
 use crate::domain::accounts::sessions::{self, Timeouts};
+use crate::domain::now;
 use crate::error::AppError;
 
 /// How often noted last-seen times are written, and expired sessions deleted.

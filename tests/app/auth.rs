@@ -47,7 +47,11 @@ async fn setup_creates_the_first_admin_then_disappears() {
         )
         .await;
     assert_eq!(r.status(), 404, "a second setup is refused");
-    let n = app.db.run(merchant_crm::domain::accounts::users::count).await.unwrap();
+    let n = app
+        .db
+        .run(merchant_crm::domain::accounts::users::count)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 }
 

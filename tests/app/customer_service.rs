@@ -10,7 +10,9 @@ use std::time::Duration;
 use diesel::prelude::*;
 use merchant_crm::clickbank::{LineItemStatus, Sandbox, SandboxConfig, SandboxHandle};
 use merchant_crm::db::schema::{audit_log, customers, orders, purchases, service_requests};
-use merchant_crm::domain::customer_service::{self as cs, Cursor, Direction, SearchFilter, PAGE_SIZE};
+use merchant_crm::domain::customer_service::search::{
+    self as cs, Cursor, Direction, SearchFilter, PAGE_SIZE,
+};
 
 use crate::helpers::{csrf_in, TestApp};
 use crate::support::clickbank::portal_with_orders;
@@ -968,7 +970,7 @@ async fn dev_seed_fills_orders_a_fifty_order_customer_and_consistent_totals() {
     let fifty = report.fifty_customer_id;
     let profile = app
         .db
-        .read(move |c| merchant_crm::domain::customers::profile(c, fifty))
+        .read(move |c| merchant_crm::domain::customer_service::customers::profile(c, fifty))
         .await
         .unwrap();
     assert_eq!(profile.orders.len(), 50);

@@ -32,7 +32,10 @@ async fn migrations_apply_from_empty_and_then_are_up_to_date() {
     let first = db.migrate().unwrap();
     assert!(!first.is_empty(), "an empty database gets every migration");
     assert!(db.migrate().unwrap().is_empty(), "a second run applies nothing");
-    let n = db.run(merchant_crm::domain::accounts::users::count).await.unwrap();
+    let n = db
+        .run(merchant_crm::domain::accounts::users::count)
+        .await
+        .unwrap();
     assert_eq!(n, 0);
 }
 

@@ -17,10 +17,10 @@ use sha2::Sha256;
 
 use super::api_guard;
 use super::ip_allow::{self, IpRanges};
-use crate::domain::{audit, accounts::passwords, Actor};
 use crate::db::models::ApiUser;
 use crate::db::schema::api_users;
 use crate::db::{Database, DbConn};
+use crate::domain::{accounts::passwords, audit, Actor};
 use crate::error::AppError;
 
 /// What an API user may call.

@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use crate::domain::{audit, accounts::passwords, accounts::throttle, accounts::users, Actor};
 use crate::db::models::User;
 use crate::db::Database;
+use crate::domain::{accounts::passwords, accounts::throttle, accounts::users, audit, Actor};
 use crate::error::AppError;
 
 pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";

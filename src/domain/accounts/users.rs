@@ -4,10 +4,10 @@
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::domain::{audit, Actor};
 use crate::db::models::{NewUser, User};
 use crate::db::schema::{app_settings, users};
 use crate::db::DbConn;
+use crate::domain::{audit, Actor};
 use crate::error::AppError;
 
 /// The two roles of the portal.
@@ -193,7 +193,10 @@ pub fn set_role(conn: &mut DbConn, actor: &Actor, id: i64, role: Role) -> Result
             ));
         }
         diesel::update(users::table.find(id))
-            .set((users::role.eq(role.as_str()), users::updated_at.eq(crate::domain::now())))
+            .set((
+                users::role.eq(role.as_str()),
+                users::updated_at.eq(crate::domain::now()),
+            ))
             .execute(conn)?;
         audit::record(
             conn,
@@ -217,7 +220,10 @@ pub fn set_disabled(conn: &mut DbConn, actor: &Actor, id: i64, disabled: bool) -
             ));
         }
         diesel::update(users::table.find(id))
-            .set((users::disabled.eq(disabled), users::updated_at.eq(crate::domain::now())))
+            .set((
+                users::disabled.eq(disabled),
+                users::updated_at.eq(crate::domain::now()),
+            ))
             .execute(conn)?;
         if disabled {
             diesel::update(users::table.find(id))

@@ -13,7 +13,7 @@ use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
 use crate::db::schema::{inbound_notifications, pending_events};
 use crate::db::{on_backend, DbConn};
-use crate::domain::{is_unique_violation, service_requests};
+use crate::domain::{customer_service::requests, is_unique_violation};
 use crate::error::AppError;
 
 /// Applies `ev` for `plugin` in one transaction. `source` is `ins` or `import`.
@@ -98,7 +98,7 @@ pub fn apply_unguarded(
         TransactionType::CancelRebill => with_order(conn, plugin, ev, |conn, order| {
             set_purchases(conn, order, ev, "CANCELLED")?;
             let ids = purchase_ids(conn, order, ev)?;
-            service_requests::settled_by_event(conn, order.id, &["cancel"], Some(&ids))?;
+            requests::settled_by_event(conn, order.id, &["cancel"], Some(&ids))?;
             Ok(())
         })?,
         TransactionType::UncancelRebill => with_order(conn, plugin, ev, |conn, order| {

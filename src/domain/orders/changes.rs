@@ -10,7 +10,7 @@ use crate::db::models::Plugin;
 use crate::db::schema::{fulfillments, order_items, orders, partials, purchases};
 use crate::db::statements::{kept_update, Stamp};
 use crate::db::{on_backend, DbConn};
-use crate::domain::{fulfillment, service_requests};
+use crate::domain::{customer_service::requests, fulfillment};
 use crate::error::AppError;
 
 /// Purchases of the order, narrowed to the event's items when it names any.
@@ -118,7 +118,7 @@ pub(super) fn refund(
     // ClickBank stops future billing of a refunded or charged-back recurring item.
     set_purchases(conn, order, ev, "CANCELLED")?;
     // The refund (and any cancellation) staff requested for this order is now complete.
-    service_requests::settled_by_event(conn, order.id, &["refund", "cancel"], None)?;
+    requests::settled_by_event(conn, order.id, &["refund", "cancel"], None)?;
     Ok(())
 }
 

@@ -8,8 +8,8 @@ use super::event::EventItem;
 use crate::db::models::Plugin;
 use crate::db::schema::{campaigns, products};
 use crate::db::DbConn;
+use crate::domain::catalog;
 use crate::domain::insert_ignoring_duplicate;
-use crate::domain::products as catalog;
 use crate::error::AppError;
 
 /// The campaign of the plugin's orders in `currency` (its test twin when `test`), created on

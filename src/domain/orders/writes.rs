@@ -12,7 +12,7 @@ use crate::db::models::Plugin;
 use crate::db::schema::{applied_events, transactions};
 use crate::db::statements::Stamp;
 use crate::db::{on_backend, DbConn};
-use crate::domain::products::clickbank_house_id;
+use crate::domain::catalog::clickbank_house_id;
 use crate::error::AppError;
 
 /// What the events of one transaction (an import's pages) share: look-ups it caches and rows

@@ -19,14 +19,14 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::domain::orders::{apply_unguarded, apply_with, LookupsAndWrites, OrderEvent, Outcome};
-use crate::domain::{audit, plugins, Actor};
 use crate::clickbank::{ClickBankClient, ClickBankError, ClientConfig, OrdersQuery};
 use crate::db::models::{ImportTask, ImportTaskRun, Plugin};
 use crate::db::schema::{
     clickbank_request_counts as counts, fulfillments, import_task_runs as runs, import_tasks as tasks, orders,
 };
 use crate::db::{Database, DbConn};
+use crate::domain::orders::{apply_unguarded, apply_with, LookupsAndWrites, OrderEvent, Outcome};
+use crate::domain::{audit, plugins, Actor};
 use crate::error::AppError;
 use crate::secrets::SecretBox;
 
@@ -489,7 +489,8 @@ async fn run_claimed(
             })
             .await?;
         let before = api.stats().requests;
-        let result = crate::domain::products::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
+        let result =
+            crate::domain::catalog::import::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
         let used = (api.stats().requests - before) as i64;
         let pid = plugin.id;
         ctx.db.run(move |c| add_requests(c, pid, used)).await?;

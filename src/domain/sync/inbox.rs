@@ -8,12 +8,12 @@
 
 use diesel::prelude::*;
 
-use crate::domain::orders::{self, OrderEvent, Outcome};
-use crate::domain::plugins;
 use crate::clickbank::ins::{InsDecoder, InsError, Notification};
 use crate::db::models::{InboundNotification, Plugin};
 use crate::db::schema::inbound_notifications as inbox;
 use crate::db::DbConn;
+use crate::domain::orders::{self, OrderEvent, Outcome};
+use crate::domain::plugins;
 use crate::error::AppError;
 use crate::secrets::SecretBox;
 

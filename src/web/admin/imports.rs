@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::models::{ImportTask, ImportTaskRun};
-use crate::domain::{sync::imports, plugins};
+use crate::domain::{plugins, sync::imports};
 use crate::error::AppError;
 use crate::web::extract::{Admin, AdminForm};
 use crate::web::page::PageCtx;

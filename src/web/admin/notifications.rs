@@ -5,8 +5,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::{InboundNotification, Plugin};
-use crate::domain::sync::inbox::{self, InboxFilter, STATUSES};
 use crate::domain::plugins;
+use crate::domain::sync::inbox::{self, InboxFilter, STATUSES};
 use crate::error::AppError;
 use crate::web::extract::Admin;
 use crate::web::page::PageCtx;

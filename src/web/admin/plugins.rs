@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::db::models::{ApiUser, InboundNotification, Plugin};
 use crate::domain::accounts::api_users::{self, Permission};
-use crate::domain::sync::inbox::{self, InboxFilter};
 use crate::domain::plugins::{self, PluginInput};
+use crate::domain::sync::inbox::{self, InboxFilter};
 use crate::error::AppError;
 use crate::secrets::mask;
 use crate::web::extract::{Admin, AdminForm};

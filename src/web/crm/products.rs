@@ -7,9 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::db::models::{FulfillmentHouse, Product, ProductCategory};
-use crate::domain::products::{
-    self, ProductEdit, ProductFilter, ProductListPage, FULFILLMENT_TYPES, MAX_DELAY_HOURS,
-};
+use crate::domain::catalog::edit::{self, ProductEdit};
+use crate::domain::catalog::list::{self, ProductFilter, ProductListPage};
+use crate::domain::catalog::{FULFILLMENT_TYPES, MAX_DELAY_HOURS};
 use crate::error::AppError;
 use crate::web::extract::Staff;
 use crate::web::page::PageCtx;
@@ -68,7 +68,7 @@ pub async fn list(
     };
     let (list, categories) = state
         .db
-        .run(move |c| Ok((products::list(c, &filter)?, products::categories(c)?)))
+        .run(move |c| Ok((list::list(c, &filter)?, list::categories(c)?)))
         .await?;
     let prev = (list.page > 1).then(|| page_link(&search, category, list.page - 1));
     let next = (list.page < list.pages).then(|| page_link(&search, category, list.page + 1));
@@ -105,7 +105,7 @@ async fn product_page(
 ) -> Result<HttpResponse, AppError> {
     let ((p, category), houses) = state
         .db
-        .run(move |c| Ok((products::find_with_category(c, id)?, products::houses(c)?)))
+        .run(move |c| Ok((list::find_with_category(c, id)?, list::houses(c)?)))
         .await?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
@@ -171,11 +171,7 @@ pub async fn update(
         delay_hours: f.delay_hours,
     };
     let (actor, input) = (s.actor(), edit.clone());
-    match state
-        .db
-        .run(move |c| products::update(c, &actor, id, &input))
-        .await
-    {
+    match state.db.run(move |c| edit::update(c, &actor, id, &input)).await {
         Ok(p) => {
             s.flash("ok", format!("Saved SKU {} ({}).", p.sku, p.title));
             Ok(redirect(&format!("/crm/products/{id}")))

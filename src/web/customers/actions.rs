@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::parse_day;
 use crate::clickbank::requests::reasons;
-use crate::domain::customer_actions::{self, RefundInput, RefundPreview, ValidRefund};
-use crate::domain::customers::{OrderItemView, OrderRowView};
-use crate::domain::service_requests::ServiceRequest;
+use crate::domain::customer_service::actions::{self, RefundInput, RefundPreview, ValidRefund};
+use crate::domain::customer_service::customers::{OrderItemView, OrderRowView};
+use crate::domain::customer_service::requests::ServiceRequest;
 use crate::error::AppError;
 use crate::web::extract::{Signed, Staff};
 use crate::web::page::PageCtx;
@@ -62,12 +62,12 @@ pub async fn refund_form(
     let (customer_id, order_id) = path.into_inner();
     let q = q.into_inner();
     let ctx = state.service_context();
-    let (order, items) = customer_actions::order_with_items(&ctx, order_id).await?;
+    let (order, items) = actions::order_with_items(&ctx, order_id).await?;
     check_owner(&order, customer_id)?;
     let (preview, error) = if q.preview.is_empty() {
         (None, None)
     } else {
-        match customer_actions::refund_preview(&ctx, order_id, &q.input).await {
+        match actions::refund_preview(&ctx, order_id, &q.input).await {
             Ok(p) => (Some(p), None),
             Err(e) if e.is_user_fixable() => (None, Some(e.to_string())),
             Err(e) => return Err(e),
@@ -119,9 +119,9 @@ pub async fn refund(
 ) -> Result<HttpResponse, AppError> {
     let (customer_id, order_id) = path.into_inner();
     let ctx = state.service_context();
-    let (order, _) = customer_actions::order_with_items(&ctx, order_id).await?;
+    let (order, _) = actions::order_with_items(&ctx, order_id).await?;
     check_owner(&order, customer_id)?;
-    let result = customer_actions::request_refund(&ctx, &s.actor(), order_id, &form).await;
+    let result = actions::request_refund(&ctx, &s.actor(), order_id, &form).await;
     answer(&s, customer_id, &format!("order-{order_id}"), result, |r| {
         format!(
             "Refund requested from ClickBank (ticket {}). It shows on the order when ClickBank completes it, which can take hours.",
@@ -133,7 +133,7 @@ pub async fn refund(
 async fn purchase_of(state: &AppState, customer_id: i64, purchase_id: i64) -> Result<(), AppError> {
     let p = state
         .db
-        .read(move |c| crate::domain::customers::purchase(c, purchase_id))
+        .read(move |c| crate::domain::customer_service::customers::purchase(c, purchase_id))
         .await?;
     if p.customer_id != customer_id {
         return Err(AppError::NotFound);
@@ -156,7 +156,7 @@ pub async fn cancel(
     let (customer_id, purchase_id) = path.into_inner();
     purchase_of(&state, customer_id, purchase_id).await?;
     let ctx = state.service_context();
-    let result = customer_actions::request_cancel(&ctx, &s.actor(), purchase_id, &form.reason).await;
+    let result = actions::request_cancel(&ctx, &s.actor(), purchase_id, &form.reason).await;
     answer(&s, customer_id, &format!("purchase-{purchase_id}"), result, |r| {
         format!(
             "Cancellation requested from ClickBank (ticket {}). ClickBank confirms it within 24 hours; billing stops then.",
@@ -199,15 +199,15 @@ async fn date_action(
         match action {
             DateAction::Pause => {
                 let day = required_day("Restart date", &text)?;
-                customer_actions::pause(&ctx, &actor, purchase_id, day).await
+                actions::pause(&ctx, &actor, purchase_id, day).await
             }
             DateAction::Resume => {
                 let day = parse_day("Restart date", &text)?;
-                customer_actions::resume(&ctx, &actor, purchase_id, day).await
+                actions::resume(&ctx, &actor, purchase_id, day).await
             }
             DateAction::NextBillDate => {
                 let day = required_day("Next bill date", &text)?;
-                customer_actions::change_date(&ctx, &actor, purchase_id, day).await
+                actions::change_date(&ctx, &actor, purchase_id, day).await
             }
         }
     }
@@ -261,13 +261,13 @@ pub async fn check_request(
     let (customer_id, request_id) = path.into_inner();
     let owner = state
         .db
-        .read(move |c| crate::domain::service_requests::find(c, request_id))
+        .read(move |c| crate::domain::customer_service::requests::find(c, request_id))
         .await?;
     if owner.customer_id != customer_id {
         return Err(AppError::NotFound);
     }
     let ctx = state.service_context();
-    let result = customer_actions::check_ticket(&ctx, &s.actor(), request_id).await;
+    let result = actions::check_ticket(&ctx, &s.actor(), request_id).await;
     answer(&s, customer_id, "tickets", result, |r| match r.status.as_str() {
         "closed" => format!("{} — you can ask again.", r.summary()),
         _ => format!("{} — still open at ClickBank.", r.summary()),

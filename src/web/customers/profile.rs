@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use crate::clickbank::requests::reasons;
 use crate::clickbank::rules;
-use crate::domain::customers::{self, Profile, PurchaseView};
+use crate::domain::customer_service::customers::{self, Profile, PurchaseView};
 use crate::error::AppError;
 use crate::web::extract::Staff;
 use crate::web::page::PageCtx;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{day_start_utc, parse_day};
 use crate::clickbank::format_minor;
-use crate::domain::customer_service::{
+use crate::domain::customer_service::search::{
     self as cs, CurrencyTotals, Cursor, Direction, OrderHit, Page, PartialHit, SearchFilter, Show,
     ORDER_STATUSES, PURCHASE_STATUSES,
 };

@@ -401,7 +401,7 @@ pub async fn import(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Resu
             let actor = s.actor();
             let mut cancels = Vec::with_capacity(r.to_cancel.len());
             for (purchase, receipt) in &r.to_cancel {
-                let outcome = match crate::domain::customer_actions::request_cancel(
+                let outcome = match crate::domain::customer_service::actions::request_cancel(
                     &ctx,
                     &actor,
                     *purchase,

@@ -7,14 +7,14 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::service_requests::{self, ServiceRequest};
-use super::{audit, Actor};
+use super::requests::{self, ServiceRequest};
 use crate::clickbank::{format_minor, TransactionType};
 use crate::db::schema::{
     audit_log, campaigns, customer_notes, customers, fulfillment_houses, fulfillments, order_items, orders,
     partials, plugins, purchases, transactions,
 };
 use crate::db::DbConn;
+use crate::domain::{audit, Actor};
 use crate::error::AppError;
 
 /// A note is at most this long.
@@ -366,7 +366,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         .order((transactions::transaction_time, transactions::id))
         .load(conn)?;
     let receipts: HashMap<i64, String> = order_rows.iter().map(|o| (o.id, o.receipt.clone())).collect();
-    let requests = service_requests::for_customer(conn, id)?;
+    let requests = requests::for_customer(conn, id)?;
     let live =
         |pred: &dyn Fn(&ServiceRequest) -> bool| requests.iter().find(|r| r.is_live() && pred(r)).cloned();
 
@@ -399,7 +399,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         })
         .collect();
 
-    let now = super::now();
+    let now = crate::domain::now();
     let purchases_view: Vec<PurchaseView> = purchases::table
         .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
         .inner_join(order_items::table)
@@ -545,7 +545,7 @@ pub fn add_note(conn: &mut DbConn, actor: &Actor, customer_id: i64, body: &str) 
                 customer_notes::author_user_id.eq(actor.user_id),
                 customer_notes::author.eq(&actor.label),
                 customer_notes::body.eq(body),
-                customer_notes::created_at.eq(super::now()),
+                customer_notes::created_at.eq(crate::domain::now()),
             ))
             .execute(conn)?;
         audit::record(

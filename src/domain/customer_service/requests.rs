@@ -11,9 +11,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::Value;
 
-use super::{audit, is_unique_violation, Actor};
 use crate::db::schema::service_requests;
 use crate::db::DbConn;
+use crate::domain::{audit, is_unique_violation, Actor};
 use crate::error::AppError;
 
 /// A request still `sending` after this long was interrupted (the portal stopped while
@@ -151,7 +151,7 @@ pub enum Begun {
 /// Records the request as `sending` and takes its key, or names the request that holds it.
 pub fn begin(conn: &mut DbConn, r: &NewRequest) -> Result<Begun, AppError> {
     let key = r.action.open_key(r.order_id, r.purchase_id);
-    let now = super::now();
+    let now = crate::domain::now();
     let inserted = conn.transaction(|conn| {
         diesel::insert_into(service_requests::table)
             .values((
@@ -240,7 +240,7 @@ pub fn opened(
         .set((
             service_requests::status.eq("open"),
             service_requests::ticket_id.eq(Some(ticket_id)),
-            service_requests::updated_at.eq(super::now()),
+            service_requests::updated_at.eq(crate::domain::now()),
         ))
         .execute(conn)?;
         if n == 0 {
@@ -263,7 +263,7 @@ where
 {
     conn.transaction(|conn| {
         let changed = after(conn)?;
-        let now = super::now();
+        let now = crate::domain::now();
         let req = find(conn, id)?;
         let mut detail = req.detail_json();
         if let Some(obj) = detail.as_object_mut() {
@@ -287,7 +287,7 @@ where
 /// ClickBank refused (or could not be asked): the key is released, the reason kept verbatim.
 pub fn failed(conn: &mut DbConn, actor: &Actor, id: i64, error: &str) -> Result<ServiceRequest, AppError> {
     conn.transaction(|conn| {
-        let now = super::now();
+        let now = crate::domain::now();
         // Only a request still in flight fails; one its RFND already completed stays done.
         diesel::update(
             service_requests::table
@@ -312,7 +312,7 @@ pub fn failed(conn: &mut DbConn, actor: &Actor, id: i64, error: &str) -> Result<
 /// ClickBank closed it): the request is over and its key free for a new one.
 pub fn closed_at_clickbank(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<ServiceRequest, AppError> {
     conn.transaction(|conn| {
-        let now = super::now();
+        let now = crate::domain::now();
         diesel::update(
             service_requests::table
                 .find(id)
@@ -348,7 +348,7 @@ pub fn settled_by_event(
     if any_open == 0 {
         return Ok(0);
     }
-    let now = super::now();
+    let now = crate::domain::now();
     let mut q = diesel::update(service_requests::table)
         .filter(service_requests::order_id.eq(order_id))
         .filter(service_requests::action.eq_any(actions))

@@ -2,7 +2,7 @@
 //! of what the customer gets back), cancellations, pause, resume and next-bill-date changes.
 //!
 //! Every action checks ClickBank's rules first (so the form answers without a round trip),
-//! takes the request's key (`service_requests::begin`, so a double click never sends twice),
+//! takes the request's key (`requests::begin`, so a double click never sends twice),
 //! calls ClickBank, then records ClickBank's answer verbatim and writes the audit log.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 use super::customers::{self, OrderItemView, OrderRowView, PurchaseRow};
-use super::service_requests::{self, Action, Begun, NewRequest, ServiceRequest};
-use super::{plugins, Actor};
+use super::requests::{self, Action, Begun, NewRequest, ServiceRequest};
 use crate::clickbank::requests::reasons;
 use crate::clickbank::rules;
 use crate::clickbank::{
@@ -20,6 +19,7 @@ use crate::clickbank::{
 };
 use crate::db::schema::purchases;
 use crate::db::{Database, DbConn};
+use crate::domain::{plugins, Actor};
 use crate::error::AppError;
 use crate::secrets::SecretBox;
 
@@ -240,7 +240,7 @@ fn busy(holder: &ServiceRequest) -> AppError {
 }
 
 async fn try_begin(ctx: &ServiceContext, new: NewRequest) -> Result<Begun, AppError> {
-    ctx.db.run(move |c| service_requests::begin(c, &new)).await
+    ctx.db.run(move |c| requests::begin(c, &new)).await
 }
 
 /// Holds the request's key. A request that a stopped portal left `sending` is settled first:
@@ -255,7 +255,7 @@ async fn begin(
         Begun::Started(id) => return Ok(id),
         Begun::Busy(holder) => *holder,
     };
-    if !holder.is_stale(super::now()) {
+    if !holder.is_stale(crate::domain::now()) {
         return Err(busy(&holder));
     }
     let adopt = if new.action.opens_ticket() {
@@ -267,8 +267,8 @@ async fn begin(
     let settled = ctx
         .db
         .run(move |c| match adopt {
-            Some(ticket) => service_requests::opened(c, &who, id, &ticket),
-            None => service_requests::failed(
+            Some(ticket) => requests::opened(c, &who, id, &ticket),
+            None => requests::failed(
                 c,
                 &who,
                 id,
@@ -321,8 +321,8 @@ async fn send_ticket(
     let who = new.actor;
     ctx.db
         .run(move |c| match outcome {
-            Ok(ticket) => service_requests::opened(c, &who, id, &ticket),
-            Err(words) => service_requests::failed(c, &who, id, &words),
+            Ok(ticket) => requests::opened(c, &who, id, &ticket),
+            Err(words) => requests::failed(c, &who, id, &words),
         })
         .await
 }
@@ -455,8 +455,8 @@ where
     let who = new.actor;
     ctx.db
         .run(move |c| match result {
-            Ok(()) => service_requests::answered(c, &who, id, after),
-            Err(e) => service_requests::failed(c, &who, id, &clickbank_words(&e)),
+            Ok(()) => requests::answered(c, &who, id, after),
+            Err(e) => requests::failed(c, &who, id, &clickbank_words(&e)),
         })
         .await
 }
@@ -469,7 +469,7 @@ pub async fn pause(
     restart: NaiveDate,
 ) -> Result<ServiceRequest, AppError> {
     let p = purchase(ctx, purchase_id).await?;
-    if !p.is_running() || p.is_paused(super::now()) {
+    if !p.is_running() || p.is_paused(crate::domain::now()) {
         return Err(AppError::Validation(
             "Only an active, unpaused subscription can be paused.".into(),
         ));
@@ -553,7 +553,7 @@ pub async fn resume(
     date: Option<NaiveDate>,
 ) -> Result<ServiceRequest, AppError> {
     let p = purchase(ctx, purchase_id).await?;
-    let now = super::now();
+    let now = crate::domain::now();
     if p.is_paused(now) {
         let date =
             date.ok_or_else(|| AppError::Validation("Choose the day billing should restart.".into()))?;
@@ -583,7 +583,7 @@ pub async fn resume(
             .set((
                 purchases::status.eq("ACTIVE"),
                 purchases::cancelled_at.eq(None::<chrono::NaiveDateTime>),
-                purchases::updated_at.eq(super::now()),
+                purchases::updated_at.eq(crate::domain::now()),
             ))
             .execute(c)?;
         Ok(json!({ "status": "ACTIVE" }))
@@ -601,7 +601,7 @@ fn set_dates(
         .set((
             purchases::next_bill_date.eq(next),
             purchases::paused_until.eq(paused_until),
-            purchases::updated_at.eq(super::now()),
+            purchases::updated_at.eq(crate::domain::now()),
         ))
         .execute(c)?;
     Ok(())
@@ -614,7 +614,7 @@ pub async fn check_ticket(
     actor: &Actor,
     request_id: i64,
 ) -> Result<ServiceRequest, AppError> {
-    let req = load(&ctx.db, move |c| service_requests::find(c, request_id)).await?;
+    let req = load(&ctx.db, move |c| requests::find(c, request_id)).await?;
     let ticket_id = match (&req.ticket_id, req.status.as_str()) {
         (Some(t), "open") => t.clone(),
         _ => return Ok(req),
@@ -629,6 +629,6 @@ pub async fn check_ticket(
     }
     let who = actor.clone();
     ctx.db
-        .run(move |c| service_requests::closed_at_clickbank(c, &who, request_id))
+        .run(move |c| requests::closed_at_clickbank(c, &who, request_id))
         .await
 }

@@ -13,8 +13,8 @@ use crate::db::schema::{campaigns, customers, orders, partials, purchases};
 use crate::db::DbConn;
 use crate::error::AppError;
 
-use super::audit::escape_like;
-use super::lower;
+use crate::domain::audit::escape_like;
+use crate::domain::lower;
 
 /// Rows per page.
 pub const PAGE_SIZE: i64 = 25;
@@ -169,7 +169,7 @@ macro_rules! customer_filters {
         let sqlite: bool = $sqlite;
         let mut q = $q;
         if let Some(e) = clean(&f.email).map(|e| e.to_lowercase()) {
-            q = q.filter(super::customers_of_any_plugin());
+            q = q.filter(crate::domain::customers_of_any_plugin());
             if e.contains('@') {
                 q = q.filter(customers::email.eq(e));
             } else {
@@ -266,12 +266,12 @@ macro_rules! filtered_orders {
             let r = r.trim_start_matches('#').to_string();
             match r.parse::<i64>() {
                 Ok(id) => {
-                    let by_receipt = super::orders_of_any_plugin().and(orders::receipt.eq(r.to_uppercase()));
+                    let by_receipt = crate::domain::orders_of_any_plugin().and(orders::receipt.eq(r.to_uppercase()));
                     q = q.filter(by_receipt.or(orders::id.eq(id)));
                 }
                 Err(_) => {
                     q = q
-                        .filter(super::orders_of_any_plugin())
+                        .filter(crate::domain::orders_of_any_plugin())
                         .filter(orders::receipt.eq(r.to_uppercase()))
                 }
             }
@@ -292,7 +292,7 @@ macro_rules! filtered_orders {
             Some("PAUSED") => {
                 let paused = purchases::table
                     .filter(purchases::status.eq("ACTIVE"))
-                    .filter(purchases::paused_until.gt(super::now()))
+                    .filter(purchases::paused_until.gt(crate::domain::now()))
                     .select(purchases::order_id);
                 q = q.filter(orders::id.eq_any(paused));
             }
