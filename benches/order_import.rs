@@ -135,7 +135,7 @@ fn main() {
         .expect("checkpoint");
         let secs = t.elapsed().as_secs_f64();
         let task = db.read(move |c| imports::find(c, id)).await.unwrap();
-        assert_eq!(task.state, "done", "{:?}", task.last_error);
+        assert_eq!(task.state.as_str(), "done", "{:?}", task.last_error);
         let handled = (task.imported + task.skipped) as usize;
         assert_eq!(handled, records, "every listed record was handled once");
         let rate = handled as f64 / secs;

@@ -18,8 +18,6 @@ pub trait StoredText: Sized {
 
 /// Declares a closed enum stored as its text: `ALL`, `as_str`, `Display`, [`StoredText`]
 /// (an unknown stored value is a read error) and the diesel impls of [`stored_as_text!`].
-// Used by the unit tests below today; the CRM's statuses move onto it next (issue 13).
-#[allow(unused_macros)]
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -67,7 +65,6 @@ macro_rules! text_enum {
         $crate::db::text::stored_as_text!($name);
     };
 }
-#[allow(unused_imports)]
 pub(crate) use text_enum;
 
 /// Gives a [`StoredText`] type diesel's impls for `Text` on SQLite, PostgreSQL and

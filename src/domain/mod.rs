@@ -7,6 +7,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod customer_service;
 pub mod fulfillment;
+pub mod lease;
 pub mod orders;
 pub mod plugins;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Duration as Days;
 use diesel::prelude::*;
 use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle, TransactionType};
+use merchant_crm::db::models::TaskState;
 use merchant_crm::db::schema::{fulfillments, import_task_runs, orders, pending_events, transactions};
 use merchant_crm::domain::sync::imports::{self, clickbank_today, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
@@ -77,7 +78,10 @@ async fn plugin_and_initial_import(
 async fn wait_done(app: &TestApp, id: i64) -> merchant_crm::db::models::ImportTask {
     for _ in 0..600 {
         let t = app.db.read(move |c| imports::find(c, id)).await.unwrap();
-        if matches!(t.state.as_str(), "done" | "failed" | "cancelled") {
+        if matches!(
+            t.state,
+            TaskState::Done | TaskState::Failed | TaskState::Cancelled
+        ) {
             return t;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -138,7 +142,7 @@ async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_on
     let page = r.headers()["location"].to_str().unwrap().to_string();
     let id: i64 = page.rsplit('/').next().unwrap().parse().unwrap();
     let t = wait_done(&app, id).await;
-    assert_eq!(t.state, "done", "{:?}", t.last_error);
+    assert_eq!(t.state, TaskState::Done, "{:?}", t.last_error);
     assert_eq!(t.percent(), 100);
     assert_eq!(t.errors, 0);
 
@@ -239,7 +243,7 @@ async fn a_run_that_dies_resumes_without_duplicates_or_gaps() {
         assert!(runs < 200);
     }
     let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
-    assert_eq!(t.state, "done", "{:?}", t.last_error);
+    assert_eq!(t.state, TaskState::Done, "{:?}", t.last_error);
     let mine = portal_totals(&app).await;
     assert_eq!(mine, truth_totals(&sb, days));
 }
@@ -276,7 +280,7 @@ async fn the_same_sale_by_ins_and_by_import_is_one_order() {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(wait_done(&app, id).await.state, "done");
+    assert_eq!(wait_done(&app, id).await.state, TaskState::Done);
     let n: i64 = app
         .db
         .read(move |c| {
@@ -303,7 +307,7 @@ async fn bad_credentials_fail_the_task_clearly_without_a_crash_loop() {
     let r = imports::run_task(&c, id, "runner", 10).await.unwrap();
     assert!(r.claimed && !r.more);
     let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
-    assert_eq!(t.state, "failed");
+    assert_eq!(t.state, TaskState::Failed);
     assert!(
         t.last_error
             .as_deref()
@@ -340,7 +344,7 @@ async fn two_portal_processes_never_run_the_same_task_at_once() {
     let days = i64::from(DAYS) + 2;
     let id = plugin_and_initial_import(&app, &c, &sb, sb.api_key(), days).await;
     let t = wait_done(&app, id).await;
-    assert_eq!(t.state, "done");
+    assert_eq!(t.state, TaskState::Done);
     let runs: Vec<(String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)> = app
         .db
         .read(move |c| {
@@ -406,7 +410,7 @@ async fn a_record_that_cannot_be_applied_is_named_and_the_rest_of_its_pages_kept
         }
     }
     let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
-    assert_eq!(t.state, "done", "{:?}", t.last_error);
+    assert_eq!(t.state, TaskState::Done, "{:?}", t.last_error);
     assert_eq!(t.errors, 1, "only the refused record failed");
     let err = t.last_error.clone().unwrap_or_default();
     assert!(err.contains(&victim), "the error names the receipt: {err}");

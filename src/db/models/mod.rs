@@ -16,6 +16,6 @@ mod inbound;
 pub use inbound::InboundNotification;
 
 mod import_task;
-pub use import_task::{ImportTask, ImportTaskRun};
+pub use import_task::{ImportTask, ImportTaskRun, TaskAction, TaskKind, TaskState};
 mod product;
 pub use product::{Campaign, CampaignProduct, FulfillmentHouse, Product, ProductCategory};

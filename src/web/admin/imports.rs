@@ -72,7 +72,7 @@ pub async fn progress(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
-            "state": t.state,
+            "state": t.state.as_str(),
             "percent": t.percent(),
             "windows_done": t.windows_done,
             "windows_total": t.windows_total,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle};
+use merchant_crm::db::models::TaskState;
 use merchant_crm::domain::sync::imports::{self, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
@@ -108,10 +109,10 @@ pub async fn portal_with_orders(sb: &SandboxHandle) -> TestApp {
     for _ in 0..600 {
         imports::run_task(&c, id, "cs-test", 1000).await.unwrap();
         let t = app.db.read(move |conn| imports::find(conn, id)).await.unwrap();
-        if t.state == "done" {
+        if t.state == TaskState::Done {
             break;
         }
-        assert_ne!(t.state, "failed", "{:?}", t.last_error);
+        assert_ne!(t.state, TaskState::Failed, "{:?}", t.last_error);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     sb.set_notify_url(Some(ins_url(&app)));

@@ -1,0 +1,449 @@
+//! One run of a claimed import task: fetch and commit pages until the page budget, the end of
+//! the window or ClickBank says stop, then end the run (`finish`) in the state it earned.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::pages::{commit_pages, fetch_pages, PageBatch, PageFail, PageRecord};
+use super::{
+    add_requests, claim, clickbank_today, day_text, ensure_continuous, find, parse_day, OVERLAP_DAYS,
+    PAGES_PER_COMMIT,
+};
+use crate::clickbank::{ClickBankClient, ClickBankError, ClientConfig};
+use crate::db::models::{ImportTask, Plugin, TaskKind, TaskState};
+use crate::db::schema::{import_task_runs as runs, import_tasks as tasks};
+use crate::db::Database;
+use crate::domain::lease::{lease_mine, lease_release};
+use crate::domain::{plugins, Actor};
+use crate::error::AppError;
+use crate::secrets::SecretBox;
+
+/// What one run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunReport {
+    pub claimed: bool,
+    pub pages: u32,
+    pub imported: i64,
+    pub skipped: i64,
+    /// The task has more to do right away (page budget used up).
+    pub more: bool,
+    /// Which process ran it (the lease holder).
+    pub runner: String,
+    /// The run's end state was written (false: the task was paused, cancelled or taken over
+    /// meanwhile, and its state was left alone).
+    pub finished: bool,
+    pub outcome: String,
+}
+
+/// Where imports find ClickBank and the plugin keys.
+#[derive(Clone)]
+pub struct ImportContext {
+    pub db: Database,
+    pub secrets: SecretBox,
+    pub api_base: String,
+    /// Client-side limit (ClickBank allows about 10 requests/s per IP); 0 = none.
+    pub requests_per_second: u32,
+    pub continuous_interval_minutes: i32,
+}
+
+/// Claims and runs task `id` for up to `page_budget` pages.
+pub async fn run_task(
+    ctx: &ImportContext,
+    id: i64,
+    runner: &str,
+    page_budget: u32,
+) -> Result<RunReport, AppError> {
+    let r = runner.to_string();
+    let claimed = ctx.db.run(move |c| claim(c, id, &r)).await?;
+    if !claimed {
+        return Ok(RunReport::default());
+    }
+    let r = runner.to_string();
+    let run_id = ctx
+        .db
+        .run(move |c| {
+            diesel::insert_into(runs::table)
+                .values((
+                    runs::task_id.eq(id),
+                    runs::runner.eq(&r),
+                    runs::started_at.eq(crate::domain::now()),
+                ))
+                .execute(c)?;
+            Ok(runs::table
+                .filter(runs::task_id.eq(id))
+                .order(runs::id.desc())
+                .select(runs::id)
+                .first::<i64>(c)?)
+        })
+        .await?;
+    let mut report = RunReport {
+        claimed: true,
+        runner: runner.to_string(),
+        ..Default::default()
+    };
+    let result = run_claimed(ctx, id, runner, page_budget, &mut report).await;
+    let outcome = match &result {
+        Ok(()) => report.outcome.clone(),
+        Err(e) => format!("error: {e}"),
+    };
+    let (imported, skipped, pages) = (report.imported, report.skipped, report.pages as i32);
+    let holder = runner.to_string();
+    let o = outcome.clone();
+    ctx.db
+        .run(move |c| {
+            diesel::update(runs::table.find(run_id))
+                .set((
+                    runs::finished_at.eq(Some(crate::domain::now())),
+                    runs::pages.eq(pages),
+                    runs::imported.eq(imported),
+                    runs::skipped.eq(skipped),
+                    runs::outcome.eq(Some(o)),
+                ))
+                .execute(c)?;
+            // Release only our own lease: another process may hold it by now.
+            diesel::update(tasks::table.find(id).filter(lease_mine!(tasks, holder)))
+                .set(lease_release!(tasks))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    result.map(|()| report)
+}
+
+fn client(ctx: &ImportContext, plugin: &Plugin) -> Result<ClickBankClient, AppError> {
+    let keys = plugins::keys(plugin, &ctx.secrets)?;
+    let mut cfg = ClientConfig::new(keys.api_key)
+        .with_base_url(&ctx.api_base)
+        .with_dev_key(keys.dev_key);
+    cfg.requests_per_second = ctx.requests_per_second;
+    ClickBankClient::new(cfg).map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
+}
+
+async fn run_claimed(
+    ctx: &ImportContext,
+    id: i64,
+    runner: &str,
+    page_budget: u32,
+    report: &mut RunReport,
+) -> Result<(), AppError> {
+    let (task, plugin) = ctx
+        .db
+        .run(move |c| {
+            let t = find(c, id)?;
+            let p = plugins::find(c, t.plugin_id)?;
+            Ok((t, p))
+        })
+        .await?;
+    if !plugin.active {
+        return finish(
+            ctx,
+            id,
+            TaskState::Failed,
+            Some(format!("plugin {} is deactivated", plugin.name)),
+            None,
+            report,
+            "plugin deactivated",
+        )
+        .await;
+    }
+    let api = Arc::new(client(ctx, &plugin)?);
+    if task.kind == TaskKind::Products {
+        let job = Actor {
+            user_id: None,
+            label: "import job".into(),
+            ip: None,
+        };
+        // One call reads every product page: hold the lease long enough for it.
+        let holder = report.runner.clone();
+        ctx.db
+            .run(move |c| {
+                diesel::update(tasks::table.find(id).filter(tasks::locked_by.eq(holder)))
+                    .set(tasks::locked_until.eq(Some(crate::domain::now() + Duration::minutes(30))))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await?;
+        let before = api.stats().requests;
+        let result =
+            crate::domain::catalog::import::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
+        let used = (api.stats().requests - before) as i64;
+        let pid = plugin.id;
+        ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+        return match result {
+            Ok(r) => {
+                report.imported = (r.created + r.updated) as i64;
+                report.skipped = r.unchanged as i64;
+                let (imported, skipped) = (report.imported, report.skipped);
+                ctx.db
+                    .run(move |c| {
+                        diesel::update(tasks::table.find(id))
+                            .set((
+                                tasks::windows_done.eq(1),
+                                tasks::imported.eq(imported),
+                                tasks::skipped.eq(skipped),
+                            ))
+                            .execute(c)?;
+                        Ok(())
+                    })
+                    .await?;
+                let outcome = format!("products: {}", r.summary());
+                finish(ctx, id, TaskState::Done, None, None, report, &outcome).await
+            }
+            Err(e) => {
+                finish(
+                    ctx,
+                    id,
+                    TaskState::Failed,
+                    Some(e.to_string()),
+                    None,
+                    report,
+                    "failed",
+                )
+                .await
+            }
+        };
+    }
+    // A continuous task starts a new cycle: from its cursor (minus the overlap) to today.
+    let mut task = task;
+    if task.kind == TaskKind::ContinuousOrders && task.cursor_day.is_none() {
+        let today = clickbank_today();
+        let start = task
+            .range_start
+            .as_deref()
+            .map(parse_day)
+            .transpose()?
+            .unwrap_or(today - Duration::days(OVERLAP_DAYS))
+            .min(today);
+        let windows = (today - start).num_days() as i32 + 1;
+        let (s, e) = (day_text(start), day_text(today));
+        task = ctx
+            .db
+            .run(move |c| {
+                diesel::update(tasks::table.find(id))
+                    .set((
+                        tasks::range_start.eq(Some(&s)),
+                        tasks::range_end.eq(Some(&e)),
+                        tasks::cursor_day.eq(Some(&s)),
+                        tasks::cursor_page.eq(1),
+                        tasks::windows_total.eq(windows),
+                        tasks::windows_done.eq(0),
+                    ))
+                    .execute(c)?;
+                find(c, id)
+            })
+            .await?;
+    }
+    let end = parse_day(task.range_end.as_deref().unwrap_or_default())?;
+    let mut day = parse_day(task.cursor_day.as_deref().unwrap_or_default())?;
+    let mut page = task.cursor_page.max(1) as u32;
+    let cutoff = task
+        .ship_cutoff_days
+        .map(|d| crate::domain::now() - Duration::days(i64::from(d)));
+    // The next pages are fetched while the current ones are written (two cores: one parses
+    // ClickBank's JSON, the other writes), then committed together with the cursor past them.
+    let mut prefetched: Option<PageBatch> = None;
+    // The records written last, freed while the next ones are written (see below).
+    let mut written_records: Vec<PageRecord> = Vec::new();
+    while day <= end {
+        if report.pages >= page_budget {
+            report.more = true;
+            report.outcome = format!("paused after {} pages; continues at once", report.pages);
+            let now = crate::domain::now();
+            ctx.db
+                .run(move |c| {
+                    diesel::update(tasks::table.find(id))
+                        .set((tasks::next_run_at.eq(Some(now)), tasks::last_run_at.eq(Some(now))))
+                        .execute(c)?;
+                    Ok(())
+                })
+                .await?;
+            return Ok(());
+        }
+        // Stop when an account executive paused or cancelled the task meanwhile.
+        let state = ctx.db.run(move |c| Ok(find(c, id)?.state)).await?;
+        if state != TaskState::Running {
+            report.outcome = format!("stopped: task {state}");
+            return Ok(());
+        }
+        let room = (page_budget - report.pages).min(PAGES_PER_COMMIT);
+        let mut batch = match prefetched.take() {
+            Some(b) => b,
+            None => fetch_pages(&api, &plugin, (day, page), room, end).await,
+        };
+        let pid = plugin.id;
+        let used = batch.requests;
+        ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+        if batch.pages > 0 {
+            let p = plugin.clone();
+            let runner = runner.to_string();
+            let (pages, windows_done) = (batch.pages, batch.windows_done);
+            let records = std::mem::take(&mut batch.records);
+            let (at_day, at_page) = batch.next;
+            let next = (at_day, at_page, windows_done);
+            let write = ctx.db.run(move |c| {
+                // First without a savepoint per record; if a record fails, that attempt is
+                // rolled back whole and the pages applied again with one savepoint per
+                // record, so the failing record is counted and the others kept.
+                match commit_pages(c, &p, &records, cutoff, &runner, id, next, false) {
+                    Err(PageFail::Record) => commit_pages(c, &p, &records, cutoff, &runner, id, next, true),
+                    other => other,
+                }
+                .map_err(PageFail::into_app)
+                // The records are freed beside the next write, not on this thread.
+                .map(|counts| (counts, records))
+            });
+            let written_before = std::mem::take(&mut written_records);
+            let room_after = (page_budget - report.pages - pages).min(PAGES_PER_COMMIT);
+            let read_ahead = async {
+                drop(written_before);
+                if batch.failure.is_none() && room_after > 0 && at_day <= end {
+                    Some(fetch_pages(&api, &plugin, (at_day, at_page), room_after, end).await)
+                } else {
+                    None
+                }
+            };
+            let (written, mut ahead) = tokio::join!(write, read_ahead);
+            // Requests read ahead count today even if those pages are never written.
+            if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
+                ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+            }
+            let ((imported, skipped), records) = written?;
+            written_records = records;
+            prefetched = ahead;
+            report.pages += pages;
+            report.imported += imported;
+            report.skipped += skipped;
+            (day, page) = (at_day, at_page);
+        }
+        if let Some(e) = batch.failure {
+            return clickbank_failed(ctx, id, &task, e, report).await;
+        }
+    }
+    // Every window done.
+    if task.kind == TaskKind::InitialOrders {
+        let interval = ctx.continuous_interval_minutes;
+        let pid = plugin.id;
+        finish(ctx, id, TaskState::Done, None, None, report, "done").await?;
+        if report.finished {
+            let cont = ctx.db.run(move |c| ensure_continuous(c, pid, interval)).await?;
+            report.outcome =
+                format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
+        }
+        Ok(())
+    } else {
+        let next = crate::domain::now() + Duration::minutes(i64::from(task.interval_minutes));
+        let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
+        ctx.db
+            .run(move |c| {
+                diesel::update(tasks::table.find(id))
+                    .set((
+                        tasks::range_start.eq(Some(overlap_start)),
+                        tasks::cursor_day.eq(None::<String>),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })
+            .await?;
+        report.outcome = format!("caught up; next run {}", next.format("%H:%M UTC"));
+        let o = report.outcome.clone();
+        finish(ctx, id, TaskState::Queued, None, Some(next), report, &o).await
+    }
+}
+
+/// Ends a run in `state`, recording the error (or clearing it) and the next run time.
+async fn finish(
+    ctx: &ImportContext,
+    id: i64,
+    state: TaskState,
+    error: Option<String>,
+    next: Option<NaiveDateTime>,
+    report: &mut RunReport,
+    outcome: &str,
+) -> Result<(), AppError> {
+    report.outcome = outcome.to_string();
+    let runner = report.runner.clone();
+    let keep_error = error.is_none() && state == TaskState::Done;
+    let written = ctx
+        .db
+        .run(move |c| {
+            let now = crate::domain::now();
+            let mine = tasks::table
+                .find(id)
+                .filter(tasks::locked_by.eq(runner))
+                .filter(tasks::state.eq(TaskState::Running));
+            let n = diesel::update(mine.clone())
+                .set((
+                    tasks::state.eq(state),
+                    tasks::next_run_at.eq(next),
+                    tasks::last_run_at.eq(Some(now)),
+                    tasks::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            // A finished import keeps the last record error for the merchant to read.
+            if n == 1 && !keep_error {
+                diesel::update(tasks::table.find(id))
+                    .set(tasks::last_error.eq(error))
+                    .execute(c)?;
+            }
+            Ok(n == 1)
+        })
+        .await?;
+    report.finished = written;
+    if !written {
+        report.outcome = "stopped: the task was paused, cancelled or taken over meanwhile".into();
+    }
+    Ok(())
+}
+
+/// Bad credentials stop the task with a clear error (no crash loop); rate limits, 5xx and
+/// timeouts (already retried by the client) put it back with a growing delay.
+async fn clickbank_failed(
+    ctx: &ImportContext,
+    id: i64,
+    task: &ImportTask,
+    e: ClickBankError,
+    report: &mut RunReport,
+) -> Result<(), AppError> {
+    let text = e.to_string();
+    if matches!(e, ClickBankError::Forbidden { .. }) {
+        let msg = format!(
+            "ClickBank refused the request: {text}. Check the plugin's API key and its roles (order read), then resume."
+        );
+        return finish(
+            ctx,
+            id,
+            TaskState::Failed,
+            Some(msg),
+            None,
+            report,
+            "failed: ClickBank refused",
+        )
+        .await;
+    }
+    let minutes = 5i64 << task.errors.clamp(0, 4);
+    let next = crate::domain::now() + Duration::minutes(minutes.min(60));
+    let msg = format!(
+        "ClickBank did not answer well ({text}); retrying at {} UTC",
+        next.format("%H:%M")
+    );
+    ctx.db
+        .run(move |c| {
+            diesel::update(tasks::table.find(id))
+                .set(tasks::errors.eq(tasks::errors + 1))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    finish(
+        ctx,
+        id,
+        TaskState::Queued,
+        Some(msg),
+        Some(next),
+        report,
+        "ClickBank error; retrying later",
+    )
+    .await
+}
