@@ -39,6 +39,16 @@ macro_rules! lease_mine {
     };
 }
 
+/// The row's lease is `runner`'s and has not run out (renewing a lease another process may
+/// have taken over must fail).
+macro_rules! lease_held {
+    ($table:ident, $runner:expr) => {
+        $table::locked_by
+            .eq($runner)
+            .and($table::locked_until.ge($crate::domain::now()))
+    };
+}
+
 /// The columns that take (or renew) the lease for a [`Lease`].
 macro_rules! lease_take {
     ($table:ident, $lease:expr) => {
@@ -59,4 +69,4 @@ macro_rules! lease_release {
     };
 }
 
-pub(crate) use {lease_free, lease_mine, lease_release, lease_take};
+pub(crate) use {lease_free, lease_held, lease_mine, lease_release, lease_take};

@@ -10,6 +10,7 @@ use super::houses;
 use super::Status;
 use crate::db::schema::{fulfillments, shipments};
 use crate::db::DbConn;
+use crate::domain::fulfillment::ShipmentStatus;
 use crate::domain::{audit, Actor};
 use crate::error::AppError;
 
@@ -81,7 +82,7 @@ impl Preview {
 /// until the export records the house's answer.
 pub(crate) fn sending_ids(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<i64>, AppError> {
     let sending: Vec<String> = shipments::table
-        .filter(shipments::status.eq("sending"))
+        .filter(shipments::status.eq(ShipmentStatus::Sending))
         .select(shipments::shipment_id)
         .load(conn)?;
     if sending.is_empty() {

@@ -10,6 +10,7 @@
 //! (tracking and returns files), `updates` (updates posted by houses, ship notices).
 
 pub mod batch;
+pub mod bundle_window;
 pub mod csv_import;
 pub mod export;
 pub mod houses;
@@ -22,6 +23,20 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::error::AppError;
+
+crate::db::text::text_enum! {
+    /// Where a shipment (the parcel an export run sends to a house) is. `sending` is set
+    /// before anything goes out; a run that stops there leaves it for the next run to mark
+    /// `interrupted` (the house may have it); `failed` once is retried, `superseded` when a
+    /// human moved its items meanwhile.
+    pub enum ShipmentStatus {
+        Sending = "sending",
+        Sent = "sent",
+        Failed = "failed",
+        Interrupted = "interrupted",
+        Superseded = "superseded",
+    }
+}
 
 /// A fulfillment item's status, in the merchants' words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +69,7 @@ impl Status {
         Recycled,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Hold => "HOLD",
             Pending => "PENDING",

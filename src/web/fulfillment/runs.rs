@@ -3,6 +3,7 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use crate::domain::fulfillment::bundle_window;
 use crate::domain::fulfillment::export::{self, RunRow, ShipmentRow};
 use crate::error::AppError;
 use crate::web::extract::Staff;
@@ -70,7 +71,7 @@ pub async fn bundle_window(
     let hours = form.into_inner().hours;
     let result = state
         .db
-        .run(move |c| export::set_bundle_window(c, &actor, id, &hours))
+        .run(move |c| bundle_window::set(c, &actor, id, &hours))
         .await;
     s.flash_result(result, |h| format!("Bundle window set to {h} hours."))?;
     Ok(redirect(&format!("/crm/campaigns/{id}")))

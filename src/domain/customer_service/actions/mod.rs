@@ -1,0 +1,64 @@
+//! What staff ask ClickBank for from a customer's profile: refunds (with ClickBank's preview
+//! of what the customer gets back), cancellations, pause, resume and next-bill-date changes.
+//!
+//! Every action checks ClickBank's rules first (so the form answers without a round trip),
+//! takes the request's key (`requests::begin`, so a double click never sends twice),
+//! calls ClickBank, then records ClickBank's answer verbatim and writes the audit log.
+//!
+//! Here: [`ServiceContext`], what every action needs. Submodules, each using only those listed
+//! before it: `clickbank_calls` (the ClickBank calls and how their failures read; a leaf),
+//! `sending` (taking the request's key, calling ClickBank, recording its answer), `refunds`
+//! (the refund form, its checks, ClickBank's preview and the refund request), `subscriptions`
+//! (cancel, pause, resume and next-bill-date changes of a purchase) and `ticket_check`
+//! (asking ClickBank about an open request's ticket).
+
+mod clickbank_calls;
+mod refunds;
+mod sending;
+mod subscriptions;
+mod ticket_check;
+
+pub use refunds::{
+    order_with_items, refund_preview, request_refund, validate_refund, RefundInput, RefundPreview,
+    ValidRefund,
+};
+pub use subscriptions::{change_date, pause, request_cancel, resume};
+pub use ticket_check::check_ticket;
+
+use std::sync::Arc;
+
+use crate::clickbank::ClickBankApi;
+use crate::db::{Database, DbConn};
+use crate::domain::plugins;
+use crate::error::AppError;
+use crate::secrets::SecretBox;
+
+/// What the actions need: the database and a way to reach the plugin's ClickBank account.
+#[derive(Clone)]
+pub struct ServiceContext {
+    pub db: Database,
+    pub secrets: SecretBox,
+    pub api_base: String,
+}
+
+impl ServiceContext {
+    async fn api(&self, plugin_id: i64) -> Result<Arc<dyn ClickBankApi>, AppError> {
+        let secrets = self.secrets.clone();
+        let keys = self
+            .db
+            .read(move |c| {
+                let p = plugins::find(c, plugin_id)?;
+                plugins::keys(&p, &secrets)
+            })
+            .await?;
+        plugins::client_for(&keys, &self.api_base)
+    }
+}
+
+async fn load<T, F>(db: &Database, f: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+{
+    db.read(f).await
+}

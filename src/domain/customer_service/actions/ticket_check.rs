@@ -1,0 +1,34 @@
+//! Following up an open request: asking ClickBank about its ticket, and freeing the request
+//! when ClickBank closed the ticket without acting on it.
+
+use super::clickbank_calls::clickbank_words;
+use super::{load, ServiceContext};
+use crate::domain::customer_service::requests::{self, ServiceRequest};
+use crate::domain::Actor;
+use crate::error::AppError;
+
+/// Asks ClickBank about an open request's ticket. A ticket ClickBank closed without the RFND
+/// or CANCEL-REBILL arriving frees the request (staff can then ask again); an open one stays.
+pub async fn check_ticket(
+    ctx: &ServiceContext,
+    actor: &Actor,
+    request_id: i64,
+) -> Result<ServiceRequest, AppError> {
+    let req = load(&ctx.db, move |c| requests::find(c, request_id)).await?;
+    let ticket_id = match (&req.ticket_id, req.status.as_str()) {
+        (Some(t), "open") => t.clone(),
+        _ => return Ok(req),
+    };
+    let api = ctx.api(req.plugin_id).await?;
+    let ticket = api
+        .ticket(&ticket_id)
+        .await
+        .map_err(|e| AppError::Validation(format!("ClickBank: {}", clickbank_words(&e))))?;
+    if ticket.is_open() {
+        return Ok(req);
+    }
+    let who = actor.clone();
+    ctx.db
+        .run(move |c| requests::closed_at_clickbank(c, &who, request_id))
+        .await
+}
