@@ -41,6 +41,14 @@ macro_rules! text_enum {
                     $( $name::$variant => $text, )*
                 }
             }
+
+            /// The value spelled `text` exactly (a URL segment, a filter), if there is one.
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $( $text => Some($name::$variant), )*
+                    _ => None,
+                }
+            }
         }
 
         impl std::fmt::Display for $name {

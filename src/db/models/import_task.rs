@@ -76,10 +76,6 @@ impl TaskAction {
         }
     }
 
-    pub fn parse(text: &str) -> Option<TaskAction> {
-        TaskAction::ALL.iter().copied().find(|a| a.as_str() == text)
-    }
-
     /// The action in words ("run now").
     pub fn words(self) -> String {
         self.as_str().replace('_', " ")

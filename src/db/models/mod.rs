@@ -13,7 +13,7 @@ mod plugin;
 pub use plugin::Plugin;
 
 mod inbound;
-pub use inbound::InboundNotification;
+pub use inbound::{InboundNotification, InboxStatus};
 
 mod import_task;
 pub use import_task::{ImportTask, ImportTaskRun, TaskAction, TaskKind, TaskState};

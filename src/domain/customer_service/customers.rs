@@ -394,7 +394,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         .map(|o| OrderView {
             items: items.remove(&o.id).unwrap_or_default(),
             transactions: by_order.remove(&o.id).unwrap_or_default(),
-            open_refund: live(&|r| r.order_id == o.id && r.action == "refund"),
+            open_refund: live(&|r| r.order_id == o.id && r.action == requests::Action::Refund),
             order: o,
         })
         .collect();

@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::db::schema::service_requests;
+use crate::db::text::text_enum;
 use crate::db::DbConn;
 use crate::domain::{audit, is_unique_violation, Actor};
 use crate::error::AppError;
@@ -22,27 +23,35 @@ use crate::error::AppError;
 /// slow answer is never overtaken.
 pub const STALE_AFTER_SECS: i64 = 600;
 
-/// What staff asked ClickBank for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Refund,
-    Cancel,
-    Pause,
-    Resume,
-    ChangeDate,
+text_enum! {
+    /// What staff asked ClickBank for.
+    pub enum Action {
+        Refund = "refund",
+        Cancel = "cancel",
+        Pause = "pause",
+        Resume = "resume",
+        ChangeDate = "change_date",
+    }
+}
+
+text_enum! {
+    /// Where a request is in its life (see the module's comment).
+    pub enum RequestStatus {
+        Sending = "sending",
+        Open = "open",
+        Done = "done",
+        /// ClickBank closed the ticket without completing it.
+        Closed = "closed",
+        Failed = "failed",
+    }
+}
+
+impl RequestStatus {
+    /// Still holding its key: being sent, or a ticket ClickBank has yet to complete.
+    pub const LIVE: [RequestStatus; 2] = [RequestStatus::Sending, RequestStatus::Open];
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Refund => "refund",
-            Action::Cancel => "cancel",
-            Action::Pause => "pause",
-            Action::Resume => "resume",
-            Action::ChangeDate => "change_date",
-        }
-    }
-
     /// Refund and cancel open a ticket that ClickBank completes later; the others are
     /// answered at once.
     pub fn opens_ticket(self) -> bool {
@@ -67,9 +76,9 @@ pub struct ServiceRequest {
     pub customer_id: i64,
     pub order_id: i64,
     pub purchase_id: Option<i64>,
-    pub action: String,
+    pub action: Action,
     pub detail: String,
-    pub status: String,
+    pub status: RequestStatus,
     pub ticket_id: Option<String>,
     pub error: Option<String>,
     pub open_key: Option<String>,
@@ -82,11 +91,24 @@ pub struct ServiceRequest {
 
 impl ServiceRequest {
     pub fn is_live(&self) -> bool {
-        self.status == "sending" || self.status == "open"
+        RequestStatus::LIVE.contains(&self.status)
+    }
+
+    /// A ticket ClickBank has yet to complete (staff may ask ClickBank about it).
+    pub fn is_open(&self) -> bool {
+        self.status == RequestStatus::Open
+    }
+
+    pub fn is_cancel(&self) -> bool {
+        self.action == Action::Cancel
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.status == RequestStatus::Failed
     }
 
     pub fn is_stale(&self, now: NaiveDateTime) -> bool {
-        self.status == "sending" && (now - self.updated_at).num_seconds() >= STALE_AFTER_SECS
+        self.status == RequestStatus::Sending && (now - self.updated_at).num_seconds() >= STALE_AFTER_SECS
     }
 
     pub fn detail_json(&self) -> Value {
@@ -95,35 +117,31 @@ impl ServiceRequest {
 
     /// What the profile says about it, e.g. "Refund requested (ticket 123)".
     pub fn summary(&self) -> String {
-        let what = match self.action.as_str() {
-            "refund" => "Refund",
-            "cancel" => "Cancellation",
-            "pause" => "Pause",
-            "resume" => "Resume",
-            "change_date" => "Next bill date change",
-            other => other,
+        let what = match self.action {
+            Action::Refund => "Refund",
+            Action::Cancel => "Cancellation",
+            Action::Pause => "Pause",
+            Action::Resume => "Resume",
+            Action::ChangeDate => "Next bill date change",
         };
         let ticket = self
             .ticket_id
             .as_deref()
             .map(|t| format!(" (ticket {t})"))
             .unwrap_or_default();
-        match self.status.as_str() {
-            "sending" => format!("{what} being sent to ClickBank"),
-            "open" => format!("{what} requested{ticket}"),
-            "done" if self.action_opens_ticket() => format!("{what} completed by ClickBank{ticket}"),
-            "done" => format!("{what} accepted by ClickBank"),
-            "closed" => format!("{what} ticket{ticket} closed at ClickBank without completing"),
-            "failed" => format!(
+        match self.status {
+            RequestStatus::Sending => format!("{what} being sent to ClickBank"),
+            RequestStatus::Open => format!("{what} requested{ticket}"),
+            RequestStatus::Done if self.action.opens_ticket() => {
+                format!("{what} completed by ClickBank{ticket}")
+            }
+            RequestStatus::Done => format!("{what} accepted by ClickBank"),
+            RequestStatus::Closed => format!("{what} ticket{ticket} closed at ClickBank without completing"),
+            RequestStatus::Failed => format!(
                 "{what} refused: {}",
                 self.error.as_deref().unwrap_or("no reason given")
             ),
-            other => format!("{what}: {other}"),
         }
-    }
-
-    fn action_opens_ticket(&self) -> bool {
-        self.action == "refund" || self.action == "cancel"
     }
 }
 
@@ -159,9 +177,9 @@ pub fn begin(conn: &mut DbConn, r: &NewRequest) -> Result<Begun, AppError> {
                 service_requests::customer_id.eq(r.customer_id),
                 service_requests::order_id.eq(r.order_id),
                 service_requests::purchase_id.eq(r.purchase_id),
-                service_requests::action.eq(r.action.as_str()),
+                service_requests::action.eq(r.action),
                 service_requests::detail.eq(r.detail.to_string()),
-                service_requests::status.eq("sending"),
+                service_requests::status.eq(RequestStatus::Sending),
                 service_requests::open_key.eq(&key),
                 service_requests::requested_by.eq(r.actor.user_id),
                 service_requests::requested_by_label.eq(&r.actor.label),
@@ -235,10 +253,10 @@ pub fn opened(
         let n = diesel::update(
             service_requests::table
                 .find(id)
-                .filter(service_requests::status.eq("sending")),
+                .filter(service_requests::status.eq(RequestStatus::Sending)),
         )
         .set((
-            service_requests::status.eq("open"),
+            service_requests::status.eq(RequestStatus::Open),
             service_requests::ticket_id.eq(Some(ticket_id)),
             service_requests::updated_at.eq(crate::domain::now()),
         ))
@@ -271,7 +289,7 @@ where
         }
         diesel::update(service_requests::table.find(id))
             .set((
-                service_requests::status.eq("done"),
+                service_requests::status.eq(RequestStatus::Done),
                 service_requests::open_key.eq(None::<String>),
                 service_requests::detail.eq(detail.to_string()),
                 service_requests::updated_at.eq(now),
@@ -292,10 +310,10 @@ pub fn failed(conn: &mut DbConn, actor: &Actor, id: i64, error: &str) -> Result<
         diesel::update(
             service_requests::table
                 .find(id)
-                .filter(service_requests::status.eq_any(["sending", "open"])),
+                .filter(service_requests::status.eq_any(RequestStatus::LIVE)),
         )
         .set((
-            service_requests::status.eq("failed"),
+            service_requests::status.eq(RequestStatus::Failed),
             service_requests::error.eq(Some(error)),
             service_requests::open_key.eq(None::<String>),
             service_requests::updated_at.eq(now),
@@ -316,10 +334,10 @@ pub fn closed_at_clickbank(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<
         diesel::update(
             service_requests::table
                 .find(id)
-                .filter(service_requests::status.eq("open")),
+                .filter(service_requests::status.eq(RequestStatus::Open)),
         )
         .set((
-            service_requests::status.eq("closed"),
+            service_requests::status.eq(RequestStatus::Closed),
             service_requests::open_key.eq(None::<String>),
             service_requests::updated_at.eq(now),
             service_requests::closed_at.eq(Some(now)),
@@ -336,7 +354,7 @@ pub fn closed_at_clickbank(conn: &mut DbConn, actor: &Actor, id: i64) -> Result<
 pub fn settled_by_event(
     conn: &mut DbConn,
     order_id: i64,
-    actions: &[&str],
+    actions: &[Action],
     purchase_ids: Option<&[i64]>,
 ) -> Result<usize, AppError> {
     // Most events find no request: a lookup that stays prepared comes first.
@@ -351,14 +369,14 @@ pub fn settled_by_event(
     let now = crate::domain::now();
     let mut q = diesel::update(service_requests::table)
         .filter(service_requests::order_id.eq(order_id))
-        .filter(service_requests::action.eq_any(actions))
-        .filter(service_requests::status.eq_any(["open", "sending"]))
+        .filter(service_requests::action.eq_any(actions.to_vec()))
+        .filter(service_requests::status.eq_any(RequestStatus::LIVE))
         .into_boxed();
     if let Some(ids) = purchase_ids {
         q = q.filter(service_requests::purchase_id.eq_any(ids.to_vec()));
     }
     Ok(q.set((
-        service_requests::status.eq("done"),
+        service_requests::status.eq(RequestStatus::Done),
         service_requests::open_key.eq(None::<String>),
         service_requests::updated_at.eq(now),
         service_requests::closed_at.eq(Some(now)),

@@ -98,7 +98,7 @@ pub fn apply_unguarded(
         TransactionType::CancelRebill => with_order(conn, plugin, ev, |conn, order| {
             set_purchases(conn, order, ev, "CANCELLED")?;
             let ids = purchase_ids(conn, order, ev)?;
-            requests::settled_by_event(conn, order.id, &["cancel"], Some(&ids))?;
+            requests::settled_by_event(conn, order.id, &[requests::Action::Cancel], Some(&ids))?;
             Ok(())
         })?,
         TransactionType::UncancelRebill => with_order(conn, plugin, ev, |conn, order| {

@@ -118,7 +118,12 @@ pub(super) fn refund(
     // ClickBank stops future billing of a refunded or charged-back recurring item.
     set_purchases(conn, order, ev, "CANCELLED")?;
     // The refund (and any cancellation) staff requested for this order is now complete.
-    requests::settled_by_event(conn, order.id, &["refund", "cancel"], None)?;
+    requests::settled_by_event(
+        conn,
+        order.id,
+        &[requests::Action::Refund, requests::Action::Cancel],
+        None,
+    )?;
     Ok(())
 }
 

@@ -3,29 +3,18 @@
 //! delivery that cannot be decrypted or applied stays `failed` with the reason and can be
 //! reprocessed (for example after the merchant fixed a secret key); nothing is dropped.
 //!
-//! Statuses: `received`, `processed`, `duplicate`, `waiting` (for its sale), `ignored`
-//! (logged only: TEST, test transactions when not included, informational types), `failed`.
+//! Statuses: [`InboxStatus`].
 
 use diesel::prelude::*;
 
 use crate::clickbank::ins::{InsDecoder, InsError, Notification};
-use crate::db::models::{InboundNotification, Plugin};
+use crate::db::models::{InboundNotification, InboxStatus, Plugin};
 use crate::db::schema::inbound_notifications as inbox;
 use crate::db::DbConn;
 use crate::domain::orders::{self, OrderEvent, Outcome};
 use crate::domain::plugins;
 use crate::error::AppError;
 use crate::secrets::SecretBox;
-
-pub const STATUSES: &[&str] = &[
-    "received",
-    "processing",
-    "processed",
-    "duplicate",
-    "waiting",
-    "ignored",
-    "failed",
-];
 
 /// Largest INS body accepted (ClickBank's are a few KiB).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -44,7 +33,7 @@ pub fn store(
             inbox::source_ip.eq(source_ip),
             inbox::api_user_id.eq(api_user_id),
             inbox::body.eq(body),
-            inbox::status.eq("received"),
+            inbox::status.eq(InboxStatus::Received),
             inbox::attempts.eq(0),
         ))
         .execute(conn)?;
@@ -134,13 +123,13 @@ fn pretty(plain: &str) -> String {
 }
 
 /// Decrypts and applies stored delivery `id`; returns its new status.
-pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<String, AppError> {
+pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<InboxStatus, AppError> {
     let keys = Keyring::load(conn, secrets)?;
     process_with(conn, &keys, id)
 }
 
 /// [`process`] with the plugins' decoders already at hand.
-pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<String, AppError> {
+pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<InboxStatus, AppError> {
     let row: InboundNotification = inbox::table
         .find(id)
         .select(InboundNotification::as_select())
@@ -164,13 +153,13 @@ pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<String
         conn.transaction(|conn| {
             let outcome = orders::apply(conn, &plugin, &ev, "ins")?;
             let (status, error) = match &outcome {
-                Outcome::Applied { .. } => ("processed", None),
-                Outcome::Duplicate => ("duplicate", None),
+                Outcome::Applied { .. } => (InboxStatus::Processed, None),
+                Outcome::Duplicate => (InboxStatus::Duplicate, None),
                 Outcome::Pending => (
-                    "waiting",
+                    InboxStatus::Waiting,
                     Some("waiting for its sale; applied when the sale arrives".to_string()),
                 ),
-                Outcome::Ignored(why) => ("ignored", Some(why.clone())),
+                Outcome::Ignored(why) => (InboxStatus::Ignored, Some(why.clone())),
             };
             diesel::update(inbox::table.find(id))
                 .set((
@@ -180,7 +169,7 @@ pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<String
                     inbox::processed_at.eq(Some(now)),
                 ))
                 .execute(conn)?;
-            Ok(status.to_string())
+            Ok(status)
         })
     });
     match result {
@@ -199,10 +188,10 @@ fn fail(
     now: chrono::NaiveDateTime,
     reason: &str,
     plugin: Option<i64>,
-) -> Result<String, AppError> {
+) -> Result<InboxStatus, AppError> {
     diesel::update(inbox::table.find(id))
         .set((
-            inbox::status.eq("failed"),
+            inbox::status.eq(InboxStatus::Failed),
             inbox::error.eq(Some(reason)),
             inbox::attempts.eq(inbox::attempts + 1),
             inbox::processed_at.eq(Some(now)),
@@ -213,19 +202,19 @@ fn fail(
             .set(inbox::plugin_id.eq(plugin))
             .execute(conn)?;
     }
-    Ok("failed".into())
+    Ok(InboxStatus::Failed)
 }
 
 /// Reprocesses every failed delivery, oldest first; returns (processed, still failed).
 pub fn reprocess_failed(conn: &mut DbConn, secrets: &SecretBox) -> Result<(usize, usize), AppError> {
     let ids: Vec<i64> = inbox::table
-        .filter(inbox::status.eq("failed"))
+        .filter(inbox::status.eq(InboxStatus::Failed))
         .order(inbox::id.asc())
         .select(inbox::id)
         .load(conn)?;
     let mut still = 0;
     for id in &ids {
-        if process(conn, secrets, *id)? == "failed" {
+        if process(conn, secrets, *id)? == InboxStatus::Failed {
             still += 1;
         }
     }
@@ -237,7 +226,7 @@ pub fn reprocess_failed(conn: &mut DbConn, secrets: &SecretBox) -> Result<(usize
 pub struct InboxFilter {
     pub plugin_id: Option<i64>,
     pub transaction_type: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<InboxStatus>,
     pub from: Option<chrono::NaiveDate>,
     pub to: Option<chrono::NaiveDate>,
     pub before_id: Option<i64>,
@@ -252,8 +241,8 @@ pub fn list(conn: &mut DbConn, f: &InboxFilter) -> Result<(Vec<InboundNotificati
     if let Some(t) = f.transaction_type.as_deref().filter(|t| !t.is_empty()) {
         q = q.filter(inbox::transaction_type.eq(t.to_string()));
     }
-    if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
-        q = q.filter(inbox::status.eq(s.to_string()));
+    if let Some(s) = f.status {
+        q = q.filter(inbox::status.eq(s));
     }
     if let Some(d) = f.from {
         q = q.filter(inbox::received_at.ge(d.and_hms_opt(0, 0, 0).unwrap_or_default()));
@@ -287,9 +276,9 @@ pub fn claim_batch(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> 
     let now = crate::domain::now();
     let stale = now - chrono::Duration::minutes(STALE_CLAIM_MINUTES);
     let open = || {
-        inbox::status
-            .eq("received")
-            .or(inbox::status.eq("processing").and(inbox::processed_at.lt(stale)))
+        inbox::status.eq(InboxStatus::Received).or(inbox::status
+            .eq(InboxStatus::Processing)
+            .and(inbox::processed_at.lt(stale)))
     };
     conn.transaction(|conn| {
         let ids: Vec<i64> = inbox::table
@@ -301,7 +290,10 @@ pub fn claim_batch(conn: &mut DbConn, limit: i64) -> Result<Vec<i64>, AppError> 
         let mut claimed = Vec::with_capacity(ids.len());
         for id in ids {
             let n = diesel::update(inbox::table.find(id).filter(open()))
-                .set((inbox::status.eq("processing"), inbox::processed_at.eq(Some(now))))
+                .set((
+                    inbox::status.eq(InboxStatus::Processing),
+                    inbox::processed_at.eq(Some(now)),
+                ))
                 .execute(conn)?;
             if n == 1 {
                 claimed.push(id);
@@ -338,7 +330,7 @@ pub fn process_batch(conn: &mut DbConn, secrets: &SecretBox, ids: &[i64]) -> Res
 /// Deliveries stored but not processed yet.
 pub fn backlog(conn: &mut DbConn) -> Result<i64, AppError> {
     Ok(inbox::table
-        .filter(inbox::status.eq_any(["received", "processing"]))
+        .filter(inbox::status.eq_any([InboxStatus::Received, InboxStatus::Processing]))
         .count()
         .get_result(conn)?)
 }

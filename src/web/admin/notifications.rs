@@ -4,9 +4,10 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::db::models::InboxStatus;
 use crate::db::models::{InboundNotification, Plugin};
 use crate::domain::plugins;
-use crate::domain::sync::inbox::{self, InboxFilter, STATUSES};
+use crate::domain::sync::inbox::{self, InboxFilter};
 use crate::error::AppError;
 use crate::web::extract::Admin;
 use crate::web::page::PageCtx;
@@ -38,7 +39,7 @@ struct InboxPage {
     ctx: PageCtx,
     rows: Vec<InboundNotification>,
     plugins: Vec<Plugin>,
-    statuses: &'static [&'static str],
+    statuses: &'static [InboxStatus],
     plugin: String,
     kind: String,
     status: String,
@@ -57,7 +58,13 @@ pub async fn list(
     let filter = InboxFilter {
         plugin_id: q.plugin.as_deref().and_then(|p| p.parse().ok()),
         transaction_type: q.r#type.clone(),
-        status: q.status.clone(),
+        status: match q.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(
+                InboxStatus::parse(s)
+                    .ok_or_else(|| AppError::Validation(format!("There is no status {s:?}.")))?,
+            ),
+        },
         from: opt_date(&q.from, "from")?,
         to: opt_date(&q.to, "to")?,
         before_id: q.before,
@@ -71,7 +78,7 @@ pub async fn list(
             let failed = inbox::list(
                 c,
                 &InboxFilter {
-                    status: Some("failed".into()),
+                    status: Some(InboxStatus::Failed),
                     limit: 1000,
                     ..Default::default()
                 },
@@ -99,7 +106,7 @@ pub async fn list(
         ctx: a.0.ctx,
         rows,
         plugins,
-        statuses: STATUSES,
+        statuses: InboxStatus::ALL,
         plugin: s(&q.plugin),
         kind: s(&q.r#type),
         status: s(&q.status),
@@ -135,7 +142,7 @@ pub async fn reprocess(
     let id = id.into_inner();
     let secrets = state.secrets.clone();
     let status = state.db.run(move |c| inbox::process(c, &secrets, id)).await?;
-    if status == "failed" {
+    if status == InboxStatus::Failed {
         a.flash("error", "Reprocessed: it still fails. The reason is shown below.");
     } else {
         a.flash("ok", format!("Reprocessed: {status}."));

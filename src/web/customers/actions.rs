@@ -98,7 +98,7 @@ fn answer(
     ok: impl FnOnce(&ServiceRequest) -> String,
 ) -> Result<HttpResponse, AppError> {
     match result {
-        Ok(r) if r.status == "failed" => s.flash(
+        Ok(r) if r.is_failed() => s.flash(
             "error",
             format!(
                 "ClickBank refused: {}",
