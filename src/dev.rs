@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng};
 
 use crate::clickbank::sandbox::catalog::{FIRST_NAMES, LAST_NAMES};
+use crate::db::models::{OrderStatus, PurchaseStatus};
 use crate::db::{Database, DbConn};
 use crate::domain::{plugins, Actor};
 use crate::error::AppError;
@@ -209,7 +210,7 @@ pub fn seed(db: &Database, secrets: &SecretBox, orders: u64) -> Result<SeedRepor
             };
             o.hold(format!(
                 "({id}, {pid}, {campaign}, {customer}, 'SEED{id:09}', 'SALE', '{}', {affiliate}, 'VISA', '{cur}', {total}, 0, 0, {}, {}, {}, {})",
-                if refunded { "REFUNDED" } else { "COMPLETE" },
+                if refunded { OrderStatus::Refunded } else { OrderStatus::Complete },
                 if refunded { total } else { 0 },
                 ts(t), ts(t), ts(t)
             ));
@@ -225,7 +226,11 @@ pub fn seed(db: &Database, secrets: &SecretBox, orders: u64) -> Result<SeedRepor
                 tx.hold(format!("({id}, 'RFND', 'SEED-{p:02}', {total}, '{cur}', {}, 'seed', {})", ts(rt), ts(rt)));
             }
             if recurring {
-                let status = if refunded { "CANCELLED" } else { "ACTIVE" };
+                let status = if refunded {
+                    PurchaseStatus::Cancelled
+                } else {
+                    PurchaseStatus::Active
+                };
                 let next = t + chrono::Duration::days(30);
                 pu.hold(format!(
                     "({purchase_id}, {id}, {item}, {customer}, {}, '{status}', 1, {total}, 'MONTHLY', {}, {}, {})",

@@ -16,7 +16,7 @@ pub trait StoredText: Sized {
     fn from_stored(text: &str) -> Result<Self, String>;
 }
 
-/// Declares a closed enum stored as its text: `ALL`, `as_str`, `Display`, [`StoredText`]
+/// Declares a closed enum stored as its text: `ALL`, `as_str`, `parse`, `Display`, `Serialize`, [`StoredText`]
 /// (an unknown stored value is a read error) and the diesel impls of [`stored_as_text!`].
 macro_rules! text_enum {
     (
@@ -48,6 +48,13 @@ macro_rules! text_enum {
                     $( $text => Some($name::$variant), )*
                     _ => None,
                 }
+            }
+        }
+
+        /// JSON (audit details, progress) carries the stored spelling.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
             }
         }
 

@@ -63,6 +63,17 @@ pub fn render_status<T: Template>(t: &T, status: StatusCode) -> Result<HttpRespo
 }
 
 /// 303 to `to` (after a POST).
+/// A choice from a form or a query (`T` is one of the CRM's status types): empty means none,
+/// text that is not one of `T`'s spellings is a clear error naming `what` was asked for.
+pub fn choice<T: crate::db::text::StoredText>(text: &str, what: &str) -> Result<Option<T>, AppError> {
+    match text.trim() {
+        "" => Ok(None),
+        s => T::from_stored(s)
+            .map(Some)
+            .map_err(|_| AppError::Validation(format!("`{s}` is not a {what}."))),
+    }
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))

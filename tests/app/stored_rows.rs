@@ -7,9 +7,9 @@ use chrono::{TimeZone, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use merchant_crm::clickbank::TransactionType;
-use merchant_crm::db::models::Plugin;
+use merchant_crm::db::models::{InboxStatus, OrderStatus, Plugin, PurchaseStatus};
 use merchant_crm::db::schema::{
-    applied_events, inbound_notifications, orders, pending_events, plugins, transactions,
+    applied_events, inbound_notifications, orders, pending_events, plugins, purchases, transactions,
 };
 use merchant_crm::domain::orders::event::{EventAddress, EventCustomer, EventItem, OrderEvent};
 use merchant_crm::domain::orders::{self as events, Outcome};
@@ -196,7 +196,7 @@ async fn a_stored_pending_payload_is_applied_after_its_sale() {
 #[actix_web::test]
 async fn stored_types_read_back_as_the_values_they_spell() {
     let (app, _plugin) = portal_with_stored_rows().await;
-    let (order_type, kind) = app
+    let (order_type, kind, order_status, purchase_status, delivery) = app
         .db
         .run(|c| {
             let order_type: TransactionType = orders::table
@@ -204,10 +204,25 @@ async fn stored_types_read_back_as_the_values_they_spell() {
                 .select(orders::order_type)
                 .first(c)?;
             let kind: TransactionType = transactions::table.select(transactions::kind).first(c)?;
-            Ok((order_type, kind))
+            let order_status: OrderStatus = orders::table
+                .filter(orders::receipt.eq("FIX0003"))
+                .select(orders::status)
+                .first(c)?;
+            let purchase_status: PurchaseStatus = purchases::table.select(purchases::status).first(c)?;
+            let delivery: InboxStatus = inbound_notifications::table
+                .select(inbound_notifications::status)
+                .first(c)?;
+            Ok((order_type, kind, order_status, purchase_status, delivery))
         })
         .await
         .unwrap();
     assert_eq!(order_type, TransactionType::Sale);
     assert_eq!(kind, TransactionType::Sale);
+    assert_eq!(order_status, OrderStatus::Complete, "orders.status COMPLETE");
+    assert_eq!(purchase_status, PurchaseStatus::Active, "purchases.status ACTIVE");
+    assert_eq!(
+        delivery,
+        InboxStatus::Waiting,
+        "inbound_notifications.status waiting"
+    );
 }

@@ -15,6 +15,8 @@ pub use plugin::Plugin;
 mod inbound;
 pub use inbound::{InboundNotification, InboxStatus};
 
+mod order;
+pub use order::{OrderShown, OrderStatus, PurchaseShown, PurchaseStatus};
 mod import_task;
 pub use import_task::{ImportTask, ImportTaskRun, TaskAction, TaskKind, TaskState};
 mod product;

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::requests::{self, ServiceRequest};
 use crate::clickbank::{format_minor, TransactionType};
+use crate::db::models::{OrderShown, OrderStatus, PurchaseShown, PurchaseStatus};
 use crate::db::schema::{
     audit_log, campaigns, customer_notes, customers, fulfillment_houses, fulfillments, order_items, orders,
     partials, plugins, purchases, transactions,
@@ -113,7 +114,7 @@ pub struct OrderRowView {
     pub receipt: String,
     pub parent_receipt: Option<String>,
     pub order_type: TransactionType,
-    pub status: String,
+    pub status: OrderStatus,
     pub affiliate: Option<String>,
     pub payment_method: Option<String>,
     pub currency: String,
@@ -140,12 +141,8 @@ impl OrderRowView {
     pub fn refundable(&self) -> String {
         format_minor(self.refundable_minor(), &self.currency)
     }
-    pub fn status_label(&self) -> &str {
-        if self.status == "COMPLETE" && self.refunded_minor > 0 {
-            "PARTIALLY_REFUNDED"
-        } else {
-            &self.status
-        }
+    pub fn status_label(&self) -> OrderShown {
+        self.status.shown(self.refunded_minor)
     }
 }
 
@@ -182,7 +179,7 @@ pub struct PurchaseRow {
     pub sku: String,
     #[diesel(select_expression = order_items::title)]
     pub title: String,
-    pub status: String,
+    pub status: PurchaseStatus,
     pub billing_cycle: i32,
     pub rebill_amount_minor: Option<i64>,
     pub frequency: Option<String>,
@@ -193,10 +190,10 @@ pub struct PurchaseRow {
 
 impl PurchaseRow {
     pub fn is_paused(&self, now: NaiveDateTime) -> bool {
-        self.status == "ACTIVE" && self.paused_until.is_some_and(|p| p > now)
+        self.status == PurchaseStatus::Active && self.paused_until.is_some_and(|p| p > now)
     }
     pub fn is_running(&self) -> bool {
-        self.status == "ACTIVE" || self.status == "TRIAL"
+        self.status.is_running()
     }
     pub fn rebill(&self) -> String {
         self.rebill_amount_minor
@@ -215,12 +212,8 @@ pub struct PurchaseView {
 }
 
 impl PurchaseView {
-    pub fn status_label(&self) -> &str {
-        if self.paused {
-            "PAUSED"
-        } else {
-            &self.p.status
-        }
+    pub fn status_label(&self) -> PurchaseShown {
+        self.p.status.shown(self.paused)
     }
     pub fn idle(&self) -> bool {
         self.open_request.is_none()
@@ -232,7 +225,7 @@ impl PurchaseView {
         self.idle() && self.p.is_running() && !self.paused && self.p.next_bill_date.is_some()
     }
     pub fn can_resume(&self) -> bool {
-        self.idle() && (self.paused || self.p.status == "CANCELLED")
+        self.idle() && (self.paused || self.p.status == PurchaseStatus::Cancelled)
     }
     pub fn can_change_date(&self) -> bool {
         self.idle() && self.p.is_running()

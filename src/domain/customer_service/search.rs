@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::clickbank::TransactionType;
+use crate::db::models::{OrderShown, OrderStatus, PurchaseShown, PurchaseStatus};
 use crate::db::schema::{campaigns, customers, orders, partials, purchases};
 use crate::db::DbConn;
 use crate::error::AppError;
@@ -21,11 +22,11 @@ pub const PAGE_SIZE: i64 = 25;
 
 /// Order statuses staff can filter on. `PARTIALLY_REFUNDED` is a complete order with some
 /// money given back.
-pub const ORDER_STATUSES: &[&str] = &["COMPLETE", "PARTIALLY_REFUNDED", "REFUNDED"];
+pub const ORDER_STATUSES: &[OrderShown] = OrderShown::ALL;
 
 /// Purchase (subscription) statuses staff can filter on. `PAUSED` is an active purchase
 /// whose billing restarts later.
-pub const PURCHASE_STATUSES: &[&str] = &["ACTIVE", "TRIAL", "PAUSED", "CANCELLED"];
+pub const PURCHASE_STATUSES: &[PurchaseShown] = PurchaseShown::ALL;
 
 /// What the results list shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,8 +80,8 @@ pub struct SearchFilter {
     /// ClickBank receipt, or our order number.
     pub receipt: Option<String>,
     pub affiliate: Option<String>,
-    pub order_status: Option<String>,
-    pub purchase_status: Option<String>,
+    pub order_status: Option<OrderShown>,
+    pub purchase_status: Option<PurchaseShown>,
     /// Inclusive lower bound, UTC.
     pub from: Option<NaiveDateTime>,
     /// Exclusive upper bound, UTC.
@@ -95,7 +96,7 @@ pub struct OrderHit {
     pub order_id: i64,
     pub receipt: String,
     pub transaction_time: NaiveDateTime,
-    pub status: String,
+    pub status: OrderStatus,
     pub order_type: TransactionType,
     pub currency: String,
     pub total_minor: i64,
@@ -106,6 +107,12 @@ pub struct OrderHit {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+}
+
+impl OrderHit {
+    pub fn status_label(&self) -> OrderShown {
+        self.status.shown(self.refunded_minor)
+    }
 }
 
 /// One abandoned cart of the results.
@@ -279,26 +286,32 @@ macro_rules! filtered_orders {
         if let Some(a) = clean(&f.affiliate) {
             q = q.filter(lower(orders::affiliate.assume_not_null()).eq(a.to_lowercase()));
         }
-        match clean(&f.order_status).as_deref() {
-            Some("PARTIALLY_REFUNDED") => {
+        match f.order_status {
+            Some(OrderShown::PartiallyRefunded) => {
                 q = q
-                    .filter(orders::status.eq("COMPLETE"))
+                    .filter(orders::status.eq(OrderStatus::Complete))
                     .filter(orders::refunded_minor.gt(0));
             }
-            Some(s) => q = q.filter(orders::status.eq(s.to_string())),
+            Some(OrderShown::Complete) => q = q.filter(orders::status.eq(OrderStatus::Complete)),
+            Some(OrderShown::Refunded) => q = q.filter(orders::status.eq(OrderStatus::Refunded)),
             None => {}
         }
-        match clean(&f.purchase_status).as_deref() {
-            Some("PAUSED") => {
+        match f.purchase_status {
+            Some(PurchaseShown::Paused) => {
                 let paused = purchases::table
-                    .filter(purchases::status.eq("ACTIVE"))
+                    .filter(purchases::status.eq(PurchaseStatus::Active))
                     .filter(purchases::paused_until.gt(crate::domain::now()))
                     .select(purchases::order_id);
                 q = q.filter(orders::id.eq_any(paused));
             }
-            Some(s) => {
+            Some(shown) => {
+                let stored = match shown {
+                    PurchaseShown::Trial => PurchaseStatus::Trial,
+                    PurchaseShown::Cancelled => PurchaseStatus::Cancelled,
+                    PurchaseShown::Active | PurchaseShown::Paused => PurchaseStatus::Active,
+                };
                 let with = purchases::table
-                    .filter(purchases::status.eq(s.to_string()))
+                    .filter(purchases::status.eq(stored))
                     .select(purchases::order_id);
                 q = q.filter(orders::id.eq_any(with));
             }

@@ -191,7 +191,10 @@ pub fn apply(
                     let moved = diesel::update(
                         fulfillments::table
                             .filter(fulfillments::id.eq_any(chunk))
-                            .filter(fulfillments::status.eq_any(["HOLD", "CANCELLED"]))
+                            .filter(
+                                fulfillments::status
+                                    .eq_any([Status::Hold.as_str(), Status::Cancelled.as_str()]),
+                            )
                             .filter(fulfillments::id.ne_all(&sending)),
                     )
                     .set((fulfillments::house_id.eq(h), fulfillments::updated_at.eq(now)))
@@ -201,12 +204,15 @@ pub fn apply(
                         + diesel::update(
                             fulfillments::table
                                 .filter(fulfillments::id.eq_any(chunk))
-                                .filter(fulfillments::status.eq_any(["FAILED", "RECYCLED"]))
+                                .filter(
+                                    fulfillments::status
+                                        .eq_any([Status::Failed.as_str(), Status::Recycled.as_str()]),
+                                )
                                 .filter(fulfillments::id.ne_all(&sending)),
                         )
                         .set((
                             fulfillments::house_id.eq(h),
-                            fulfillments::status.eq("HOLD"),
+                            fulfillments::status.eq(Status::Hold.as_str()),
                             fulfillments::attempts.eq(0),
                             fulfillments::last_error.eq(None::<String>),
                             fulfillments::updated_at.eq(now),

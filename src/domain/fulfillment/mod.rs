@@ -173,7 +173,7 @@ pub fn write_csv_record<W: std::io::Write, const N: usize>(
 /// What a full refund or chargeback cancels: items not (yet) at a house. Items an export is
 /// sending (PENDING_SHIPMENT, or RECYCLED for a retry) are left to the export, which cancels
 /// them if the house refused them and flags them on the run if the house took them.
-pub const CANCEL_ON_REFUND: &[&str] = &["HOLD", "FAILED"];
+pub const CANCEL_ON_REFUND: &[&str] = &[Hold.as_str(), Failed.as_str()];
 
 /// The shipping address of an item, as it was when the order arrived.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -271,7 +271,7 @@ pub fn rebill_item(
             ship_to = s;
         }
     }
-    let status = if plugin_ships && dummy { "SHIPPED" } else { "HOLD" };
+    let status = if plugin_ships && dummy { Shipped } else { Hold }.as_str();
     // The same cycle's item may exist already (the event seen again by another channel).
     let row = (
         fulfillments::order_id.eq(order_id),

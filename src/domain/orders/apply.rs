@@ -11,6 +11,7 @@ use super::sale::{sale, Sold};
 use super::writes::LookupsAndWrites;
 use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
+use crate::db::models::{InboxStatus, PurchaseStatus};
 use crate::db::schema::{inbound_notifications, pending_events};
 use crate::db::{on_backend, DbConn};
 use crate::domain::{customer_service::requests, is_unique_violation};
@@ -96,13 +97,13 @@ pub fn apply_unguarded(
             })?
         }
         TransactionType::CancelRebill => with_order(conn, plugin, ev, |conn, order| {
-            set_purchases(conn, order, ev, "CANCELLED")?;
+            set_purchases(conn, order, ev, PurchaseStatus::Cancelled)?;
             let ids = purchase_ids(conn, order, ev)?;
             requests::settled_by_event(conn, order.id, &[requests::Action::Cancel], Some(&ids))?;
             Ok(())
         })?,
         TransactionType::UncancelRebill => with_order(conn, plugin, ev, |conn, order| {
-            set_purchases(conn, order, ev, "ACTIVE")
+            set_purchases(conn, order, ev, PurchaseStatus::Active)
         })?,
         TransactionType::SubscriptionChg => with_order(conn, plugin, ev, |conn, order| {
             subscription_change(conn, order, ev)
@@ -194,10 +195,10 @@ fn release_waiting(
             inbound_notifications::table
                 .filter(inbound_notifications::plugin_id.eq(plugin.id))
                 .filter(inbound_notifications::receipt.eq(receipt))
-                .filter(inbound_notifications::status.eq("waiting")),
+                .filter(inbound_notifications::status.eq(InboxStatus::Waiting)),
         )
         .set((
-            inbound_notifications::status.eq("processed"),
+            inbound_notifications::status.eq(InboxStatus::Processed),
             inbound_notifications::error.eq(None::<String>),
         ))
         .execute(conn)?;

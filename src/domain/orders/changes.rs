@@ -7,6 +7,7 @@ use super::event::{OrderEvent, Outcome};
 use super::existing::OrderRow;
 use super::writes::LookupsAndWrites;
 use crate::db::models::Plugin;
+use crate::db::models::{OrderStatus, PurchaseStatus};
 use crate::db::schema::{fulfillments, order_items, orders, partials, purchases};
 use crate::db::statements::{kept_update, Stamp};
 use crate::db::{on_backend, DbConn};
@@ -55,7 +56,7 @@ pub(super) fn rebill(
     for id in purchase_ids(conn, order, ev)? {
         let cycle = (
             purchases::billing_cycle.eq(purchases::billing_cycle + 1),
-            purchases::status.eq("ACTIVE"),
+            purchases::status.eq(PurchaseStatus::Active),
             purchases::updated_at.eq(&now),
         );
         let by_id = purchases::id.eq(id);
@@ -97,7 +98,12 @@ pub(super) fn refund(
     );
     let by_id = orders::id.eq(order.id);
     on_backend!(conn, |c| if full {
-        kept_update!(orders::table, by_id, (money, orders::status.eq("REFUNDED"))).execute(c)
+        kept_update!(
+            orders::table,
+            by_id,
+            (money, orders::status.eq(OrderStatus::Refunded))
+        )
+        .execute(c)
     } else {
         kept_update!(orders::table, by_id, money).execute(c)
     })?;
@@ -110,13 +116,13 @@ pub(super) fn refund(
                 .filter(fulfillments::status.eq_any(fulfillment::CANCEL_ON_REFUND)),
         )
         .set((
-            fulfillments::status.eq("CANCELLED"),
+            fulfillments::status.eq(fulfillment::Status::Cancelled.as_str()),
             fulfillments::updated_at.eq(crate::domain::now()),
         ))
         .execute(conn)?;
     }
     // ClickBank stops future billing of a refunded or charged-back recurring item.
-    set_purchases(conn, order, ev, "CANCELLED")?;
+    set_purchases(conn, order, ev, PurchaseStatus::Cancelled)?;
     // The refund (and any cancellation) staff requested for this order is now complete.
     requests::settled_by_event(
         conn,
@@ -133,9 +139,9 @@ pub(super) fn set_purchases(
     conn: &mut DbConn,
     order: &OrderRow,
     ev: &OrderEvent,
-    status: &str,
+    status: PurchaseStatus,
 ) -> Result<(), AppError> {
-    let cancelled_at = (status == "CANCELLED").then(|| ev.time.naive_utc());
+    let cancelled_at = (status == PurchaseStatus::Cancelled).then(|| ev.time.naive_utc());
     for id in purchase_ids(conn, order, ev)? {
         let changes = (
             purchases::status.eq(status),

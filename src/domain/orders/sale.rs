@@ -8,6 +8,7 @@ use super::event::{EventCustomer, EventItem, OrderEvent};
 use super::existing::find_order;
 use super::writes::LookupsAndWrites;
 use crate::db::models::Plugin;
+use crate::db::models::{OrderStatus, PurchaseStatus};
 use crate::db::schema::{customers, fulfillments, order_items, orders, partials, purchases};
 use crate::db::statements::{insert_id, kept_update, Stamp};
 use crate::db::{on_backend, DbConn};
@@ -92,7 +93,7 @@ fn insert_order(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, o: &NewOrde
             orders::receipt.eq(&ev.receipt),
             orders::parent_receipt.eq(&ev.parent_receipt),
             orders::order_type.eq(&ev.kind),
-            orders::status.eq("COMPLETE"),
+            orders::status.eq(OrderStatus::Complete),
             orders::affiliate.eq(&ev.affiliate),
             orders::payment_method.eq(&ev.payment_method),
             orders::currency.eq(&ev.currency),
@@ -136,7 +137,11 @@ fn insert_line(
     )?
     .ok_or_else(|| AppError::Internal(format!("an item of order {} was not inserted", ev.receipt)))?;
     if item.recurring {
-        let status = if item.amount_minor == 0 { "TRIAL" } else { "ACTIVE" };
+        let status = if item.amount_minor == 0 {
+            PurchaseStatus::Trial
+        } else {
+            PurchaseStatus::Active
+        };
         on_backend!(conn, |c| diesel::insert_into(purchases::table)
             .values((
                 purchases::order_id.eq(order_id),
@@ -155,10 +160,11 @@ fn insert_line(
     }
     if item.shippable {
         let status = if line.ships_from_clickbank {
-            "SHIPPED"
+            crate::domain::fulfillment::Status::Shipped
         } else {
-            "HOLD"
-        };
+            crate::domain::fulfillment::Status::Hold
+        }
+        .as_str();
         on_backend!(conn, |c| diesel::insert_into(fulfillments::table)
             .values((
                 fulfillments::order_id.eq(order_id),

@@ -11,7 +11,7 @@ use crate::domain::sync::inbox::{self, InboxFilter};
 use crate::error::AppError;
 use crate::web::extract::Admin;
 use crate::web::page::PageCtx;
-use crate::web::{redirect, render};
+use crate::web::{choice, redirect, render};
 use crate::AppState;
 
 #[derive(Deserialize, Default)]
@@ -58,13 +58,7 @@ pub async fn list(
     let filter = InboxFilter {
         plugin_id: q.plugin.as_deref().and_then(|p| p.parse().ok()),
         transaction_type: q.r#type.clone(),
-        status: match q.status.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(
-                InboxStatus::parse(s)
-                    .ok_or_else(|| AppError::Validation(format!("There is no status {s:?}.")))?,
-            ),
-        },
+        status: choice(q.status.as_deref().unwrap_or_default(), "notification status")?,
         from: opt_date(&q.from, "from")?,
         to: opt_date(&q.to, "to")?,
         before_id: q.before,

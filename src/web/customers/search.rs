@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{day_start_utc, parse_day};
 use crate::clickbank::format_minor;
+use crate::db::models::{OrderShown, PurchaseShown};
 use crate::domain::customer_service::search::{
     self as cs, CurrencyTotals, Cursor, Direction, OrderHit, Page, PartialHit, SearchFilter, Show,
     ORDER_STATUSES, PURCHASE_STATUSES,
@@ -14,7 +15,7 @@ use crate::domain::customer_service::search::{
 use crate::error::AppError;
 use crate::web::extract::Staff;
 use crate::web::page::PageCtx;
-use crate::web::render;
+use crate::web::{choice, render};
 use crate::AppState;
 
 /// The search form as it travels in the URL.
@@ -103,13 +104,6 @@ impl SearchQuery {
                     .map_err(|_| AppError::Validation("Choose a campaign from the list.".into()))?,
             ),
         };
-        let one_of = |v: &str, allowed: &[&str], what: &str| -> Result<Option<String>, AppError> {
-            match v.trim() {
-                "" => Ok(None),
-                s if allowed.contains(&s) => Ok(Some(s.to_string())),
-                s => Err(AppError::Validation(format!("`{s}` is not a {what}."))),
-            }
-        };
         let from = parse_day("From", &self.from)?;
         let to = parse_day("To", &self.to)?;
         if let (Some(f), Some(t)) = (from, to) {
@@ -126,8 +120,8 @@ impl SearchQuery {
             phone: opt(&self.phone),
             receipt: opt(&self.receipt),
             affiliate: opt(&self.affiliate),
-            order_status: one_of(&self.status, ORDER_STATUSES, "order status")?,
-            purchase_status: one_of(&self.purchase, PURCHASE_STATUSES, "subscription status")?,
+            order_status: choice(&self.status, "order status")?,
+            purchase_status: choice(&self.purchase, "subscription status")?,
             from: from.map(|d| day_start_utc(tz, d)),
             until: to.map(|d| day_start_utc(tz, d + chrono::Duration::days(1))),
             show: if self.show == "partials" {
@@ -162,8 +156,8 @@ struct SearchPage {
     ctx: PageCtx,
     q: SearchQuery,
     campaigns: Vec<(i64, String)>,
-    order_statuses: &'static [&'static str],
-    purchase_statuses: &'static [&'static str],
+    order_statuses: &'static [OrderShown],
+    purchase_statuses: &'static [PurchaseShown],
     results: Results,
     error: Option<String>,
     prev: Option<String>,

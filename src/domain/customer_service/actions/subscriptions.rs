@@ -11,6 +11,7 @@ use super::sending::{send_change, send_ticket};
 use super::{load, ServiceContext};
 use crate::clickbank::requests::reasons;
 use crate::clickbank::{rules, TicketRequest};
+use crate::db::models::PurchaseStatus;
 use crate::db::schema::purchases;
 use crate::db::DbConn;
 use crate::domain::customer_service::customers::{self, PurchaseRow};
@@ -58,7 +59,7 @@ pub async fn request_cancel(
     if !p.is_running() {
         return Err(AppError::Validation(format!(
             "This subscription is {}; only an active one can be cancelled.",
-            p.status.to_lowercase()
+            p.status.as_str().to_lowercase()
         )));
     }
     if !reasons::CANCEL_CHOICES.iter().any(|(c, _)| *c == reason) {
@@ -186,7 +187,7 @@ pub async fn resume(
         }
         return change_to(ctx, actor, &p, date, Action::Resume, format!("resume on {date}")).await;
     }
-    if p.status != "CANCELLED" {
+    if p.status != PurchaseStatus::Cancelled {
         return Err(AppError::Validation(
             "Only a paused or cancelled subscription can be resumed.".into(),
         ));
@@ -198,12 +199,12 @@ pub async fn resume(
     send_change(ctx, &p, new, Change::Reinstate, move |c| {
         diesel::update(purchases::table.find(id))
             .set((
-                purchases::status.eq("ACTIVE"),
+                purchases::status.eq(PurchaseStatus::Active),
                 purchases::cancelled_at.eq(None::<chrono::NaiveDateTime>),
                 purchases::updated_at.eq(crate::domain::now()),
             ))
             .execute(c)?;
-        Ok(json!({ "status": "ACTIVE" }))
+        Ok(json!({ "status": PurchaseStatus::Active.as_str() }))
     })
     .await
 }

@@ -3,7 +3,7 @@
 
 use super::clickbank_calls::clickbank_words;
 use super::{load, ServiceContext};
-use crate::domain::customer_service::requests::{self, ServiceRequest};
+use crate::domain::customer_service::requests::{self, RequestStatus, ServiceRequest};
 use crate::domain::Actor;
 use crate::error::AppError;
 
@@ -15,8 +15,8 @@ pub async fn check_ticket(
     request_id: i64,
 ) -> Result<ServiceRequest, AppError> {
     let req = load(&ctx.db, move |c| requests::find(c, request_id)).await?;
-    let ticket_id = match (&req.ticket_id, req.status.as_str()) {
-        (Some(t), "open") => t.clone(),
+    let ticket_id = match (&req.ticket_id, req.status) {
+        (Some(t), RequestStatus::Open) => t.clone(),
         _ => return Ok(req),
     };
     let api = ctx.api(req.plugin_id).await?;

@@ -18,6 +18,7 @@ use diesel::prelude::*;
 
 use super::batch::CHUNK;
 use super::Status;
+use crate::db::models::PurchaseStatus;
 use crate::db::schema::{fulfillments, orders, purchases};
 use crate::db::DbConn;
 use crate::domain::{audit, Actor};
@@ -422,7 +423,7 @@ pub fn apply(
             let found: Vec<(i64, String)> = purchases::table
                 .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
                 .filter(purchases::order_item_id.eq_any(chunk))
-                .filter(purchases::status.eq_any(["ACTIVE", "TRIAL"]))
+                .filter(purchases::status.eq_any(PurchaseStatus::RUNNING))
                 .select((purchases::id, orders::receipt))
                 .order(purchases::id.asc())
                 .load(conn)?;

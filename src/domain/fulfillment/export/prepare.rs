@@ -9,10 +9,12 @@ use diesel::prelude::*;
 
 use super::wire::{OutCustomer, OutItem, OutShipment};
 use super::{INTERRUPTED, IN_FLIGHT, SENDING_STATUSES};
+use crate::db::models::OrderStatus;
 use crate::db::schema::{campaigns, customers, fulfillments, order_items, orders, products, shipments};
 use crate::db::DbConn;
 use crate::domain::fulfillment::batch::CHUNK;
 use crate::domain::fulfillment::ShipmentStatus;
+use crate::domain::fulfillment::Status;
 use crate::domain::fulfillment::{address_key, ShipTo, MAX_BUNDLE_WINDOW_HOURS};
 use crate::error::AppError;
 
@@ -177,7 +179,7 @@ pub(super) fn prepare(
                 .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
         )
         .set((
-            fulfillments::status.eq("FAILED"),
+            fulfillments::status.eq(Status::Failed.as_str()),
             fulfillments::attempts.eq(2),
             fulfillments::last_error.eq(Some(INTERRUPTED)),
             fulfillments::updated_at.eq(now),
@@ -202,7 +204,7 @@ pub(super) fn prepare(
     for sid in failed {
         let items: Vec<DueItem> = due_query!()
             .filter(fulfillments::shipment_id.eq(&sid))
-            .filter(fulfillments::status.eq("FAILED"))
+            .filter(fulfillments::status.eq(Status::Failed.as_str()))
             .filter(fulfillments::house_id.eq(house))
             .order(fulfillments::id.asc())
             .load(conn)?;
@@ -219,7 +221,7 @@ pub(super) fn prepare(
         let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
         diesel::update(fulfillments::table.filter(fulfillments::id.eq_any(&ids)))
             .set((
-                fulfillments::status.eq("RECYCLED"),
+                fulfillments::status.eq(Status::Recycled.as_str()),
                 fulfillments::export_run_id.eq(Some(run_id)),
                 fulfillments::updated_at.eq(now),
             ))
@@ -239,8 +241,8 @@ pub(super) fn prepare(
     // 2. HOLD items whose delay has passed, never of a refunded order.
     let hold: Vec<DueItem> = due_query!()
         .filter(fulfillments::house_id.eq(house))
-        .filter(fulfillments::status.eq("HOLD"))
-        .filter(orders::status.ne("REFUNDED"))
+        .filter(fulfillments::status.eq(Status::Hold.as_str()))
+        .filter(orders::status.ne(OrderStatus::Refunded))
         .order((orders::transaction_time.asc(), fulfillments::id.asc()))
         .load(conn)?;
     let due: Vec<DueItem> = hold
@@ -319,7 +321,7 @@ pub(super) fn prepare(
         let n = diesel::update(
             fulfillments::table
                 .filter(fulfillments::id.eq_any(&ids))
-                .filter(fulfillments::status.eq("HOLD")),
+                .filter(fulfillments::status.eq(Status::Hold.as_str())),
         )
         .set((
             fulfillments::status.eq(IN_FLIGHT),

@@ -7,10 +7,12 @@ use diesel::prelude::*;
 
 use super::wire::{OutShipment, Sent};
 use super::{RunSummary, REFUNDED_IN_FLIGHT, SENDING_STATUSES};
+use crate::db::models::OrderStatus;
 use crate::db::schema::{fulfillment_export_runs as runs, fulfillments, orders, shipments};
 use crate::db::DbConn;
 use crate::domain::fulfillment::batch::CHUNK;
 use crate::domain::fulfillment::ShipmentStatus;
+use crate::domain::fulfillment::Status;
 use crate::error::AppError;
 
 /// Stores the outcome of every shipment and finishes the run.
@@ -58,7 +60,7 @@ pub(super) fn record(
                 // Nothing reached the house: items of an order refunded meanwhile are cancelled
                 // now, as the refund would have done.
                 let refunded = orders::table
-                    .filter(orders::status.eq("REFUNDED"))
+                    .filter(orders::status.eq(OrderStatus::Refunded))
                     .select(orders::id);
                 diesel::update(
                     fulfillments::table
@@ -68,7 +70,7 @@ pub(super) fn record(
                         .filter(fulfillments::order_id.eq_any(refunded)),
                 )
                 .set((
-                    fulfillments::status.eq("CANCELLED"),
+                    fulfillments::status.eq(Status::Cancelled.as_str()),
                     fulfillments::last_error.eq(Some(&why)),
                     fulfillments::updated_at.eq(now),
                 ))
@@ -80,7 +82,7 @@ pub(super) fn record(
                         .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
                 )
                 .set((
-                    fulfillments::status.eq("FAILED"),
+                    fulfillments::status.eq(Status::Failed.as_str()),
                     fulfillments::attempts.eq(attempts),
                     fulfillments::last_error.eq(Some(&why)),
                     fulfillments::updated_at.eq(now),
@@ -107,7 +109,7 @@ pub(super) fn record(
                 .filter(fulfillments::status.eq_any(SENDING_STATUSES)),
         )
         .set((
-            fulfillments::status.eq("PENDING"),
+            fulfillments::status.eq(Status::Pending.as_str()),
             fulfillments::exported_at.eq(Some(now)),
             fulfillments::last_error.eq(None::<String>),
             fulfillments::updated_at.eq(now),
@@ -116,13 +118,13 @@ pub(super) fn record(
         // The house has them, but the order was fully refunded while they were being sent:
         // flag them for a human (the run says so too).
         let refunded = orders::table
-            .filter(orders::status.eq("REFUNDED"))
+            .filter(orders::status.eq(OrderStatus::Refunded))
             .select(orders::id);
         refunded_in_flight += diesel::update(
             fulfillments::table
                 .filter(fulfillments::shipment_id.eq_any(chunk))
                 .filter(fulfillments::export_run_id.eq(run_id))
-                .filter(fulfillments::status.eq("PENDING"))
+                .filter(fulfillments::status.eq(Status::Pending.as_str()))
                 .filter(fulfillments::order_id.eq_any(refunded)),
         )
         .set(fulfillments::last_error.eq(Some(REFUNDED_IN_FLIGHT)))
