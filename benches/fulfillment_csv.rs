@@ -12,6 +12,7 @@ use std::time::Instant;
 use diesel::prelude::*;
 use merchant_crm::db::schema::fulfillments;
 use merchant_crm::db::{Database, DbConn};
+use merchant_crm::domain::context::JobContext;
 use merchant_crm::domain::fulfillment::csv_import;
 use merchant_crm::domain::fulfillment::export::{self, ExportContext};
 use merchant_crm::domain::Actor;
@@ -177,7 +178,9 @@ fn main() {
     drop_conn(conn);
 
     // The export run: 50,000 HOLD items, two per customer within the window.
-    let ctx = ExportContext::new(db.clone(), SecretBox::new(&[7u8; 32]).unwrap(), 60).unwrap();
+    // The export never calls ClickBank: no API base is needed.
+    let job = JobContext::new(db.clone(), SecretBox::new(&[7u8; 32]).unwrap(), "");
+    let ctx = ExportContext::new(job, 60).unwrap();
     let summary = actix_web::rt::System::new().block_on(async move {
         let t = Instant::now();
         let s = export::run_house(&ctx, 2, "bench")

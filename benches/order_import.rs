@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use merchant_crm::clickbank::{ClickBankApi, ClickBankClient, ClientConfig, OrdersQuery};
 use merchant_crm::config::{Config, Overrides};
 use merchant_crm::db::Database;
+use merchant_crm::domain::context::JobContext;
 use merchant_crm::domain::sync::imports::{self, clickbank_today, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
@@ -117,7 +118,8 @@ fn main() {
         let s2 = secrets.clone();
         let pid = db.run(move |c| Ok(plugins::create(c, &Actor::cli(), &s2, &input, false)?.id)).await.unwrap();
         let id = db.run(move |c| Ok(imports::start_initial(c, &Actor::cli(), pid, days as i32, None)?.id)).await.unwrap();
-        let ctx = ImportContext { db: db.clone(), secrets, api_base: base.clone(), requests_per_second: 0, continuous_interval_minutes: 15 };
+        let job = JobContext { requests_per_second: 0, ..JobContext::new(db.clone(), secrets, base.clone()) };
+        let ctx = ImportContext { job, continuous_interval_minutes: 15 };
         let t = Instant::now();
         loop {
             let r = imports::run_task(&ctx, id, "bench", 1000).await.expect("run");

@@ -45,11 +45,19 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the background jobs and the ClickBank actions share.
+    pub fn job_context(&self) -> domain::context::JobContext {
+        domain::context::JobContext::new(
+            self.db.clone(),
+            self.secrets.clone(),
+            self.config.clickbank_api_base.clone(),
+        )
+    }
+
     /// What the fulfillment export job needs.
     pub fn export_context(&self) -> Result<domain::fulfillment::export::ExportContext, AppError> {
         domain::fulfillment::export::ExportContext::new(
-            self.db.clone(),
-            self.secrets.clone(),
+            self.job_context(),
             i64::from(self.config.export_interval_minutes),
         )
         .map(|c| c.with_export_root(self.config.export_root.clone()))
@@ -58,23 +66,14 @@ impl AppState {
     /// What the import jobs need.
     pub fn import_context(&self) -> domain::sync::imports::ImportContext {
         domain::sync::imports::ImportContext {
-            db: self.db.clone(),
-            secrets: self.secrets.clone(),
-            api_base: self.config.clickbank_api_base.clone(),
-            requests_per_second: 10,
+            job: self.job_context(),
             continuous_interval_minutes: self.config.import_interval_minutes,
         }
     }
-}
 
-impl AppState {
     /// What the Customer Service actions need.
     pub fn service_context(&self) -> domain::customer_service::actions::ServiceContext {
-        domain::customer_service::actions::ServiceContext {
-            db: self.db.clone(),
-            secrets: self.secrets.clone(),
-            api_base: self.config.clickbank_api_base.clone(),
-        }
+        self.job_context()
     }
 }
 

@@ -23,7 +23,7 @@ pub fn runner_id() -> String {
 
 /// Runs every due task once; returns whether any still has work right away.
 pub async fn run_due(ctx: &ImportContext, runner: &str) -> bool {
-    let due = match ctx.db.read(|c| imports::due(c, 10)).await {
+    let due = match ctx.job.db.read(|c| imports::due(c, 10)).await {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "scheduler: cannot read due tasks");

@@ -14,7 +14,7 @@ use merchant_crm::domain::sync::imports::{self, clickbank_today, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
 use crate::helpers::TestApp;
-use crate::support::clickbank::{activate, ins_url, portal_for};
+use crate::support::clickbank::{activate, import_ctx, ins_url, portal_for};
 
 const DAYS: u32 = 20;
 
@@ -41,13 +41,7 @@ async fn runner_less() -> (SandboxHandle, TestApp, ImportContext) {
 }
 
 fn ctx(app: &TestApp, sb: &SandboxHandle) -> ImportContext {
-    ImportContext {
-        db: app.db.clone(),
-        secrets: merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap(),
-        api_base: sb.base_url(),
-        requests_per_second: 0,
-        continuous_interval_minutes: 15,
-    }
+    import_ctx(app, sb)
 }
 
 async fn plugin_id(app: &TestApp) -> i64 {
@@ -62,7 +56,7 @@ async fn plugin_and_initial_import(
     api_key: &str,
     days: i64,
 ) -> i64 {
-    let secrets = c.secrets.clone();
+    let secrets = c.job.secrets.clone();
     let input = plugins::PluginInput::basic("ClickBank", sb.site(), api_key, sb.secret_key()).unwrap();
     let pid = app
         .db

@@ -205,7 +205,7 @@ impl PurchaseRow {
 /// A purchase (subscription) and what staff can do with it now.
 #[derive(Debug, Clone)]
 pub struct PurchaseView {
-    pub p: PurchaseRow,
+    pub purchase: PurchaseRow,
     pub paused: bool,
     /// The request holding this purchase (cancel ticket open, change being sent).
     pub open_request: Option<ServiceRequest>,
@@ -213,22 +213,22 @@ pub struct PurchaseView {
 
 impl PurchaseView {
     pub fn status_label(&self) -> PurchaseShown {
-        self.p.status.shown(self.paused)
+        self.purchase.status.shown(self.paused)
     }
     pub fn idle(&self) -> bool {
         self.open_request.is_none()
     }
     pub fn can_cancel(&self) -> bool {
-        self.idle() && self.p.is_running()
+        self.idle() && self.purchase.is_running()
     }
     pub fn can_pause(&self) -> bool {
-        self.idle() && self.p.is_running() && !self.paused && self.p.next_bill_date.is_some()
+        self.idle() && self.purchase.is_running() && !self.paused && self.purchase.next_bill_date.is_some()
     }
     pub fn can_resume(&self) -> bool {
-        self.idle() && (self.paused || self.p.status == PurchaseStatus::Cancelled)
+        self.idle() && (self.paused || self.purchase.status == PurchaseStatus::Cancelled)
     }
     pub fn can_change_date(&self) -> bool {
-        self.idle() && self.p.is_running()
+        self.idle() && self.purchase.is_running()
     }
 }
 
@@ -404,7 +404,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         .map(|p| PurchaseView {
             paused: p.is_paused(now),
             open_request: live(&|r| r.purchase_id == Some(p.id)),
-            p,
+            purchase: p,
         })
         .collect();
 

@@ -29,7 +29,8 @@ struct ProfilePage {
 impl ProfilePage {
     /// The first restart date a pause allows: the day of the next payment.
     fn pause_first(&self, pv: &PurchaseView) -> String {
-        pv.p.next_bill_date
+        pv.purchase
+            .next_bill_date
             .map(|d| rules::today(d.and_utc()).to_string())
             .unwrap_or_default()
     }

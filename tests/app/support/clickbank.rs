@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle};
 use merchant_crm::db::models::TaskState;
+use merchant_crm::domain::context::JobContext;
 use merchant_crm::domain::sync::imports::{self, ImportContext};
 use merchant_crm::domain::{plugins, Actor};
 
@@ -84,17 +85,23 @@ pub fn ins_url(app: &TestApp) -> String {
     ))
 }
 
+/// What the portal's import jobs get, pointed at the sandbox and not rate-limited.
+pub fn import_ctx(app: &TestApp, sb: &SandboxHandle) -> ImportContext {
+    let secrets = merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap();
+    ImportContext {
+        job: JobContext {
+            requests_per_second: 0,
+            ..JobContext::new(app.db.clone(), secrets, sb.base_url())
+        },
+        continuous_interval_minutes: 15,
+    }
+}
+
 /// A portal with the sandbox's orders imported and the sandbox delivering INS to it.
 pub async fn portal_with_orders(sb: &SandboxHandle) -> TestApp {
     let app = portal_for(sb).await;
-    let c = ImportContext {
-        db: app.db.clone(),
-        secrets: merchant_crm::secrets::SecretBox::new(&app.config.master_key).unwrap(),
-        api_base: sb.base_url(),
-        requests_per_second: 0,
-        continuous_interval_minutes: 15,
-    };
-    let secrets = c.secrets.clone();
+    let c = import_ctx(&app, sb);
+    let secrets = c.job.secrets.clone();
     let input = plugins::PluginInput::basic("ClickBank", sb.site(), sb.api_key(), sb.secret_key()).unwrap();
     let pid = app
         .db

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use merchant_crm::clickbank::SandboxHandle;
 use merchant_crm::db::models::Plugin;
 use merchant_crm::db::schema::{fulfillments, orders, products};
+use merchant_crm::domain::context::JobContext;
 use merchant_crm::domain::fulfillment::export::{self, ExportContext};
 use merchant_crm::domain::orders::{self as events, OrderEvent};
 use merchant_crm::secrets::SecretBox;
@@ -157,13 +158,14 @@ pub fn by_receipt<'a>(all: &'a [FulfillmentItem], receipt: &str) -> &'a Fulfillm
 }
 
 pub fn export_ctx(app: &TestApp) -> ExportContext {
-    ExportContext::new(
+    let job = JobContext::new(
         app.db.clone(),
         SecretBox::new(&app.config.master_key).unwrap(),
-        60,
-    )
-    .unwrap()
-    .with_export_root(app.config.export_root.clone())
+        app.config.clickbank_api_base.clone(),
+    );
+    ExportContext::new(job, 60)
+        .unwrap()
+        .with_export_root(app.config.export_root.clone())
 }
 
 /// A fresh CSV drop folder under the portal's export root.

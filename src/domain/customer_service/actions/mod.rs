@@ -25,35 +25,12 @@ pub use refunds::{
 pub use subscriptions::{change_date, pause, request_cancel, resume};
 pub use ticket_check::check_ticket;
 
-use std::sync::Arc;
-
-use crate::clickbank::ClickBankApi;
 use crate::db::{Database, DbConn};
-use crate::domain::plugins;
+use crate::domain::context::JobContext;
 use crate::error::AppError;
-use crate::secrets::SecretBox;
 
 /// What the actions need: the database and a way to reach the plugin's ClickBank account.
-#[derive(Clone)]
-pub struct ServiceContext {
-    pub db: Database,
-    pub secrets: SecretBox,
-    pub api_base: String,
-}
-
-impl ServiceContext {
-    async fn api(&self, plugin_id: i64) -> Result<Arc<dyn ClickBankApi>, AppError> {
-        let secrets = self.secrets.clone();
-        let keys = self
-            .db
-            .read(move |c| {
-                let p = plugins::find(c, plugin_id)?;
-                plugins::keys(&p, &secrets)
-            })
-            .await?;
-        plugins::client_for(&keys, &self.api_base)
-    }
-}
+pub type ServiceContext = JobContext;
 
 async fn load<T, F>(db: &Database, f: F) -> Result<T, AppError>
 where

@@ -149,7 +149,7 @@ pub async fn refund_preview(
 ) -> Result<(ValidRefund, RefundPreview), AppError> {
     let (order, items) = order_with_items(ctx, order_id).await?;
     let valid = validate_refund(&order, &items, input)?;
-    let api = ctx.api(order.plugin_id).await?;
+    let api = ctx.clickbank(order.plugin_id).await?;
     let amounts = api
         .refund_amounts(&order.receipt, &valid.kind, valid.sku.as_deref())
         .await

@@ -72,7 +72,7 @@ pub(super) async fn send_ticket(
     receipt: String,
     ticket: TicketRequest,
 ) -> Result<ServiceRequest, AppError> {
-    let api = ctx.api(new.plugin_id).await?;
+    let api = ctx.clickbank(new.plugin_id).await?;
     let action = new.action;
     let id = begin(ctx, api.as_ref(), &new, &receipt).await?;
     let result = api.create_ticket(&receipt, &ticket).await;
@@ -104,7 +104,7 @@ pub(super) async fn send_change<A>(
 where
     A: FnOnce(&mut DbConn) -> Result<Value, AppError> + Send + 'static,
 {
-    let api = ctx.api(new.plugin_id).await?;
+    let api = ctx.clickbank(new.plugin_id).await?;
     let id = begin(ctx, api.as_ref(), &new, &p.receipt).await?;
     let result = call_change(api.as_ref(), &p.receipt, &p.sku, change).await;
     let who = new.actor;

@@ -19,7 +19,7 @@ pub async fn check_ticket(
         (Some(t), RequestStatus::Open) => t.clone(),
         _ => return Ok(req),
     };
-    let api = ctx.api(req.plugin_id).await?;
+    let api = ctx.clickbank(req.plugin_id).await?;
     let ticket = api
         .ticket(&ticket_id)
         .await

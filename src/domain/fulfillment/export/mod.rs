@@ -40,10 +40,10 @@ use diesel::prelude::*;
 use super::houses::{self, HouseKind};
 use super::Status;
 use crate::db::schema::{fulfillment_export_runs as runs_table, fulfillment_houses};
-use crate::db::{Database, DbConn};
+use crate::db::DbConn;
+use crate::domain::context::JobContext;
 use crate::domain::lease::{lease_free, lease_held, lease_mine, lease_release, lease_take, Lease};
 use crate::error::AppError;
-use crate::secrets::SecretBox;
 
 /// How long a run may hold a house before another process may take it over.
 pub const LEASE_SECONDS: i64 = 600;
@@ -65,8 +65,7 @@ pub const REFUNDED_IN_FLIGHT: &str = "the order was refunded while this item was
 /// What the export job needs.
 #[derive(Clone)]
 pub struct ExportContext {
-    pub db: Database,
-    pub secrets: SecretBox,
+    pub job: JobContext,
     pub http: reqwest::Client,
     /// Minutes between two runs of a house.
     pub interval_minutes: i64,
@@ -76,14 +75,13 @@ pub struct ExportContext {
 }
 
 impl ExportContext {
-    pub fn new(db: Database, secrets: SecretBox, interval_minutes: i64) -> Result<Self, AppError> {
+    pub fn new(job: JobContext, interval_minutes: i64) -> Result<Self, AppError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| AppError::Internal(format!("HTTP client: {e}")))?;
         Ok(ExportContext {
-            db,
-            secrets,
+            job,
             http,
             interval_minutes,
             export_root: None,
@@ -195,7 +193,7 @@ pub fn request_now(conn: &mut DbConn, id: Option<i64>) -> Result<usize, AppError
 
 /// Runs every due house once.
 pub async fn run_due(ctx: &ExportContext, runner: &str) -> Vec<Result<RunSummary, AppError>> {
-    let due = match ctx.db.read(due_houses).await {
+    let due = match ctx.job.db.read(due_houses).await {
         Ok(d) => d,
         Err(e) => return vec![Err(e)],
     };
@@ -213,21 +211,22 @@ pub async fn run_due(ctx: &ExportContext, runner: &str) -> Vec<Result<RunSummary
 /// Claims and runs house `id`; `None` when another process holds it.
 pub async fn run_house(ctx: &ExportContext, id: i64, runner: &str) -> Result<Option<RunSummary>, AppError> {
     let r = runner.to_string();
-    if !ctx.db.run(move |c| claim(c, id, &r)).await? {
+    if !ctx.job.db.run(move |c| claim(c, id, &r)).await? {
         return Ok(None);
     }
     let result = run_claimed(ctx, id, runner).await;
     let r = runner.to_string();
     let interval = ctx.interval_minutes;
-    ctx.db.run(move |c| release(c, id, &r, interval)).await?;
+    ctx.job.db.run(move |c| release(c, id, &r, interval)).await?;
     result.map(Some)
 }
 
 async fn run_claimed(ctx: &ExportContext, id: i64, runner: &str) -> Result<RunSummary, AppError> {
-    let house = ctx.db.read(move |c| houses::find(c, id)).await?;
-    let keys = houses::keys(&house, &ctx.secrets)?;
+    let house = ctx.job.db.read(move |c| houses::find(c, id)).await?;
+    let keys = houses::keys(&house, &ctx.job.secrets)?;
     let r = runner.to_string();
     let (run_id, out) = ctx
+        .job
         .db
         .run(move |c| {
             c.transaction(|c| {
@@ -245,7 +244,8 @@ async fn run_claimed(ctx: &ExportContext, id: i64, runner: &str) -> Result<RunSu
         })
         .await?;
     let results = send::send(ctx, &house, &keys, run_id, &out, runner).await;
-    ctx.db
+    ctx.job
+        .db
         .run(move |c| c.transaction(|c| record::record(c, id, run_id, &out, &results)))
         .await
 }

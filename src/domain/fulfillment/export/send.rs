@@ -48,7 +48,7 @@ pub(super) async fn send(
                 results.extend(got);
                 // Keep the house while sending: a long run must not let another take it over.
                 let (id, r) = (house.id, runner.to_string());
-                lease = ctx.db.run(move |c| renew(c, id, &r)).await.unwrap_or(false);
+                lease = ctx.job.db.run(move |c| renew(c, id, &r)).await.unwrap_or(false);
             }
         }
         HouseKind::CsvDrop => {

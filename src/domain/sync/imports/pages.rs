@@ -123,22 +123,49 @@ impl PageFail {
     }
 }
 
-/// Applies fetched records and moves the cursor to `next` (day, page, windows completed) in
-/// one transaction, as long as `runner` still holds the task. With `guarded`, each record has
-/// its own savepoint and a failing one is counted as an error; without, the first failure
-/// rolls everything back ([`PageFail::Record`]). Returns (imported, skipped).
-#[allow(clippy::too_many_arguments)]
+/// A batch of fetched pages to commit, and the cursor past them.
+pub(super) struct PageCommit<'a> {
+    pub plugin: &'a Plugin,
+    pub records: &'a [PageRecord],
+    /// Physical items of orders older than this are marked shipped (the import's cut-off).
+    pub ship_cutoff: Option<NaiveDateTime>,
+    /// The lease holder: the commit happens only while it still holds the task.
+    pub runner: &'a str,
+    pub task_id: i64,
+    pub next_day: NaiveDate,
+    pub next_page: u32,
+    /// Day windows the pages completed.
+    pub windows_done: i32,
+}
+
+/// How records are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Savepoints {
+    /// All in one go: the first failing record rolls the whole commit back
+    /// ([`PageFail::Record`]).
+    None,
+    /// One savepoint per record: a failing one is counted as an error, the others kept.
+    PerRecord,
+}
+
+/// Applies fetched records and moves the cursor in one transaction, as long as the runner still
+/// holds the task. Returns (imported, skipped).
 pub(super) fn commit_pages(
     c: &mut DbConn,
-    p: &Plugin,
-    records: &[PageRecord],
-    cutoff: Option<NaiveDateTime>,
-    runner: &str,
-    id: i64,
-    next: (NaiveDate, u32, i32),
-    guarded: bool,
+    batch: &PageCommit<'_>,
+    savepoints: Savepoints,
 ) -> Result<(i64, i64), PageFail> {
-    let (next_day, next_page, window_done) = next;
+    let PageCommit {
+        plugin: p,
+        records,
+        ship_cutoff: cutoff,
+        runner,
+        task_id: id,
+        next_day,
+        next_page,
+        windows_done: window_done,
+    } = *batch;
+    let guarded = savepoints == Savepoints::PerRecord;
     c.transaction(|c| {
         let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
         let mut receipts = Vec::new();

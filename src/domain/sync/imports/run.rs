@@ -6,19 +6,22 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::pages::{commit_pages, fetch_pages, PageBatch, PageFail, PageRecord};
+use super::pages::{commit_pages, fetch_pages, PageBatch, PageCommit, PageFail, PageRecord, Savepoints};
 use super::{
     add_requests, claim, clickbank_today, day_text, ensure_continuous, find, parse_day, OVERLAP_DAYS,
     PAGES_PER_COMMIT,
 };
-use crate::clickbank::{ClickBankClient, ClickBankError, ClientConfig};
-use crate::db::models::{ImportTask, Plugin, TaskKind, TaskState};
+use crate::clickbank::ClickBankError;
+use crate::db::models::{ImportTask, TaskKind, TaskState};
 use crate::db::schema::{import_task_runs as runs, import_tasks as tasks};
-use crate::db::Database;
-use crate::domain::lease::{lease_mine, lease_release};
+use crate::db::DbConn;
+use crate::domain::context::JobContext;
+use crate::domain::lease::{lease_mine, lease_release, lease_take, Lease};
 use crate::domain::{plugins, Actor};
 use crate::error::AppError;
-use crate::secrets::SecretBox;
+
+/// A product import reads every product page in one call: its lease lasts that long.
+const PRODUCT_IMPORT_LEASE_SECONDS: i64 = 30 * 60;
 
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,20 +34,18 @@ pub struct RunReport {
     pub more: bool,
     /// Which process ran it (the lease holder).
     pub runner: String,
+    /// The run's row in the task's history (0 when nothing was claimed).
+    pub run_id: i64,
     /// The run's end state was written (false: the task was paused, cancelled or taken over
     /// meanwhile, and its state was left alone).
     pub finished: bool,
     pub outcome: String,
 }
 
-/// Where imports find ClickBank and the plugin keys.
+/// What imports need: the shared job context and how often the continuous import runs.
 #[derive(Clone)]
 pub struct ImportContext {
-    pub db: Database,
-    pub secrets: SecretBox,
-    pub api_base: String,
-    /// Client-side limit (ClickBank allows about 10 requests/s per IP); 0 = none.
-    pub requests_per_second: u32,
+    pub job: JobContext,
     pub continuous_interval_minutes: i32,
 }
 
@@ -56,12 +57,13 @@ pub async fn run_task(
     page_budget: u32,
 ) -> Result<RunReport, AppError> {
     let r = runner.to_string();
-    let claimed = ctx.db.run(move |c| claim(c, id, &r)).await?;
+    let claimed = ctx.job.db.run(move |c| claim(c, id, &r)).await?;
     if !claimed {
         return Ok(RunReport::default());
     }
     let r = runner.to_string();
     let run_id = ctx
+        .job
         .db
         .run(move |c| {
             diesel::insert_into(runs::table)
@@ -81,27 +83,19 @@ pub async fn run_task(
     let mut report = RunReport {
         claimed: true,
         runner: runner.to_string(),
+        run_id,
         ..Default::default()
     };
     let result = run_claimed(ctx, id, runner, page_budget, &mut report).await;
-    let outcome = match &result {
-        Ok(()) => report.outcome.clone(),
-        Err(e) => format!("error: {e}"),
-    };
-    let (imported, skipped, pages) = (report.imported, report.skipped, report.pages as i32);
+    if let Err(e) = &result {
+        report.outcome = format!("error: {e}");
+    }
     let holder = runner.to_string();
-    let o = outcome.clone();
-    ctx.db
+    let done = report.clone();
+    ctx.job
+        .db
         .run(move |c| {
-            diesel::update(runs::table.find(run_id))
-                .set((
-                    runs::finished_at.eq(Some(crate::domain::now())),
-                    runs::pages.eq(pages),
-                    runs::imported.eq(imported),
-                    runs::skipped.eq(skipped),
-                    runs::outcome.eq(Some(o)),
-                ))
-                .execute(c)?;
+            record_run(c, &done)?;
             // Release only our own lease: another process may hold it by now.
             diesel::update(tasks::table.find(id).filter(lease_mine!(tasks, holder)))
                 .set(lease_release!(tasks))
@@ -112,15 +106,6 @@ pub async fn run_task(
     result.map(|()| report)
 }
 
-fn client(ctx: &ImportContext, plugin: &Plugin) -> Result<ClickBankClient, AppError> {
-    let keys = plugins::keys(plugin, &ctx.secrets)?;
-    let mut cfg = ClientConfig::new(keys.api_key)
-        .with_base_url(&ctx.api_base)
-        .with_dev_key(keys.dev_key);
-    cfg.requests_per_second = ctx.requests_per_second;
-    ClickBankClient::new(cfg).map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
-}
-
 async fn run_claimed(
     ctx: &ImportContext,
     id: i64,
@@ -129,6 +114,7 @@ async fn run_claimed(
     report: &mut RunReport,
 ) -> Result<(), AppError> {
     let (task, plugin) = ctx
+        .job
         .db
         .run(move |c| {
             let t = find(c, id)?;
@@ -137,18 +123,10 @@ async fn run_claimed(
         })
         .await?;
     if !plugin.active {
-        return finish(
-            ctx,
-            id,
-            TaskState::Failed,
-            Some(format!("plugin {} is deactivated", plugin.name)),
-            None,
-            report,
-            "plugin deactivated",
-        )
-        .await;
+        let error = format!("plugin {} is deactivated", plugin.name);
+        return finish(ctx, id, End::failed(error, "plugin deactivated"), report).await;
     }
-    let api = Arc::new(client(ctx, &plugin)?);
+    let api = Arc::new(ctx.job.bulk_client(&plugin)?);
     if task.kind == TaskKind::Products {
         let job = Actor {
             user_id: None,
@@ -157,26 +135,32 @@ async fn run_claimed(
         };
         // One call reads every product page: hold the lease long enough for it.
         let holder = report.runner.clone();
-        ctx.db
+        ctx.job
+            .db
             .run(move |c| {
-                diesel::update(tasks::table.find(id).filter(tasks::locked_by.eq(holder)))
-                    .set(tasks::locked_until.eq(Some(crate::domain::now() + Duration::minutes(30))))
+                let long = Lease {
+                    runner: &holder,
+                    seconds: PRODUCT_IMPORT_LEASE_SECONDS,
+                };
+                diesel::update(tasks::table.find(id).filter(lease_mine!(tasks, &holder)))
+                    .set(lease_take!(tasks, long))
                     .execute(c)?;
                 Ok(())
             })
             .await?;
         let before = api.stats().requests;
         let result =
-            crate::domain::catalog::import::import_products(&ctx.db, api.as_ref(), &plugin, &job).await;
+            crate::domain::catalog::import::import_products(&ctx.job.db, api.as_ref(), &plugin, &job).await;
         let used = (api.stats().requests - before) as i64;
         let pid = plugin.id;
-        ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+        ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
         return match result {
             Ok(r) => {
                 report.imported = (r.created + r.updated) as i64;
                 report.skipped = r.unchanged as i64;
                 let (imported, skipped) = (report.imported, report.skipped);
-                ctx.db
+                ctx.job
+                    .db
                     .run(move |c| {
                         diesel::update(tasks::table.find(id))
                             .set((
@@ -189,20 +173,9 @@ async fn run_claimed(
                     })
                     .await?;
                 let outcome = format!("products: {}", r.summary());
-                finish(ctx, id, TaskState::Done, None, None, report, &outcome).await
+                finish(ctx, id, End::done(outcome), report).await
             }
-            Err(e) => {
-                finish(
-                    ctx,
-                    id,
-                    TaskState::Failed,
-                    Some(e.to_string()),
-                    None,
-                    report,
-                    "failed",
-                )
-                .await
-            }
+            Err(e) => finish(ctx, id, End::failed(e.to_string(), "failed"), report).await,
         };
     }
     // A continuous task starts a new cycle: from its cursor (minus the overlap) to today.
@@ -219,6 +192,7 @@ async fn run_claimed(
         let windows = (today - start).num_days() as i32 + 1;
         let (s, e) = (day_text(start), day_text(today));
         task = ctx
+            .job
             .db
             .run(move |c| {
                 diesel::update(tasks::table.find(id))
@@ -251,7 +225,8 @@ async fn run_claimed(
             report.more = true;
             report.outcome = format!("paused after {} pages; continues at once", report.pages);
             let now = crate::domain::now();
-            ctx.db
+            ctx.job
+                .db
                 .run(move |c| {
                     diesel::update(tasks::table.find(id))
                         .set((tasks::next_run_at.eq(Some(now)), tasks::last_run_at.eq(Some(now))))
@@ -262,7 +237,7 @@ async fn run_claimed(
             return Ok(());
         }
         // Stop when an account executive paused or cancelled the task meanwhile.
-        let state = ctx.db.run(move |c| Ok(find(c, id)?.state)).await?;
+        let state = ctx.job.db.run(move |c| Ok(find(c, id)?.state)).await?;
         if state != TaskState::Running {
             report.outcome = format!("stopped: task {state}");
             return Ok(());
@@ -274,20 +249,29 @@ async fn run_claimed(
         };
         let pid = plugin.id;
         let used = batch.requests;
-        ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+        ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
         if batch.pages > 0 {
-            let p = plugin.clone();
+            let plugin_row = plugin.clone();
             let runner = runner.to_string();
             let (pages, windows_done) = (batch.pages, batch.windows_done);
             let records = std::mem::take(&mut batch.records);
             let (at_day, at_page) = batch.next;
-            let next = (at_day, at_page, windows_done);
-            let write = ctx.db.run(move |c| {
+            let write = ctx.job.db.run(move |c| {
+                let commit = PageCommit {
+                    plugin: &plugin_row,
+                    records: &records,
+                    ship_cutoff: cutoff,
+                    runner: &runner,
+                    task_id: id,
+                    next_day: at_day,
+                    next_page: at_page,
+                    windows_done,
+                };
                 // First without a savepoint per record; if a record fails, that attempt is
                 // rolled back whole and the pages applied again with one savepoint per
                 // record, so the failing record is counted and the others kept.
-                match commit_pages(c, &p, &records, cutoff, &runner, id, next, false) {
-                    Err(PageFail::Record) => commit_pages(c, &p, &records, cutoff, &runner, id, next, true),
+                match commit_pages(c, &commit, Savepoints::None) {
+                    Err(PageFail::Record) => commit_pages(c, &commit, Savepoints::PerRecord),
                     other => other,
                 }
                 .map_err(PageFail::into_app)
@@ -307,7 +291,7 @@ async fn run_claimed(
             let (written, mut ahead) = tokio::join!(write, read_ahead);
             // Requests read ahead count today even if those pages are never written.
             if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
-                ctx.db.run(move |c| add_requests(c, pid, used)).await?;
+                ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
             }
             let ((imported, skipped), records) = written?;
             written_records = records;
@@ -325,9 +309,13 @@ async fn run_claimed(
     if task.kind == TaskKind::InitialOrders {
         let interval = ctx.continuous_interval_minutes;
         let pid = plugin.id;
-        finish(ctx, id, TaskState::Done, None, None, report, "done").await?;
+        finish(ctx, id, End::done("done"), report).await?;
         if report.finished {
-            let cont = ctx.db.run(move |c| ensure_continuous(c, pid, interval)).await?;
+            let cont = ctx
+                .job
+                .db
+                .run(move |c| ensure_continuous(c, pid, interval))
+                .await?;
             report.outcome =
                 format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
         }
@@ -335,7 +323,8 @@ async fn run_claimed(
     } else {
         let next = crate::domain::now() + Duration::minutes(i64::from(task.interval_minutes));
         let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
-        ctx.db
+        ctx.job
+            .db
             .run(move |c| {
                 diesel::update(tasks::table.find(id))
                     .set((
@@ -346,54 +335,108 @@ async fn run_claimed(
                 Ok(())
             })
             .await?;
-        report.outcome = format!("caught up; next run {}", next.format("%H:%M UTC"));
-        let o = report.outcome.clone();
-        finish(ctx, id, TaskState::Queued, None, Some(next), report, &o).await
+        let outcome = format!("caught up; next run {}", next.format("%H:%M UTC"));
+        finish(ctx, id, End::queued(next, None, outcome), report).await
     }
 }
 
-/// Ends a run in `state`, recording the error (or clearing it) and the next run time.
-async fn finish(
-    ctx: &ImportContext,
-    id: i64,
+/// How a run ends its task: the state it leaves it in, the error the task shows (`None` clears
+/// it, except that a finished import keeps its last record error), when it runs again, and the
+/// run's outcome line.
+struct End {
     state: TaskState,
     error: Option<String>,
     next: Option<NaiveDateTime>,
-    report: &mut RunReport,
-    outcome: &str,
-) -> Result<(), AppError> {
-    report.outcome = outcome.to_string();
+    outcome: String,
+}
+
+impl End {
+    fn done(outcome: impl Into<String>) -> End {
+        End {
+            state: TaskState::Done,
+            error: None,
+            next: None,
+            outcome: outcome.into(),
+        }
+    }
+
+    /// Stopped until staff resume it.
+    fn failed(error: String, outcome: &str) -> End {
+        End {
+            state: TaskState::Failed,
+            error: Some(error),
+            next: None,
+            outcome: outcome.into(),
+        }
+    }
+
+    /// Runs again at `next`.
+    fn queued(next: NaiveDateTime, error: Option<String>, outcome: impl Into<String>) -> End {
+        End {
+            state: TaskState::Queued,
+            error,
+            next: Some(next),
+            outcome: outcome.into(),
+        }
+    }
+}
+
+/// Ends the run as `end` says, with the run's row, in one transaction (a page that shows the
+/// task finished shows the run's outcome too), as long as this runner still holds the task.
+async fn finish(ctx: &ImportContext, id: i64, end: End, report: &mut RunReport) -> Result<(), AppError> {
+    report.outcome = end.outcome.clone();
     let runner = report.runner.clone();
-    let keep_error = error.is_none() && state == TaskState::Done;
+    let done = report.clone();
     let written = ctx
+        .job
         .db
         .run(move |c| {
-            let now = crate::domain::now();
-            let mine = tasks::table
-                .find(id)
-                .filter(tasks::locked_by.eq(runner))
-                .filter(tasks::state.eq(TaskState::Running));
-            let n = diesel::update(mine.clone())
-                .set((
-                    tasks::state.eq(state),
-                    tasks::next_run_at.eq(next),
-                    tasks::last_run_at.eq(Some(now)),
-                    tasks::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            // A finished import keeps the last record error for the merchant to read.
-            if n == 1 && !keep_error {
-                diesel::update(tasks::table.find(id))
-                    .set(tasks::last_error.eq(error))
+            c.transaction(|c| {
+                let now = crate::domain::now();
+                let mine = tasks::table
+                    .find(id)
+                    .filter(lease_mine!(tasks, runner))
+                    .filter(tasks::state.eq(TaskState::Running));
+                let n = diesel::update(mine)
+                    .set((
+                        tasks::state.eq(end.state),
+                        tasks::next_run_at.eq(end.next),
+                        tasks::last_run_at.eq(Some(now)),
+                        tasks::updated_at.eq(now),
+                    ))
                     .execute(c)?;
-            }
-            Ok(n == 1)
+                // A finished import keeps the last record error for the merchant to read.
+                let keep_error = end.error.is_none() && end.state == TaskState::Done;
+                if n == 1 && !keep_error {
+                    diesel::update(tasks::table.find(id))
+                        .set(tasks::last_error.eq(end.error))
+                        .execute(c)?;
+                }
+                if n == 1 {
+                    record_run(c, &done)?;
+                }
+                Ok(n == 1)
+            })
         })
         .await?;
     report.finished = written;
     if !written {
         report.outcome = "stopped: the task was paused, cancelled or taken over meanwhile".into();
     }
+    Ok(())
+}
+
+/// Writes what the run did on its row of the task's history.
+fn record_run(c: &mut DbConn, report: &RunReport) -> Result<(), AppError> {
+    diesel::update(runs::table.find(report.run_id))
+        .set((
+            runs::finished_at.eq(Some(crate::domain::now())),
+            runs::pages.eq(report.pages as i32),
+            runs::imported.eq(report.imported),
+            runs::skipped.eq(report.skipped),
+            runs::outcome.eq(Some(&report.outcome)),
+        ))
+        .execute(c)?;
     Ok(())
 }
 
@@ -411,16 +454,7 @@ async fn clickbank_failed(
         let msg = format!(
             "ClickBank refused the request: {text}. Check the plugin's API key and its roles (order read), then resume."
         );
-        return finish(
-            ctx,
-            id,
-            TaskState::Failed,
-            Some(msg),
-            None,
-            report,
-            "failed: ClickBank refused",
-        )
-        .await;
+        return finish(ctx, id, End::failed(msg, "failed: ClickBank refused"), report).await;
     }
     let minutes = 5i64 << task.errors.clamp(0, 4);
     let next = crate::domain::now() + Duration::minutes(minutes.min(60));
@@ -428,7 +462,8 @@ async fn clickbank_failed(
         "ClickBank did not answer well ({text}); retrying at {} UTC",
         next.format("%H:%M")
     );
-    ctx.db
+    ctx.job
+        .db
         .run(move |c| {
             diesel::update(tasks::table.find(id))
                 .set(tasks::errors.eq(tasks::errors + 1))
@@ -436,14 +471,6 @@ async fn clickbank_failed(
             Ok(())
         })
         .await?;
-    finish(
-        ctx,
-        id,
-        TaskState::Queued,
-        Some(msg),
-        Some(next),
-        report,
-        "ClickBank error; retrying later",
-    )
-    .await
+    let end = End::queued(next, Some(msg), "ClickBank error; retrying later");
+    finish(ctx, id, end, report).await
 }
