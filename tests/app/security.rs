@@ -188,6 +188,30 @@ async fn ins_memory_stays_bounded_under_200_concurrent_wrong_passwords() {
 }
 
 #[actix_web::test]
+async fn a_burst_of_right_passwords_before_any_is_remembered_is_all_accepted() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    api_user(&app, API_LOGIN, API_PASSWORD, "127.0.0.1").await;
+    let base = app.address.clone();
+    // ClickBank delivering a backlog at once just after the portal started: more at once than
+    // the login's limit of reserved verifications, none remembered yet.
+    let burst = (0..16).map(|_| {
+        let base = base.clone();
+        tokio::spawn(async move { ins_post(&base, API_LOGIN, API_PASSWORD).await.0 })
+    });
+    let mut statuses = Vec::new();
+    for t in burst.collect::<Vec<_>>() {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses,
+        vec![200; 16],
+        "every right password is taken: {statuses:?}"
+    );
+    assert_eq!(stored(&app).await, 16, "every delivery is stored");
+}
+
+#[actix_web::test]
 async fn clickbanks_right_password_passes_while_its_login_is_throttled() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;

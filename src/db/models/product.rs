@@ -48,6 +48,14 @@ pub struct FulfillmentHouse {
     pub created_at: NaiveDateTime,
 }
 
+impl FulfillmentHouse {
+    /// The dummy house of items ClickBank ships (kind `clickbank`, see
+    /// `domain::fulfillment::houses::HouseKind`).
+    pub fn is_clickbank(&self) -> bool {
+        self.kind == "clickbank"
+    }
+}
+
 /// Orders are filed under a campaign: one per plugin and currency for ClickBank imports.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = campaigns)]

@@ -91,6 +91,10 @@ pub const LOGIN_LIMIT: usize = 5;
 pub const IP_LIMIT: usize = 20;
 /// A throttled login (or an address guessing unknown logins) still gets one verification this often.
 pub const SLOT_EVERY: Duration = Duration::from_secs(10);
+/// How long a caller waits, at most, for verifications in flight on its login to settle when
+/// they alone fill the limit (a burst of ClickBank's notifications with the right password
+/// just after a restart, before the first success is remembered).
+pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(5);
 /// Addresses tracked at most; past it the least recently seen is forgotten.
 pub const MAX_ADDRESSES: usize = 4096;
 
@@ -183,6 +187,17 @@ impl ApiThrottle {
             keys,
             settled: false,
         })
+    }
+
+    /// True when `login` from `ip` is refused only for the verifications still in flight (no
+    /// key has its limit of recent failures): worth waiting for them to settle.
+    pub fn only_in_flight(&self, login: Option<i64>, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut keys = vec![Key::Ip(canonical(ip))];
+        keys.extend(login.map(Key::Login));
+        keys.iter()
+            .all(|k| map.get(k).is_none_or(|e| e.recent(now) < Self::limit(*k)))
     }
 
     /// How many addresses and logins are tracked (for tests of the bound).

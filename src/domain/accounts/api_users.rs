@@ -394,9 +394,26 @@ impl ApiAuthenticator {
             |u| u.password_hash.clone(),
         );
         let tag = self.tag(login, password, &hash);
-        let known = user.is_some() && self.remembered(&tag);
-        if !known {
-            let attempt = self.throttle.admit(user.as_ref().map(|u| u.id), ip)?;
+        let uid = user.as_ref().map(|u| u.id);
+        let waited_until = std::time::Instant::now() + api_guard::IN_FLIGHT_WAIT;
+        // Verifications in flight reserve their attempts: when they alone fill the limit,
+        // wait for them (the first right password settles and is remembered) rather than
+        // answer 429 to a burst of right passwords.
+        let attempt = loop {
+            if user.is_some() && self.remembered(&tag) {
+                break None;
+            }
+            match self.throttle.admit(uid, ip) {
+                Ok(a) => break Some(a),
+                Err(e) => {
+                    if std::time::Instant::now() >= waited_until || !self.throttle.only_in_flight(uid, ip) {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        };
+        if let Some(attempt) = attempt {
             let ok = passwords::verify_async(password.to_string(), hash).await?;
             if !ok || user.is_none() {
                 attempt.failed();

@@ -53,7 +53,9 @@ fn workers() -> &'static Mutex<mpsc::Sender<Job>> {
         let rx = Arc::new(Mutex::new(rx));
         for n in 0..permits() {
             let rx = rx.clone();
-            std::thread::Builder::new()
+            // A thread that cannot start is logged; with none at all the queue's receiver is
+            // gone once this closure returns, and every check fails with a clear error.
+            let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
                     // This thread's argon2 memory, kept for its lifetime.
@@ -65,8 +67,10 @@ fn workers() -> &'static Mutex<mpsc::Sender<Job>> {
                             Err(_) => return,
                         }
                     }
-                })
-                .expect("spawn an argon2 thread");
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start an argon2 thread");
+            }
         }
         Mutex::new(tx)
     })

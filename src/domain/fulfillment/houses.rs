@@ -79,6 +79,16 @@ impl House {
         self.kind().label()
     }
 
+    /// Exports go to an HTTP endpoint.
+    pub fn is_http(&self) -> bool {
+        self.kind() == HouseKind::HttpJson
+    }
+
+    /// Exports go to a CSV drop folder.
+    pub fn is_csv(&self) -> bool {
+        self.kind() == HouseKind::CsvDrop
+    }
+
     /// The dummy house: its items are never exported.
     pub fn is_dummy(&self) -> bool {
         self.kind() == HouseKind::ClickBank

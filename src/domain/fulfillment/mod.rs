@@ -188,6 +188,21 @@ pub struct ShipTo {
 }
 
 impl ShipTo {
+    /// The name on the parcel: the shipping name's parts, each falling back to the buyer's
+    /// where ClickBank gave none.
+    pub fn name_of(shipping: (&str, &str), buyer: (&str, &str)) -> String {
+        fn pick<'a>(ship: &'a str, buy: &'a str) -> &'a str {
+            if ship.is_empty() {
+                buy
+            } else {
+                ship
+            }
+        }
+        format!("{} {}", pick(shipping.0, buyer.0), pick(shipping.1, buyer.1))
+            .trim()
+            .to_string()
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }

@@ -72,18 +72,11 @@ pub struct OrderEvent {
 impl EventCustomer {
     /// The shipping name and address, as a fulfillment item keeps them.
     pub fn ship_to(&self) -> ShipTo {
-        let first = if self.ship_first_name.is_empty() {
-            &self.first_name
-        } else {
-            &self.ship_first_name
-        };
-        let last = if self.ship_last_name.is_empty() {
-            &self.last_name
-        } else {
-            &self.ship_last_name
-        };
         ShipTo {
-            name: format!("{first} {last}").trim().to_string(),
+            name: ShipTo::name_of(
+                (&self.ship_first_name, &self.ship_last_name),
+                (&self.first_name, &self.last_name),
+            ),
             address1: self.shipping.address1.clone(),
             address2: self.shipping.address2.clone(),
             city: self.shipping.city.clone(),

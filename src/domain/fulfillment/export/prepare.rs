@@ -64,18 +64,11 @@ impl DueItem {
             return s;
         }
         // Items from before addresses were kept per item: the customer's address.
-        let first = if self.ship_first_name.is_empty() {
-            &self.first_name
-        } else {
-            &self.ship_first_name
-        };
-        let last = if self.ship_last_name.is_empty() {
-            &self.last_name
-        } else {
-            &self.ship_last_name
-        };
         ShipTo {
-            name: format!("{first} {last}").trim().to_string(),
+            name: ShipTo::name_of(
+                (&self.ship_first_name, &self.ship_last_name),
+                (&self.first_name, &self.last_name),
+            ),
             address1: self.ship_address1.clone(),
             address2: self.ship_address2.clone(),
             city: self.ship_city.clone(),

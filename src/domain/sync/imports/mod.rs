@@ -186,11 +186,7 @@ pub fn start_initial(
                 tasks::updated_at.eq(now),
             ))
             .execute(conn)?;
-        let task: ImportTask = tasks::table
-            .filter(tasks::plugin_id.eq(plugin_id))
-            .order(tasks::id.desc())
-            .select(ImportTask::as_select())
-            .first(conn)?;
+        let task = newest_task(conn, plugin_id)?;
         audit::record(
             conn,
             actor,
@@ -200,6 +196,15 @@ pub fn start_initial(
         )?;
         Ok(task)
     })
+}
+
+/// The plugin's newest task (the one just inserted, in the caller's transaction).
+fn newest_task(conn: &mut DbConn, plugin_id: i64) -> Result<ImportTask, AppError> {
+    Ok(tasks::table
+        .filter(tasks::plugin_id.eq(plugin_id))
+        .order(tasks::id.desc())
+        .select(ImportTask::as_select())
+        .first(conn)?)
 }
 
 /// Queues a product import of the plugin (a background task like the order imports).
@@ -228,11 +233,7 @@ pub fn start_products(conn: &mut DbConn, actor: &Actor, plugin_id: i64) -> Resul
                 tasks::updated_at.eq(now),
             ))
             .execute(conn)?;
-        let task: ImportTask = tasks::table
-            .filter(tasks::plugin_id.eq(plugin_id))
-            .order(tasks::id.desc())
-            .select(ImportTask::as_select())
-            .first(conn)?;
+        let task = newest_task(conn, plugin_id)?;
         audit::record(
             conn,
             actor,
