@@ -483,3 +483,56 @@ async fn requests_that_all_look_proxied_bring_a_warning() {
     let page = app.get_text("/admin/locks").await;
     assert!(has_id(&page, "proxy-warning"), "the proxy warning is shown");
 }
+
+#[actix_web::test]
+async fn an_api_user_made_by_another_process_is_let_in_after_the_next_refresh() {
+    use merchant_crm::domain::accounts::api_guard::AllowUnion;
+    use merchant_crm::domain::accounts::api_users::{self, ApiUserInput, Permission};
+    use merchant_crm::domain::accounts::ip_allow::IpRanges;
+    use merchant_crm::domain::Actor;
+
+    let app = TestApp::spawn().await;
+    let union = std::sync::Arc::new(AllowUnion::default());
+    union.reload(&app.db).await.unwrap();
+    let ip: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    assert!(!union.allows(ip, &IpRanges::default()), "nobody is allowed yet");
+    union.spawn_refresher_every(app.db.clone(), Duration::from_millis(100));
+    // Another portal process (or the CLI) adds an API user: this process hears nothing of it.
+    app.db
+        .run(move |c| {
+            let input = ApiUserInput::new("other-process", "198.51.100.7", vec![Permission::ImportOrder])?;
+            api_users::create(c, &Actor::cli(), &input, "$argon2id$not-a-real-hash")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..50 {
+        if union.allows(ip, &IpRanges::default()) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the periodic reload takes in what another process wrote");
+    // Disabled elsewhere: out again after the next reload.
+    app.db
+        .run(|c| {
+            let u = api_users::find_by_login(c, "other-process")?.expect("the user");
+            api_users::set_disabled(c, &Actor::cli(), u.id, true)
+        })
+        .await
+        .unwrap();
+    let mut gone = false;
+    for _ in 0..50 {
+        if !union.allows(ip, &IpRanges::default()) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        gone,
+        "a user disabled by another process stops letting its addresses in"
+    );
+}

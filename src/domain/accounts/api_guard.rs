@@ -69,9 +69,14 @@ impl AllowUnion {
 
     /// Reloads every [`REFRESH_EVERY`] for as long as the runtime runs.
     pub fn spawn_refresher(self: &Arc<Self>, db: Database) {
+        self.spawn_refresher_every(db, REFRESH_EVERY);
+    }
+
+    /// Reloads every `period` (the tests' shorter period) for as long as the runtime runs.
+    pub fn spawn_refresher_every(self: &Arc<Self>, db: Database, period: Duration) {
         let me = self.clone();
         actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(REFRESH_EVERY);
+            let mut tick = tokio::time::interval(period);
             tick.tick().await;
             loop {
                 tick.tick().await;

@@ -379,6 +379,9 @@ async fn read_upload(mut mp: Multipart) -> Result<(String, Vec<u8>), AppError> {
 pub async fn import(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Result<HttpResponse, AppError> {
     let (file_name, data) = read_upload(mp).await?;
     let actor = s.actor();
+    // One file is parsed and checked at a time: a file's rows take many times its size while
+    // they are checked, so two large uploads at once would add up.
+    let turn = csv_import::one_file_at_a_time().await;
     // Parsed off the async workers and before the SQLite writer turn; only the check against
     // the database and the writes take the turn.
     let parsed = web::block(move || csv_import::parse_file(&data))
@@ -388,6 +391,7 @@ pub async fn import(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Resu
         Ok(file) => state.db.run(move |c| csv_import::apply(c, &actor, file)).await?,
         Err(rejected) => Err(rejected),
     };
+    drop(turn);
     match outcome {
         Ok(r) if r.to_cancel.is_empty() => {
             s.flash("ok", report_text(&r));

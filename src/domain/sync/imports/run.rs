@@ -11,8 +11,8 @@ use super::{
     add_requests, claim, clickbank_today, day_text, ensure_continuous, find, parse_day, OVERLAP_DAYS,
     PAGES_PER_COMMIT,
 };
-use crate::clickbank::ClickBankError;
-use crate::db::models::{ImportTask, TaskKind, TaskState};
+use crate::clickbank::{ClickBankClient, ClickBankError};
+use crate::db::models::{ImportTask, Plugin, TaskKind, TaskState};
 use crate::db::schema::{import_task_runs as runs, import_tasks as tasks};
 use crate::db::DbConn;
 use crate::domain::context::JobContext;
@@ -128,187 +128,248 @@ async fn run_claimed(
     }
     let api = Arc::new(ctx.job.bulk_client(&plugin)?);
     if task.kind == TaskKind::Products {
-        let job = Actor {
-            user_id: None,
-            label: "import job".into(),
-            ip: None,
-        };
-        // One call reads every product page: hold the lease long enough for it.
-        let holder = report.runner.clone();
-        ctx.job
-            .db
-            .run(move |c| {
-                let long = Lease {
-                    runner: &holder,
-                    seconds: PRODUCT_IMPORT_LEASE_SECONDS,
-                };
-                diesel::update(tasks::table.find(id).filter(lease_mine!(tasks, &holder)))
-                    .set(lease_take!(tasks, long))
-                    .execute(c)?;
-                Ok(())
-            })
-            .await?;
-        let before = api.stats().requests;
-        let result =
-            crate::domain::catalog::import::import_products(&ctx.job.db, api.as_ref(), &plugin, &job).await;
-        let used = (api.stats().requests - before) as i64;
-        let pid = plugin.id;
-        ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
-        return match result {
-            Ok(r) => {
-                report.imported = (r.created + r.updated) as i64;
-                report.skipped = r.unchanged as i64;
-                let (imported, skipped) = (report.imported, report.skipped);
-                ctx.job
-                    .db
-                    .run(move |c| {
-                        diesel::update(tasks::table.find(id))
-                            .set((
-                                tasks::windows_done.eq(1),
-                                tasks::imported.eq(imported),
-                                tasks::skipped.eq(skipped),
-                            ))
-                            .execute(c)?;
-                        Ok(())
-                    })
-                    .await?;
-                let outcome = format!("products: {}", r.summary());
-                finish(ctx, id, End::done(outcome), report).await
-            }
-            Err(e) => finish(ctx, id, End::failed(e.to_string(), "failed"), report).await,
-        };
+        return run_products(ctx, id, &plugin, &api, report).await;
     }
-    // A continuous task starts a new cycle: from its cursor (minus the overlap) to today.
-    let mut task = task;
-    if task.kind == TaskKind::ContinuousOrders && task.cursor_day.is_none() {
-        let today = clickbank_today();
-        let start = task
-            .range_start
-            .as_deref()
-            .map(parse_day)
-            .transpose()?
-            .unwrap_or(today - Duration::days(OVERLAP_DAYS))
-            .min(today);
-        let windows = (today - start).num_days() as i32 + 1;
-        let (s, e) = (day_text(start), day_text(today));
-        task = ctx
-            .job
-            .db
-            .run(move |c| {
-                diesel::update(tasks::table.find(id))
-                    .set((
-                        tasks::range_start.eq(Some(&s)),
-                        tasks::range_end.eq(Some(&e)),
-                        tasks::cursor_day.eq(Some(&s)),
-                        tasks::cursor_page.eq(1),
-                        tasks::windows_total.eq(windows),
-                        tasks::windows_done.eq(0),
-                    ))
-                    .execute(c)?;
-                find(c, id)
-            })
-            .await?;
+    let task = if task.kind == TaskKind::ContinuousOrders && task.cursor_day.is_none() {
+        start_cycle(ctx, &task).await?
+    } else {
+        task
+    };
+    let pages = PageRun {
+        ctx,
+        task: &task,
+        plugin: &plugin,
+        api,
+        runner,
+        page_budget,
+    };
+    match pages.read_windows(report).await? {
+        Windows::Left => Ok(()),
+        Windows::ClickBankFailed(e) => clickbank_failed(ctx, id, &task, e, report).await,
+        Windows::AllRead => all_read(ctx, &task, report).await,
     }
-    let end = parse_day(task.range_end.as_deref().unwrap_or_default())?;
-    let mut day = parse_day(task.cursor_day.as_deref().unwrap_or_default())?;
-    let mut page = task.cursor_page.max(1) as u32;
-    let cutoff = task
-        .ship_cutoff_days
-        .map(|d| crate::domain::now() - Duration::days(i64::from(d)));
-    // The next pages are fetched while the current ones are written (two cores: one parses
-    // ClickBank's JSON, the other writes), then committed together with the cursor past them.
-    let mut prefetched: Option<PageBatch> = None;
-    // The records written last, freed while the next ones are written (see below).
-    let mut written_records: Vec<PageRecord> = Vec::new();
-    while day <= end {
-        if report.pages >= page_budget {
-            report.more = true;
-            report.outcome = format!("paused after {} pages; continues at once", report.pages);
-            let now = crate::domain::now();
+}
+
+/// A product import: one call reads every product page.
+async fn run_products(
+    ctx: &ImportContext,
+    id: i64,
+    plugin: &Plugin,
+    api: &ClickBankClient,
+    report: &mut RunReport,
+) -> Result<(), AppError> {
+    let job = Actor {
+        user_id: None,
+        label: "import job".into(),
+        ip: None,
+    };
+    // Hold the lease long enough for the one call.
+    let holder = report.runner.clone();
+    ctx.job
+        .db
+        .run(move |c| {
+            let long = Lease {
+                runner: &holder,
+                seconds: PRODUCT_IMPORT_LEASE_SECONDS,
+            };
+            diesel::update(tasks::table.find(id).filter(lease_mine!(tasks, &holder)))
+                .set(lease_take!(tasks, long))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    let before = api.stats().requests;
+    let result = crate::domain::catalog::import::import_products(&ctx.job.db, api, plugin, &job).await;
+    let used = (api.stats().requests - before) as i64;
+    let pid = plugin.id;
+    ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
+    match result {
+        Ok(r) => {
+            report.imported = (r.created + r.updated) as i64;
+            report.skipped = r.unchanged as i64;
+            let (imported, skipped) = (report.imported, report.skipped);
             ctx.job
                 .db
                 .run(move |c| {
                     diesel::update(tasks::table.find(id))
-                        .set((tasks::next_run_at.eq(Some(now)), tasks::last_run_at.eq(Some(now))))
+                        .set((
+                            tasks::windows_done.eq(1),
+                            tasks::imported.eq(imported),
+                            tasks::skipped.eq(skipped),
+                        ))
                         .execute(c)?;
                     Ok(())
                 })
                 .await?;
-            return Ok(());
+            let outcome = format!("products: {}", r.summary());
+            finish(ctx, id, End::done(outcome), report).await
         }
-        // Stop when an account executive paused or cancelled the task meanwhile.
-        let state = ctx.job.db.run(move |c| Ok(find(c, id)?.state)).await?;
-        if state != TaskState::Running {
-            report.outcome = format!("stopped: task {state}");
-            return Ok(());
-        }
-        let room = (page_budget - report.pages).min(PAGES_PER_COMMIT);
-        let mut batch = match prefetched.take() {
-            Some(b) => b,
-            None => fetch_pages(&api, &plugin, (day, page), room, end).await,
-        };
-        let pid = plugin.id;
-        let used = batch.requests;
-        ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
-        if batch.pages > 0 {
-            let plugin_row = plugin.clone();
-            let runner = runner.to_string();
-            let (pages, windows_done) = (batch.pages, batch.windows_done);
-            let records = std::mem::take(&mut batch.records);
-            let (at_day, at_page) = batch.next;
-            let write = ctx.job.db.run(move |c| {
-                let commit = PageCommit {
-                    plugin: &plugin_row,
-                    records: &records,
-                    ship_cutoff: cutoff,
-                    runner: &runner,
-                    task_id: id,
-                    next_day: at_day,
-                    next_page: at_page,
-                    windows_done,
-                };
-                // First without a savepoint per record; if a record fails, that attempt is
-                // rolled back whole and the pages applied again with one savepoint per
-                // record, so the failing record is counted and the others kept.
-                match commit_pages(c, &commit, Savepoints::None) {
-                    Err(PageFail::Record) => commit_pages(c, &commit, Savepoints::PerRecord),
-                    other => other,
-                }
-                .map_err(PageFail::into_app)
-                // The records are freed beside the next write, not on this thread.
-                .map(|counts| (counts, records))
-            });
-            let written_before = std::mem::take(&mut written_records);
-            let room_after = (page_budget - report.pages - pages).min(PAGES_PER_COMMIT);
-            let read_ahead = async {
-                drop(written_before);
-                if batch.failure.is_none() && room_after > 0 && at_day <= end {
-                    Some(fetch_pages(&api, &plugin, (at_day, at_page), room_after, end).await)
-                } else {
-                    None
-                }
-            };
-            let (written, mut ahead) = tokio::join!(write, read_ahead);
-            // Requests read ahead count today even if those pages are never written.
-            if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
-                ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
-            }
-            let ((imported, skipped), records) = written?;
-            written_records = records;
-            prefetched = ahead;
-            report.pages += pages;
-            report.imported += imported;
-            report.skipped += skipped;
-            (day, page) = (at_day, at_page);
-        }
-        if let Some(e) = batch.failure {
-            return clickbank_failed(ctx, id, &task, e, report).await;
-        }
+        Err(e) => finish(ctx, id, End::failed(e.to_string(), "failed"), report).await,
     }
-    // Every window done.
+}
+
+/// A continuous task starts a new cycle: from its cursor (minus the overlap) to today.
+async fn start_cycle(ctx: &ImportContext, task: &ImportTask) -> Result<ImportTask, AppError> {
+    let today = clickbank_today();
+    let start = task
+        .range_start
+        .as_deref()
+        .map(parse_day)
+        .transpose()?
+        .unwrap_or(today - Duration::days(OVERLAP_DAYS))
+        .min(today);
+    let windows = (today - start).num_days() as i32 + 1;
+    let (s, e) = (day_text(start), day_text(today));
+    let id = task.id;
+    ctx.job
+        .db
+        .run(move |c| {
+            diesel::update(tasks::table.find(id))
+                .set((
+                    tasks::range_start.eq(Some(&s)),
+                    tasks::range_end.eq(Some(&e)),
+                    tasks::cursor_day.eq(Some(&s)),
+                    tasks::cursor_page.eq(1),
+                    tasks::windows_total.eq(windows),
+                    tasks::windows_done.eq(0),
+                ))
+                .execute(c)?;
+            find(c, id)
+        })
+        .await
+}
+
+/// How reading the day windows stopped.
+enum Windows {
+    /// Every window of the range is read.
+    AllRead,
+    /// The run stopped with windows left (page budget used up, or staff paused or cancelled
+    /// the task): `report.outcome` says which.
+    Left,
+    ClickBankFailed(ClickBankError),
+}
+
+/// Reading a task's order pages, window by window, within one run's page budget.
+struct PageRun<'a> {
+    ctx: &'a ImportContext,
+    task: &'a ImportTask,
+    plugin: &'a Plugin,
+    api: Arc<ClickBankClient>,
+    runner: &'a str,
+    page_budget: u32,
+}
+
+impl PageRun<'_> {
+    async fn read_windows(&self, report: &mut RunReport) -> Result<Windows, AppError> {
+        let (ctx, id, plugin, api) = (self.ctx, self.task.id, self.plugin, &self.api);
+        let page_budget = self.page_budget;
+        let end = parse_day(self.task.range_end.as_deref().unwrap_or_default())?;
+        let mut day = parse_day(self.task.cursor_day.as_deref().unwrap_or_default())?;
+        let mut page = self.task.cursor_page.max(1) as u32;
+        let cutoff = self
+            .task
+            .ship_cutoff_days
+            .map(|d| crate::domain::now() - Duration::days(i64::from(d)));
+        // The next pages are fetched while the current ones are written (two cores: one parses
+        // ClickBank's JSON, the other writes), then committed together with the cursor past them.
+        let mut prefetched: Option<PageBatch> = None;
+        // The records written last, freed while the next ones are written (see below).
+        let mut written_records: Vec<PageRecord> = Vec::new();
+        while day <= end {
+            if report.pages >= page_budget {
+                report.more = true;
+                report.outcome = format!("paused after {} pages; continues at once", report.pages);
+                let now = crate::domain::now();
+                ctx.job
+                    .db
+                    .run(move |c| {
+                        diesel::update(tasks::table.find(id))
+                            .set((tasks::next_run_at.eq(Some(now)), tasks::last_run_at.eq(Some(now))))
+                            .execute(c)?;
+                        Ok(())
+                    })
+                    .await?;
+                return Ok(Windows::Left);
+            }
+            // Stop when an account executive paused or cancelled the task meanwhile.
+            let state = ctx.job.db.run(move |c| Ok(find(c, id)?.state)).await?;
+            if state != TaskState::Running {
+                report.outcome = format!("stopped: task {state}");
+                return Ok(Windows::Left);
+            }
+            let room = (page_budget - report.pages).min(PAGES_PER_COMMIT);
+            let mut batch = match prefetched.take() {
+                Some(b) => b,
+                None => fetch_pages(api, plugin, (day, page), room, end).await,
+            };
+            let pid = plugin.id;
+            let used = batch.requests;
+            ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
+            if batch.pages > 0 {
+                let plugin_row = plugin.clone();
+                let runner = self.runner.to_string();
+                let (pages, windows_done) = (batch.pages, batch.windows_done);
+                let records = std::mem::take(&mut batch.records);
+                let (at_day, at_page) = batch.next;
+                let write = ctx.job.db.run(move |c| {
+                    let commit = PageCommit {
+                        plugin: &plugin_row,
+                        records: &records,
+                        ship_cutoff: cutoff,
+                        runner: &runner,
+                        task_id: id,
+                        next_day: at_day,
+                        next_page: at_page,
+                        windows_done,
+                    };
+                    // First without a savepoint per record; if a record fails, that attempt is
+                    // rolled back whole and the pages applied again with one savepoint per
+                    // record, so the failing record is counted and the others kept.
+                    match commit_pages(c, &commit, Savepoints::None) {
+                        Err(PageFail::Record) => commit_pages(c, &commit, Savepoints::PerRecord),
+                        other => other,
+                    }
+                    .map_err(PageFail::into_app)
+                    // The records are freed beside the next write, not on this thread.
+                    .map(|counts| (counts, records))
+                });
+                let written_before = std::mem::take(&mut written_records);
+                let room_after = (page_budget - report.pages - pages).min(PAGES_PER_COMMIT);
+                let read_ahead = async {
+                    drop(written_before);
+                    if batch.failure.is_none() && room_after > 0 && at_day <= end {
+                        Some(fetch_pages(api, plugin, (at_day, at_page), room_after, end).await)
+                    } else {
+                        None
+                    }
+                };
+                let (written, mut ahead) = tokio::join!(write, read_ahead);
+                // Requests read ahead count today even if those pages are never written.
+                if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
+                    ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
+                }
+                let ((imported, skipped), records) = written?;
+                written_records = records;
+                prefetched = ahead;
+                report.pages += pages;
+                report.imported += imported;
+                report.skipped += skipped;
+                (day, page) = (at_day, at_page);
+            }
+            if let Some(e) = batch.failure {
+                return Ok(Windows::ClickBankFailed(e));
+            }
+        }
+        Ok(Windows::AllRead)
+    }
+}
+
+/// Every window read: an initial import is done and starts the continuous one; a
+/// continuous one waits for its next cycle, reading the last day again then.
+async fn all_read(ctx: &ImportContext, task: &ImportTask, report: &mut RunReport) -> Result<(), AppError> {
+    let (id, pid) = (task.id, task.plugin_id);
     if task.kind == TaskKind::InitialOrders {
         let interval = ctx.continuous_interval_minutes;
-        let pid = plugin.id;
         finish(ctx, id, End::done("done"), report).await?;
         if report.finished {
             let cont = ctx
@@ -319,25 +380,25 @@ async fn run_claimed(
             report.outcome =
                 format!("done; continuous import (task {cont}) runs every {interval} minutes from now on");
         }
-        Ok(())
-    } else {
-        let next = crate::domain::now() + Duration::minutes(i64::from(task.interval_minutes));
-        let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
-        ctx.job
-            .db
-            .run(move |c| {
-                diesel::update(tasks::table.find(id))
-                    .set((
-                        tasks::range_start.eq(Some(overlap_start)),
-                        tasks::cursor_day.eq(None::<String>),
-                    ))
-                    .execute(c)?;
-                Ok(())
-            })
-            .await?;
-        let outcome = format!("caught up; next run {}", next.format("%H:%M UTC"));
-        finish(ctx, id, End::queued(next, None, outcome), report).await
+        return Ok(());
     }
+    let end = parse_day(task.range_end.as_deref().unwrap_or_default())?;
+    let next = crate::domain::now() + Duration::minutes(i64::from(task.interval_minutes));
+    let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
+    ctx.job
+        .db
+        .run(move |c| {
+            diesel::update(tasks::table.find(id))
+                .set((
+                    tasks::range_start.eq(Some(overlap_start)),
+                    tasks::cursor_day.eq(None::<String>),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await?;
+    let outcome = format!("caught up; next run {}", next.format("%H:%M UTC"));
+    finish(ctx, id, End::queued(next, None, outcome), report).await
 }
 
 /// How a run ends its task: the state it leaves it in, the error the task shows (`None` clears
