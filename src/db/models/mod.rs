@@ -20,4 +20,4 @@ pub use order::{OrderShown, OrderStatus, PurchaseShown, PurchaseStatus};
 mod import_task;
 pub use import_task::{ImportTask, ImportTaskRun, TaskAction, TaskKind, TaskState};
 mod product;
-pub use product::{Campaign, CampaignProduct, FulfillmentHouse, Product, ProductCategory};
+pub use product::{Campaign, CampaignProduct, FulfillmentHouse, HouseKind, Product, ProductCategory};

@@ -2,6 +2,41 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{campaign_products, campaigns, fulfillment_houses, product_categories, products};
+use crate::db::text::text_enum;
+use crate::error::AppError;
+
+text_enum! {
+    /// How a fulfillment house receives its exports.
+    pub enum HouseKind {
+        /// The dummy house: ClickBank ships its items, they are never exported.
+        ClickBank = "clickbank",
+        HttpJson = "http",
+        CsvDrop = "csv",
+    }
+}
+
+impl HouseKind {
+    /// The kinds staff may create.
+    pub const CHOICES: [HouseKind; 2] = [HouseKind::HttpJson, HouseKind::CsvDrop];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            HouseKind::ClickBank => "ClickBank (ClickBank ships; never exported)",
+            HouseKind::HttpJson => "HTTP JSON",
+            HouseKind::CsvDrop => "CSV drop folder",
+        }
+    }
+
+    /// The kind a form names.
+    pub fn from_form(s: &str) -> Result<Self, AppError> {
+        HouseKind::parse(s.trim()).ok_or_else(|| {
+            AppError::Validation(format!(
+                "Unknown kind of house {:?}: choose HTTP JSON or CSV drop folder.",
+                s.trim()
+            ))
+        })
+    }
+}
 
 /// A product as ClickBank knows it (SKU, title, price) plus what the merchant set.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -44,15 +79,14 @@ pub struct ProductCategory {
 pub struct FulfillmentHouse {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: HouseKind,
     pub created_at: NaiveDateTime,
 }
 
 impl FulfillmentHouse {
-    /// The dummy house of items ClickBank ships (kind `clickbank`, see
-    /// `domain::fulfillment::houses::HouseKind`).
+    /// The dummy house of items ClickBank ships.
     pub fn is_clickbank(&self) -> bool {
-        self.kind == "clickbank"
+        self.kind == HouseKind::ClickBank
     }
 }
 

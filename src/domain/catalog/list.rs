@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::PAGE_SIZE;
-use crate::db::models::{FulfillmentHouse, Product, ProductCategory};
+use crate::db::models::{FulfillmentHouse, HouseKind, Product, ProductCategory};
 use crate::db::schema::{fulfillment_houses, product_categories, products};
 use crate::db::DbConn;
 use crate::domain::{audit, lower};
@@ -105,7 +105,7 @@ pub fn houses(conn: &mut DbConn) -> Result<Vec<FulfillmentHouse>, AppError> {
     Ok(fulfillment_houses::table
         .select(FulfillmentHouse::as_select())
         .order((
-            fulfillment_houses::kind.ne("clickbank"),
+            fulfillment_houses::kind.ne(HouseKind::ClickBank),
             fulfillment_houses::name.asc(),
         ))
         .load(conn)?)

@@ -21,7 +21,7 @@ pub mod list;
 use diesel::prelude::*;
 
 use crate::clickbank::format_minor;
-use crate::db::models::{Plugin, Product};
+use crate::db::models::{HouseKind, Plugin, Product};
 use crate::db::schema::{fulfillment_houses, product_categories};
 use crate::db::DbConn;
 use crate::domain::insert_ignoring_duplicate;
@@ -127,7 +127,7 @@ pub fn import_category_id(conn: &mut DbConn, plugin: &Plugin) -> Result<i64, App
 /// The dummy house: ClickBank ships, never exported. New products start there.
 pub fn clickbank_house_id(conn: &mut DbConn) -> Result<i64, AppError> {
     Ok(fulfillment_houses::table
-        .filter(fulfillment_houses::kind.eq("clickbank"))
+        .filter(fulfillment_houses::kind.eq(HouseKind::ClickBank))
         .select(fulfillment_houses::id)
         .order(fulfillment_houses::id.asc())
         .first(conn)?)

@@ -13,44 +13,7 @@ use crate::domain::{audit, Actor};
 use crate::error::AppError;
 use crate::secrets::SecretBox;
 
-/// How a house receives its exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HouseKind {
-    ClickBank,
-    HttpJson,
-    CsvDrop,
-}
-
-impl HouseKind {
-    pub const CHOICES: [HouseKind; 2] = [HouseKind::HttpJson, HouseKind::CsvDrop];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HouseKind::ClickBank => "clickbank",
-            HouseKind::HttpJson => "http",
-            HouseKind::CsvDrop => "csv",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            HouseKind::ClickBank => "ClickBank (ClickBank ships; never exported)",
-            HouseKind::HttpJson => "HTTP JSON",
-            HouseKind::CsvDrop => "CSV drop folder",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Self, AppError> {
-        match s.trim() {
-            "clickbank" => Ok(HouseKind::ClickBank),
-            "http" => Ok(HouseKind::HttpJson),
-            "csv" => Ok(HouseKind::CsvDrop),
-            other => Err(AppError::Validation(format!(
-                "Unknown kind of house {other:?}: choose HTTP JSON or CSV drop folder."
-            ))),
-        }
-    }
-}
+pub use crate::db::models::HouseKind;
 
 /// A house as stored.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -58,7 +21,7 @@ impl HouseKind {
 pub struct House {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: HouseKind,
     pub created_at: NaiveDateTime,
     pub endpoint: String,
     pub api_key_enc: Option<String>,
@@ -72,7 +35,7 @@ pub struct House {
 
 impl House {
     pub fn kind(&self) -> HouseKind {
-        HouseKind::parse(&self.kind).unwrap_or(HouseKind::ClickBank)
+        self.kind
     }
 
     pub fn kind_label(&self) -> &'static str {
@@ -159,7 +122,7 @@ fn check(input: &HouseInput, existing: Option<&House>, export_root: &Path) -> Re
     }
     let kind = match existing {
         Some(h) => h.kind(),
-        None => HouseKind::parse(&input.kind)?,
+        None => HouseKind::from_form(&input.kind)?,
     };
     if kind == HouseKind::ClickBank && existing.is_none() {
         return Err(AppError::Validation(
@@ -276,7 +239,7 @@ pub fn create(
         let id: i64 = diesel::insert_into(fulfillment_houses::table)
             .values((
                 fulfillment_houses::name.eq(&c.name),
-                fulfillment_houses::kind.eq(c.kind.as_str()),
+                fulfillment_houses::kind.eq(c.kind),
                 fulfillment_houses::created_at.eq(crate::domain::now()),
                 fulfillment_houses::endpoint.eq(&c.endpoint),
                 fulfillment_houses::api_key_enc.eq(seal(&input.api_key)?),

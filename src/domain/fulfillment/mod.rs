@@ -22,6 +22,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::db::models::HouseKind;
 use crate::error::AppError;
 
 crate::db::text::text_enum! {
@@ -255,7 +256,7 @@ pub fn rebill_item(
         bool,
         i64,
         bool,
-        String,
+        HouseKind,
     ) = crate::db::on_backend!(conn, |c| purchases::table
         .inner_join(order_items::table.inner_join(products::table.inner_join(fulfillment_houses::table)))
         .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
@@ -274,7 +275,7 @@ pub fn rebill_item(
     if !shippable {
         return Ok(());
     }
-    let dummy = house_kind == "clickbank";
+    let dummy = house_kind == HouseKind::ClickBank;
     if ship_to.address1.trim().is_empty() {
         let first: Option<Option<String>> = crate::db::on_backend!(conn, |c| fulfillments::table
             .filter(fulfillments::order_item_id.eq(item_id))

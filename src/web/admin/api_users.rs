@@ -49,13 +49,12 @@ pub async fn list(state: web::Data<AppState>, a: Admin) -> Result<HttpResponse, 
     let (users, houses) = state
         .db
         .run(|c| {
-            use crate::db::schema::fulfillment_houses as h;
-            use diesel::prelude::*;
-            let houses = h::table
-                .filter(h::kind.ne("clickbank"))
-                .select((h::id, h::name))
-                .order(h::name)
-                .load(c)?;
+            // The houses an API user may post updates for: every real one (never the dummy).
+            let houses: Vec<(i64, String)> = crate::domain::fulfillment::houses::list(c)?
+                .into_iter()
+                .filter(|h| !h.is_dummy())
+                .map(|h| (h.id, h.name))
+                .collect();
             Ok((api_users::list(c)?, houses))
         })
         .await?;

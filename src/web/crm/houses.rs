@@ -87,7 +87,7 @@ async fn houses_page(
 
 pub async fn list(state: web::Data<AppState>, s: Staff) -> Result<HttpResponse, AppError> {
     let form = HouseForm {
-        kind: "http".into(),
+        kind: HouseKind::HttpJson.as_str().into(),
         active: Some("on".into()),
         ..Default::default()
     };
@@ -138,7 +138,7 @@ async fn house_page(
     let h = state.db.read(move |c| houses::find(c, id)).await?;
     let form = form.unwrap_or_else(|| HouseForm {
         name: h.name.clone(),
-        kind: h.kind.clone(),
+        kind: h.kind.as_str().to_string(),
         endpoint: h.endpoint.clone(),
         csv_folder: h.csv_folder.clone(),
         active: h.active.then(|| "on".to_string()),

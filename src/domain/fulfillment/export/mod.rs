@@ -110,7 +110,7 @@ pub struct RunSummary {
 pub fn due_houses(conn: &mut DbConn) -> Result<Vec<i64>, AppError> {
     let now = crate::domain::now();
     Ok(fulfillment_houses::table
-        .filter(fulfillment_houses::kind.ne(HouseKind::ClickBank.as_str()))
+        .filter(fulfillment_houses::kind.ne(HouseKind::ClickBank))
         .filter(fulfillment_houses::active.eq(true))
         .filter(
             fulfillment_houses::next_export_at
@@ -128,7 +128,7 @@ pub fn claim(conn: &mut DbConn, id: i64, runner: &str) -> Result<bool, AppError>
     let n = diesel::update(
         fulfillment_houses::table
             .find(id)
-            .filter(fulfillment_houses::kind.ne(HouseKind::ClickBank.as_str()))
+            .filter(fulfillment_houses::kind.ne(HouseKind::ClickBank))
             .filter(lease_free!(fulfillment_houses)),
     )
     .set(lease_take!(fulfillment_houses, lease(runner)))
@@ -180,10 +180,9 @@ fn release(conn: &mut DbConn, id: i64, runner: &str, interval_minutes: i64) -> R
 /// Asks for a run of `id` (or of every house) at the next scheduler tick.
 pub fn request_now(conn: &mut DbConn, id: Option<i64>) -> Result<usize, AppError> {
     let now = crate::domain::now();
-    let mut q = diesel::update(
-        fulfillment_houses::table.filter(fulfillment_houses::kind.ne(HouseKind::ClickBank.as_str())),
-    )
-    .into_boxed();
+    let mut q =
+        diesel::update(fulfillment_houses::table.filter(fulfillment_houses::kind.ne(HouseKind::ClickBank)))
+            .into_boxed();
     if let Some(id) = id {
         q = q.filter(fulfillment_houses::id.eq(id));
     }
