@@ -589,6 +589,15 @@ async fn search_by_every_field_and_totals() {
     assert!(find(format!("receipt={order_id}")).await);
     if let Some(a) = &affiliate {
         assert!(find(format!("affiliate={}", enc(&a.to_uppercase()))).await);
+        let start: String = a
+            .chars()
+            .take(a.chars().count().saturating_sub(1).max(1))
+            .collect();
+        assert!(
+            find(format!("affiliate={}", enc(&start.to_uppercase()))).await,
+            "affiliate by prefix, any case"
+        );
+        assert!(!find(format!("affiliate={}", enc(&format!("{a}zzz")))).await);
     }
     assert!(find(format!("campaign={campaign}&email={}", enc(&email))).await);
     assert!(find(format!("status=COMPLETE&email={}", enc(&email))).await);

@@ -174,6 +174,10 @@ async fn every_event_type_lands_where_it_belongs() {
     let n = count(&app, |c| partials::table.count().get_result(c)).await;
     let inbox = app.get_text("/admin/notifications?type=ABANDONED_ORDER").await;
     assert_eq!(n, 1, "{inbox}");
+    let listed = |page: &str| page.matches("<code>ABANDONED_ORDER</code>").count();
+    assert_eq!(listed(&inbox), 1, "the type filter lists the delivery");
+    let any_case = app.get_text("/admin/notifications?type=abandoned_order").await;
+    assert_eq!(listed(&any_case), 1, "the type filter takes any case");
 
     // TEST (the Test URL button) and TEST_SALE when test transactions are not included: logged only.
     for kind in [TransactionType::Test, TransactionType::TestSale] {

@@ -283,8 +283,13 @@ macro_rules! filtered_orders {
                 }
             }
         }
-        if let Some(a) = clean(&f.affiliate) {
-            q = q.filter(lower(orders::affiliate.assume_not_null()).eq(a.to_lowercase()));
+        if let Some(a) = clean(&f.affiliate).map(|a| a.to_lowercase()) {
+            // A prefix, any case (the index is on lower(affiliate)).
+            let aff = || lower(orders::affiliate.assume_not_null());
+            if $sqlite {
+                q = q.filter(aff().ge(a.clone())).filter(aff().lt(prefix_end(&a)));
+            }
+            q = q.filter(aff().like(format!("{}%", escape_like(&a))).escape('\\'));
         }
         match f.order_status {
             Some(OrderShown::PartiallyRefunded) => {

@@ -238,8 +238,14 @@ pub fn list(conn: &mut DbConn, f: &InboxFilter) -> Result<(Vec<InboundNotificati
     if let Some(p) = f.plugin_id {
         q = q.filter(inbox::plugin_id.eq(p));
     }
-    if let Some(t) = f.transaction_type.as_deref().filter(|t| !t.is_empty()) {
-        q = q.filter(inbox::transaction_type.eq(t.to_string()));
+    // ClickBank's types are upper case: "rfnd" finds the RFNDs.
+    if let Some(t) = f
+        .transaction_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        q = q.filter(inbox::transaction_type.eq(t.to_uppercase()));
     }
     if let Some(s) = f.status {
         q = q.filter(inbox::status.eq(s));
