@@ -43,6 +43,7 @@ pub async fn start(mut config: Config, orders: usize, events_per_second: f64) ->
             .map_err(|_| AppError::Internal("sandbox address".into()))?,
         orders,
         days: 120,
+        older_subscriptions: crate::clickbank::cli::DEMO_OLDER_SUBSCRIPTIONS,
         ..Default::default()
     })
     .map_err(|e| AppError::Config(format!("cannot start the ClickBank sandbox: {e}")))?;

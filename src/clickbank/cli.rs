@@ -24,6 +24,11 @@ pub struct SandboxArgs {
     /// Days of history the orders spread over.
     #[arg(long, default_value_t = 180)]
     pub days: u32,
+    /// Percent of subscription sales made before those days (up to 180 days earlier), so
+    /// the listed days hold rebills, refunds and cancellations of older sales, as in a real
+    /// account.
+    #[arg(long, default_value_t = DEMO_OLDER_SUBSCRIPTIONS)]
+    pub older_subscriptions: u32,
     /// Pin the dataset's "today" (yyyy-mm-dd, noon UTC); default: now.
     #[arg(long)]
     pub anchor_date: Option<NaiveDate>,
@@ -74,6 +79,9 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
     }
 }
 
+/// The share of older subscription sales in the demo and the `sandbox` command (percent).
+pub const DEMO_OLDER_SUBSCRIPTIONS: u32 = 30;
+
 impl SandboxArgs {
     /// The sandbox configuration these options describe.
     pub fn to_config(&self) -> SandboxConfig {
@@ -82,6 +90,7 @@ impl SandboxArgs {
             seed: self.seed,
             orders: self.orders,
             days: self.days,
+            older_subscriptions: self.older_subscriptions.min(100),
             anchor: self.anchor_date.map(|d| {
                 d.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
                     .and_utc()

@@ -62,6 +62,7 @@ diesel::table! {
         last_connected_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        ship_cutoff_at -> Nullable<Timestamp>,
     }
 }
 
@@ -198,6 +199,7 @@ diesel::table! {
         transaction_time -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        sale_seen -> Bool,
     }
 }
 
@@ -247,6 +249,10 @@ diesel::table! {
         paused_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        state_at -> Nullable<Timestamp>,
+        state_rank -> Integer,
+        schedule_at -> Nullable<Timestamp>,
+        schedule_rank -> Integer,
     }
 }
 
@@ -348,8 +354,23 @@ diesel::joinable!(purchases -> products (product_id));
 diesel::joinable!(fulfillments -> order_items (order_item_id));
 diesel::joinable!(fulfillments -> fulfillment_houses (house_id));
 diesel::joinable!(inbound_notifications -> plugins (plugin_id));
+diesel::table! {
+    sale_lookups (id) {
+        id -> BigInt,
+        plugin_id -> BigInt,
+        order_id -> BigInt,
+        receipt -> Text,
+        skus -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    sale_lookups,
     audit_log,
     login_failures,
     app_settings,
@@ -399,6 +420,7 @@ diesel::table! {
         locked_by -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        awaiting_sale -> BigInt,
     }
 }
 

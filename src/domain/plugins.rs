@@ -201,6 +201,9 @@ pub fn create(
                 plugins::last_connected_at.eq(connected.then_some(now)),
                 plugins::created_at.eq(now),
                 plugins::updated_at.eq(now),
+                // Until an initial import sets its own, the SHIPPED cut-off is the plugin's
+                // activation: what was sold before it was shipped before the CRM.
+                plugins::ship_cutoff_at.eq(Some(now)),
             ))
             .execute(conn)?;
         let p: Plugin = plugins::table

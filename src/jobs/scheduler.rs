@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 
 use crate::domain::fulfillment::export::ExportContext;
 use crate::domain::sync::imports::{self, ImportContext, PAGES_PER_RUN};
+use crate::domain::sync::sale_lookups;
 
 /// This process's name in leases and run records.
 pub fn runner_id() -> String {
@@ -45,13 +46,17 @@ pub async fn run_due(ctx: &ImportContext, runner: &str) -> bool {
     more
 }
 
-/// Starts the scheduler on the current runtime: import tasks, and the fulfillment export
-/// of every house that is due (each house under its own lease).
+/// Starts the scheduler on the current runtime: import tasks, the fulfillment export of
+/// every house that is due (each house under its own lease), and the look-ups of sales not
+/// seen yet.
 pub fn spawn(ctx: ImportContext, export: ExportContext, tick: Duration, wake: Arc<Notify>) {
     let runner = runner_id();
     actix_web::rt::spawn(async move {
         loop {
             super::export::run_due(&export, &runner).await;
+            if let Err(e) = sale_lookups::run_due(&ctx.job).await {
+                tracing::error!(error = %e, "look-ups of sales not seen yet failed");
+            }
             if run_due(&ctx, &runner).await {
                 continue;
             }

@@ -7,6 +7,7 @@ use super::render;
 use crate::db::models::AuditEntry;
 use crate::domain::accounts::users;
 use crate::domain::audit::{self, AuditFilter};
+use crate::domain::sync::sale_lookups;
 use crate::error::AppError;
 use crate::AppState;
 
@@ -18,6 +19,7 @@ struct DashboardPage {
     last_login: String,
     user_count: i64,
     recent: Vec<AuditEntry>,
+    waiting: sale_lookups::Waiting,
 }
 
 /// The landing page after sign-in: who you are and the latest activity (all of it for
@@ -25,14 +27,18 @@ struct DashboardPage {
 pub async fn show(state: web::Data<AppState>, s: Staff) -> Result<HttpResponse, AppError> {
     let is_admin = s.ctx.is_admin();
     let email = s.user.email.clone();
-    let (user_count, mut recent) = state
+    let (user_count, mut recent, waiting) = state
         .db
         .run(move |conn| {
             let filter = AuditFilter {
                 actor: (!is_admin).then_some(email),
                 ..Default::default()
             };
-            Ok((users::count(conn)?, audit::list(conn, &filter)?.0))
+            Ok((
+                users::count(conn)?,
+                audit::list(conn, &filter)?.0,
+                sale_lookups::waiting(conn, None)?,
+            ))
         })
         .await?;
     recent.truncate(10);
@@ -41,6 +47,7 @@ pub async fn show(state: web::Data<AppState>, s: Staff) -> Result<HttpResponse, 
         last_login: s.ctx.time_opt(&s.user.last_login_at),
         user_count,
         recent,
+        waiting,
         ctx: s.0.ctx,
     })
 }

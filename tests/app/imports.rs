@@ -84,7 +84,7 @@ async fn wait_done(app: &TestApp, id: i64) -> merchant_crm::db::models::ImportTa
 }
 
 /// (currency, type) → (count, sum) of what the portal holds, waiting events included.
-async fn portal_totals(app: &TestApp) -> BTreeMap<(String, String), (u64, i64)> {
+pub(crate) async fn portal_totals(app: &TestApp) -> BTreeMap<(String, String), (u64, i64)> {
     let rows: Vec<(String, String, i64)> = app
         .db
         .read(|c| {
@@ -107,7 +107,7 @@ async fn portal_totals(app: &TestApp) -> BTreeMap<(String, String), (u64, i64)> 
     out
 }
 
-fn truth_totals(sb: &SandboxHandle, days: i64) -> BTreeMap<(String, String), (u64, i64)> {
+pub(crate) fn truth_totals(sb: &SandboxHandle, days: i64) -> BTreeMap<(String, String), (u64, i64)> {
     let end = clickbank_today();
     let start = end - Days::days(days - 1);
     sb.summary(start, end)

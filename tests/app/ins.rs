@@ -203,7 +203,7 @@ async fn every_event_type_lands_where_it_belongs() {
 }
 
 #[actix_web::test]
-async fn duplicates_change_nothing_and_a_refund_before_its_sale_waits() {
+async fn duplicates_change_nothing_and_a_refund_before_its_sale_lands_on_an_order_at_once() {
     let sb = sandbox().await;
     let app = portal_for(&sb).await;
     activate(&app, "ClickBank", &sb, sb.secret_key(), false).await;
@@ -222,7 +222,8 @@ async fn duplicates_change_nothing_and_a_refund_before_its_sale_waits() {
         ]
     );
 
-    // A refund that arrives before its sale waits, then applies with the sale.
+    // A refund that arrives before its sale lands on an order built from it at once; the
+    // sale then completes that order.
     // The URL pasted without its trailing slash works too (no CSRF check on machine routes).
     let other = sb.create_event(&TransactionType::Sale);
     let no_slash = app.url(&format!(
@@ -239,11 +240,23 @@ async fn duplicates_change_nothing_and_a_refund_before_its_sale_waits() {
     post(&sb, &app, &rfnd).await;
     assert_eq!(
         inbox_statuses(&app, &rr).await,
-        vec![("RFND".into(), "waiting".into())]
+        vec![("RFND".into(), "processed".into())]
     );
+    let (early, _, total, refunded) = order_of(&app, &rr).await.unwrap();
+    assert!(refunded > 0, "the refund is applied at once");
+    assert_eq!(total, 0, "no sale money until the sale is seen");
+    let page = app.get_text("/admin/notifications").await;
+    assert!(page.contains("id=\"awaiting-sale\""), "{page}");
     post(&sb, &app, &sb.ins_for(&rr, &TransactionType::Sale).unwrap()).await;
-    let (oid, _, _, refunded) = order_of(&app, &rr).await.unwrap();
-    assert!(refunded > 0, "the waiting refund was applied");
+    let (oid, _, total, refunded_after) = order_of(&app, &rr).await.unwrap();
+    assert_eq!(oid, early, "the sale completes the same order");
+    assert!(total > 0 && refunded_after == refunded);
+    let waiting = app
+        .db
+        .read(|c| merchant_crm::domain::sync::sale_lookups::waiting(c, None))
+        .await
+        .unwrap();
+    assert_eq!(waiting.orders, 0, "the sale's arrival ends the look-up");
     assert_eq!(
         inbox_statuses(&app, &rr).await,
         vec![

@@ -3,6 +3,7 @@
 //! `support/`; `helpers` is the app builder's older name, kept for tests written against it.
 
 mod api_users;
+mod arrival_order;
 mod auth;
 mod browser;
 mod cli;
@@ -12,6 +13,7 @@ mod fulfillment;
 mod health;
 mod imports;
 mod ins;
+mod older_sales;
 mod products;
 mod routes;
 mod security;

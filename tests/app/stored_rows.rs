@@ -18,9 +18,10 @@ use crate::helpers::TestApp;
 
 const FIXTURE: &str = include_str!("../fixtures/stored_rows_v1.sql");
 
-/// A fresh portal holding the fixture's rows, and the fixture's plugin.
+/// A fresh portal holding the fixture's rows, and the fixture's plugin. Its background jobs
+/// do not run: the look-up job would apply the parked event before the test looks.
 async fn portal_with_stored_rows() -> (TestApp, Plugin) {
-    let app = TestApp::spawn().await;
+    let app = TestApp::builder().env("MERCHANT_CRM_NO_JOBS", "1").build().await;
     let plugin = app
         .db
         .run(|c| {
@@ -191,6 +192,47 @@ async fn a_stored_pending_payload_is_applied_after_its_sale() {
         .unwrap();
     assert_eq!(stored, 1);
     assert_eq!(apply(&app, &plugin, refund).await, Outcome::Duplicate);
+}
+
+#[actix_web::test]
+async fn a_parked_event_whose_sale_never_came_lands_on_an_order_built_from_it() {
+    let (app, _plugin) = portal_with_stored_rows().await;
+    let applied = app
+        .db
+        .run(|c| merchant_crm::domain::sync::sale_lookups::apply_parked(c, 50))
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    let (sale_seen, refunded, kinds, parked, delivery, lookups) = app
+        .db
+        .run(|c| {
+            let (id, sale_seen, refunded): (i64, bool, i64) = orders::table
+                .filter(orders::receipt.eq("FIX0002"))
+                .select((orders::id, orders::sale_seen, orders::refunded_minor))
+                .first(c)?;
+            let kinds: Vec<TransactionType> = transactions::table
+                .filter(transactions::order_id.eq(id))
+                .select(transactions::kind)
+                .load(c)?;
+            let parked: i64 = pending_events::table.count().get_result(c)?;
+            let delivery: (String, Option<String>) = inbound_notifications::table
+                .filter(inbound_notifications::receipt.eq("FIX0002"))
+                .select((inbound_notifications::status, inbound_notifications::error))
+                .first(c)?;
+            let lookups: Vec<String> = merchant_crm::db::schema::sale_lookups::table
+                .select(merchant_crm::db::schema::sale_lookups::receipt)
+                .load(c)?;
+            Ok((sale_seen, refunded, kinds, parked, delivery, lookups))
+        })
+        .await
+        .unwrap();
+    assert!(!sale_seen, "the order is marked: its sale is not seen yet");
+    assert_eq!(refunded, 1999, "the refund's money is on it");
+    assert_eq!(kinds, [TransactionType::Rfnd]);
+    assert_eq!(parked, 0, "nothing is parked any more");
+    assert_eq!(delivery.0, "processed");
+    assert!(delivery.1.unwrap_or_default().contains("sale is not seen yet"));
+    assert_eq!(lookups, ["FIX0002"], "its sale is to be read from ClickBank");
 }
 
 #[actix_web::test]

@@ -18,6 +18,10 @@ pub struct SandboxConfig {
     pub orders: usize,
     /// Days of history the orders spread over.
     pub days: u32,
+    /// Percent (0..=100) of subscription sales made before those days, up to
+    /// [`OLDER_SALES_DAYS`] earlier, as in a real account with years of subscribers: their
+    /// rebills, refunds and cancellations fall in the listed days, their SALE does not.
+    pub older_subscriptions: u32,
     /// "Now" of the dataset; `None` = the current time. Pin it for reproducible tests.
     pub anchor: Option<DateTime<Utc>>,
     /// Vendor / site nickname.
@@ -58,6 +62,9 @@ pub struct SandboxConfig {
     pub workers: usize,
 }
 
+/// How far before the listed days the older subscription sales go.
+pub const OLDER_SALES_DAYS: i64 = 180;
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         SandboxConfig {
@@ -65,6 +72,7 @@ impl Default for SandboxConfig {
             seed: 42,
             orders: 1_000,
             days: 180,
+            older_subscriptions: 0,
             anchor: None,
             site: "DEMOSHOP".to_string(),
             api_key: "API-SANDBOX-0000000000000000000000".to_string(),

@@ -22,6 +22,8 @@ pub(crate) struct GenConfig {
     pub seed: u64,
     pub orders: usize,
     pub days: u32,
+    /// Percent of subscription sales made before the `days` (see `SandboxConfig`).
+    pub older_subscriptions: u32,
     pub anchor: DateTime<Utc>,
 }
 
@@ -262,7 +264,19 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
             continue;
         }
         let front = fronts[rng.gen_range(0..fronts.len())];
-        let t = anchor - Duration::seconds(rng.gen_range(60..=span));
+        // An older subscriber: sold before the listed days, rebilling (or refunded, or
+        // cancelled) in them. The draw happens only when asked for, so datasets without
+        // older subscriptions stay as they were.
+        let older = cfg.older_subscriptions > 0
+            && products[front].plan.is_some()
+            && rng.gen_ratio(cfg.older_subscriptions.min(100), 100);
+        let t = if older {
+            anchor
+                - Duration::seconds(span)
+                - Duration::seconds(rng.gen_range(60..=super::config::OLDER_SALES_DAYS * 86_400))
+        } else {
+            anchor - Duration::seconds(rng.gen_range(60..=span))
+        };
         let test = rng.gen_ratio(1, 100);
         let affiliate = (!test && rng.gen_ratio(3, 5)).then(|| rng.gen_range(0..AFFILIATES.len()) as u16);
         let pm = if test {
@@ -567,6 +581,7 @@ mod tests {
             seed,
             orders: 400,
             days: 120,
+            older_subscriptions: 0,
             anchor: Utc.with_ymd_and_hms(2025, 6, 15, 12, 0, 0).unwrap(),
         }
     }

@@ -28,6 +28,7 @@ impl Sandbox {
             seed: config.seed,
             orders: config.orders,
             days: config.days,
+            older_subscriptions: config.older_subscriptions.min(100),
             anchor,
         });
         State::new(world, config.site.clone(), anchor, config.settings())

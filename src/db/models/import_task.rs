@@ -124,6 +124,9 @@ pub struct ImportTask {
     pub locked_by: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Records that landed on an order whose sale is not seen yet (counted apart from
+    /// `imported`).
+    pub awaiting_sale: i64,
 }
 
 impl ImportTask {

@@ -22,4 +22,7 @@ pub struct Plugin {
     pub last_connected_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The SHIPPED cut-off its initial import set: an item ships if and only if its own event
+    /// (its sale or its rebill) is newer. None: every item ships.
+    pub ship_cutoff_at: Option<NaiveDateTime>,
 }

@@ -155,6 +155,7 @@ mod tests {
             last_connected_at: None,
             created_at: chrono::NaiveDateTime::default(),
             updated_at: chrono::NaiveDateTime::default(),
+            ship_cutoff_at: None,
         };
         assert_eq!(import_category_name(&p), "ClickBank Imports");
         p.unique_products = true;

@@ -125,6 +125,8 @@ pub struct OrderRowView {
     pub transaction_time: NaiveDateTime,
     #[diesel(select_expression = campaigns::name)]
     pub campaign: String,
+    /// False for an order built from a later event whose sale is not seen yet.
+    pub sale_seen: bool,
 }
 
 impl OrderRowView {

@@ -107,6 +107,8 @@ pub struct OrderHit {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
+    /// False for an order built from a later event whose sale is not seen yet.
+    pub sale_seen: bool,
 }
 
 impl OrderHit {
@@ -381,6 +383,7 @@ pub fn orders_page(
         customers::email,
         customers::first_name,
         customers::last_name,
+        orders::sale_seen,
     ));
     q = keyset!(
         q,

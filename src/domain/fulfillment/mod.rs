@@ -15,14 +15,16 @@ pub mod csv_import;
 pub mod export;
 pub mod houses;
 pub mod list;
+pub mod new_items;
 pub mod rejected_lines;
 pub mod updates;
+
+pub use new_items::{cancel_unsent, rebill_item, start_status};
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::db::models::HouseKind;
 use crate::error::AppError;
 
 crate::db::text::text_enum! {
@@ -228,82 +230,6 @@ impl ShipTo {
         .collect::<Vec<_>>()
         .join(", ")
     }
-}
-
-/// After a rebill of purchase `purchase_id`: a new item for its new billing cycle when the
-/// line item ships, HOLD on the product's house (SHIPPED when ClickBank ships for the plugin
-/// and the product is on the ClickBank house, as for sales). The address is `ship_to` (the
-/// event's), else the first cycle's when the event has no street. Idempotent: one item per
-/// (line item, cycle). The item is created at `time`, the rebill's transaction time (product
-/// delays and bundle windows count from it), whenever the event arrives; it is updated at
-/// `now`, the caller's transaction time.
-pub fn rebill_item(
-    conn: &mut crate::db::DbConn,
-    purchase_id: i64,
-    mut ship_to: ShipTo,
-    time: &crate::db::statements::Stamp,
-    now: &crate::db::statements::Stamp,
-) -> Result<(), AppError> {
-    use crate::db::schema::{
-        fulfillment_houses, fulfillments, order_items, orders, plugins, products, purchases,
-    };
-    use diesel::prelude::*;
-    // Run on the backend's own connection: a rebill of every subscription comes here.
-    let (order_id, item_id, cycle, shippable, house, plugin_ships, house_kind): (
-        i64,
-        i64,
-        i32,
-        bool,
-        i64,
-        bool,
-        HouseKind,
-    ) = crate::db::on_backend!(conn, |c| purchases::table
-        .inner_join(order_items::table.inner_join(products::table.inner_join(fulfillment_houses::table)))
-        .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
-        .inner_join(plugins::table.on(plugins::id.eq(orders::plugin_id)))
-        .filter(purchases::id.eq(purchase_id))
-        .select((
-            purchases::order_id,
-            purchases::order_item_id,
-            purchases::billing_cycle,
-            order_items::shippable,
-            products::fulfillment_house_id,
-            plugins::clickbank_ships,
-            fulfillment_houses::kind,
-        ))
-        .get_result(c))?;
-    if !shippable {
-        return Ok(());
-    }
-    let dummy = house_kind == HouseKind::ClickBank;
-    if ship_to.address1.trim().is_empty() {
-        let first: Option<Option<String>> = crate::db::on_backend!(conn, |c| fulfillments::table
-            .filter(fulfillments::order_item_id.eq(item_id))
-            .order(fulfillments::cycle.asc())
-            .select(fulfillments::ship_to)
-            .first(c)
-            .optional())?;
-        if let Some(s) = first.flatten().as_deref().and_then(ShipTo::from_json) {
-            ship_to = s;
-        }
-    }
-    let status = if plugin_ships && dummy { Shipped } else { Hold }.as_str();
-    // The same cycle's item may exist already (the event seen again by another channel).
-    let row = (
-        fulfillments::order_id.eq(order_id),
-        fulfillments::order_item_id.eq(item_id),
-        fulfillments::cycle.eq(cycle),
-        fulfillments::house_id.eq(house),
-        fulfillments::status.eq(status),
-        fulfillments::ship_to.eq(Some(ship_to.to_json())),
-        fulfillments::created_at.eq(time),
-        fulfillments::updated_at.eq(now),
-    );
-    let insert = diesel::insert_into(fulfillments::table)
-        .values(row)
-        .on_conflict_do_nothing();
-    crate::db::on_backend!(conn, |c| crate::db::statements::kept!(insert).execute(c))?;
-    Ok(())
 }
 
 /// The normalized address: two items ship together only when these are equal. Case,

@@ -1,20 +1,21 @@
 //! The engine: one event applied in its transaction, whichever channel brought it, its key
-//! checked first (a key seen again changes nothing), events for an order not seen yet parked
-//! until it arrives, and parked events applied right after their SALE.
+//! checked first (a key seen again changes nothing). An event for a receipt the CRM has not
+//! seen builds its order at once (see `sale::order_from_event`); events parked by earlier
+//! versions (`pending_events`) are applied right after their SALE, or by the look-up job.
 
 use diesel::prelude::*;
 
-use super::changes::{partial, purchase_ids, rebill, refund, set_purchases, subscription_change};
+use super::changes::{partial, rebill, refund, set_purchases, subscription_change};
 use super::event::{OrderEvent, Outcome};
 use super::existing::{find_order, OrderRow};
-use super::sale::{sale, Sold};
+use super::sale::{order_from_event, sale, Sold};
 use super::writes::LookupsAndWrites;
 use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
 use crate::db::models::{InboxStatus, PurchaseStatus};
 use crate::db::schema::{inbound_notifications, pending_events};
 use crate::db::{on_backend, DbConn};
-use crate::domain::{customer_service::requests, is_unique_violation};
+use crate::domain::customer_service::requests;
 use crate::error::AppError;
 
 /// Applies `ev` for `plugin` in one transaction. `source` is `ins` or `import`.
@@ -78,7 +79,7 @@ pub fn apply_unguarded(
     }
     let outcome = match ev.kind.live() {
         TransactionType::Sale => match sale(conn, plugin, ev, test, source, lk)? {
-            Sold::Existing(order_id) => Outcome::Applied {
+            Sold::Existing(order_id) | Sold::Completed(order_id) => Outcome::Applied {
                 order_id: Some(order_id),
             },
             Sold::New(order_id) => {
@@ -88,73 +89,60 @@ pub fn apply_unguarded(
                 }
             }
         },
-        TransactionType::Bill => with_order(conn, plugin, ev, |conn, order| {
+        TransactionType::Bill => with_order(conn, plugin, ev, lk, |conn, order, lk| {
             rebill(conn, order, ev, source, lk)
         })?,
         TransactionType::Rfnd | TransactionType::Cgbk | TransactionType::Insf => {
-            with_order(conn, plugin, ev, |conn, order| {
+            with_order(conn, plugin, ev, lk, |conn, order, lk| {
                 refund(conn, order, ev, source, lk)
             })?
         }
-        TransactionType::CancelRebill => with_order(conn, plugin, ev, |conn, order| {
-            set_purchases(conn, order, ev, PurchaseStatus::Cancelled)?;
-            let ids = purchase_ids(conn, order, ev)?;
+        TransactionType::CancelRebill => with_order(conn, plugin, ev, lk, |conn, order, _| {
+            let ids = set_purchases(conn, order, ev, PurchaseStatus::Cancelled)?;
             requests::settled_by_event(conn, order.id, &[requests::Action::Cancel], Some(&ids))?;
             Ok(())
         })?,
-        TransactionType::UncancelRebill => with_order(conn, plugin, ev, |conn, order| {
-            set_purchases(conn, order, ev, PurchaseStatus::Active)
+        TransactionType::UncancelRebill => with_order(conn, plugin, ev, lk, |conn, order, _| {
+            set_purchases(conn, order, ev, PurchaseStatus::Active).map(|_| ())
         })?,
-        TransactionType::SubscriptionChg => with_order(conn, plugin, ev, |conn, order| {
+        TransactionType::SubscriptionChg => with_order(conn, plugin, ev, lk, |conn, order, _| {
             subscription_change(conn, order, ev)
         })?,
         TransactionType::AbandonedOrder => partial(conn, plugin, ev)?,
         other => Outcome::Ignored(format!("{other} notifications are logged only")),
     };
-    if matches!(outcome, Outcome::Applied { .. }) {
-        let order_id = match &outcome {
-            Outcome::Applied { order_id } => *order_id,
-            _ => None,
-        };
-        lk.mark_applied(key, plugin.id, order_id);
+    match &outcome {
+        Outcome::Applied { order_id } => lk.mark_applied(key, plugin.id, *order_id),
+        Outcome::SaleNotSeen { order_id } => lk.mark_applied(key, plugin.id, Some(*order_id)),
+        Outcome::Duplicate | Outcome::Ignored(_) => {}
     }
     Ok(outcome)
 }
 
-/// Runs `f` on the event's order, or parks the event until that order arrives.
-fn with_order<F>(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, f: F) -> Result<Outcome, AppError>
+/// Runs `f` on the event's order; when the CRM has not seen the receipt, the order is built
+/// from the event first (its sale is then looked up in the background).
+fn with_order<F>(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    lk: &mut LookupsAndWrites,
+    f: F,
+) -> Result<Outcome, AppError>
 where
-    F: FnOnce(&mut DbConn, &OrderRow) -> Result<(), AppError>,
+    F: FnOnce(&mut DbConn, &OrderRow, &mut LookupsAndWrites) -> Result<(), AppError>,
 {
-    match find_order(conn, plugin.id, &ev.receipt)? {
-        Some(order) => {
-            f(conn, &order)?;
-            Ok(Outcome::Applied {
-                order_id: Some(order.id),
-            })
+    let order = match find_order(conn, plugin.id, &ev.receipt)? {
+        Some(order) => order,
+        None => order_from_event(conn, plugin, ev, lk)?,
+    };
+    f(conn, &order, lk)?;
+    Ok(if order.sale_seen {
+        Outcome::Applied {
+            order_id: Some(order.id),
         }
-        None => {
-            let key = ev.key(plugin.id);
-            let payload =
-                serde_json::to_string(ev).map_err(|e| AppError::Internal(format!("event encoding: {e}")))?;
-            let parked = conn.transaction(|c| {
-                diesel::insert_into(pending_events::table)
-                    .values((
-                        pending_events::event_key.eq(&key),
-                        pending_events::plugin_id.eq(plugin.id),
-                        pending_events::receipt.eq(&ev.receipt),
-                        pending_events::payload.eq(&payload),
-                        pending_events::created_at.eq(crate::domain::now()),
-                    ))
-                    .execute(c)
-            });
-            match parked {
-                Ok(_) => Ok(Outcome::Pending),
-                Err(e) if is_unique_violation(&e) => Ok(Outcome::Duplicate),
-                Err(e) => Err(e.into()),
-            }
-        }
-    }
+    } else {
+        Outcome::SaleNotSeen { order_id: order.id }
+    })
 }
 
 /// Applies events that were waiting for this receipt, oldest first.

@@ -264,6 +264,35 @@ impl OrderEvent {
         })
     }
 
+    /// Where the event stands among others of the same ClickBank time (to the second):
+    /// SALE < BILL < RFND/CGBK/INSF < CANCEL-REBILL < UNCANCEL-REBILL < SUBSCRIPTION-CHG.
+    pub fn rank(&self) -> i32 {
+        match self.kind.live() {
+            TransactionType::Sale => 1,
+            TransactionType::Bill => 2,
+            TransactionType::Rfnd | TransactionType::Cgbk | TransactionType::Insf => 3,
+            TransactionType::CancelRebill => 4,
+            TransactionType::UncancelRebill => 5,
+            TransactionType::SubscriptionChg => 6,
+            _ => 0,
+        }
+    }
+
+    /// The event's place in ClickBank's time: what decides whether it may overwrite a state
+    /// a newer event set.
+    pub fn stamp(&self) -> (chrono::NaiveDateTime, i32) {
+        (self.time.naive_utc(), self.rank())
+    }
+
+    /// The receipt of the order the event is about: a rebill's receipt may carry a suffix
+    /// after the original (`ABCD1234-B01`).
+    pub fn base_receipt(&self) -> &str {
+        match self.receipt.split_once('-') {
+            Some((base, _)) if !base.is_empty() => base,
+            _ => &self.receipt,
+        }
+    }
+
     /// The one event key: (plugin, receipt, type, time, items).
     pub fn key(&self, plugin_id: i64) -> String {
         let mut items: Vec<&str> = self.items.iter().map(|i| i.item_no.as_str()).collect();
@@ -286,8 +315,11 @@ pub enum Outcome {
     },
     /// Seen before: nothing changed.
     Duplicate,
-    /// Waits for its parent order.
-    Pending,
+    /// Applied on an order built from this event (or an earlier one) whose SALE the CRM has
+    /// not seen yet: a background look-up reads it from ClickBank.
+    SaleNotSeen {
+        order_id: i64,
+    },
     /// Kept but not applied, with the reason.
     Ignored(String),
 }

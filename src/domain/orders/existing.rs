@@ -6,12 +6,15 @@ use crate::db::schema::orders;
 use crate::db::{on_backend, DbConn};
 use crate::error::AppError;
 
-/// The order's id and the money a refund needs.
+/// The order's id, the money a refund needs, and whether its sale is seen.
 #[derive(Queryable, Debug, Clone)]
 pub(super) struct OrderRow {
     pub(super) id: i64,
+    pub(super) receipt: String,
     pub(super) total_minor: i64,
     pub(super) refunded_minor: i64,
+    /// False for an order built from a later event, until its SALE is added.
+    pub(super) sale_seen: bool,
 }
 
 /// The order of `receipt`, or of the original receipt a rebill's receipt extends.
@@ -24,7 +27,13 @@ pub(super) fn find_order(
         on_backend!(conn, |c| orders::table
             .filter(orders::plugin_id.eq(plugin_id))
             .filter(orders::receipt.eq(r))
-            .select((orders::id, orders::total_minor, orders::refunded_minor))
+            .select((
+                orders::id,
+                orders::receipt,
+                orders::total_minor,
+                orders::refunded_minor,
+                orders::sale_seen,
+            ))
             .get_result(c)
             .optional())
     };

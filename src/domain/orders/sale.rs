@@ -5,25 +5,29 @@
 use diesel::prelude::*;
 
 use super::event::{EventCustomer, EventItem, OrderEvent};
-use super::existing::find_order;
+use super::existing::{find_order, OrderRow};
 use super::writes::LookupsAndWrites;
+use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
 use crate::db::models::{OrderStatus, PurchaseStatus};
-use crate::db::schema::{customers, fulfillments, order_items, orders, partials, purchases};
+use crate::db::schema::{customers, fulfillments, order_items, orders, partials, purchases, sale_lookups};
 use crate::db::statements::{insert_id, kept_update, Stamp};
 use crate::db::{on_backend, DbConn};
 use crate::error::AppError;
 
 /// What a SALE found or made.
 pub(super) enum Sold {
-    /// The order existed already: the same sale from the other channel (or with another
-    /// time stamp).
+    /// The order and its sale existed already: the same sale from the other channel (or
+    /// with another time stamp).
     Existing(i64),
     /// The order was made now.
     New(i64),
+    /// The order existed, built from a later event; its sale is added now.
+    Completed(i64),
 }
 
-/// Applies a SALE (live or test) for `plugin`.
+/// Applies a SALE (live or test) for `plugin`: a new order, or the sale of an order a later
+/// event built (see [`order_from_event`]), through the same rows.
 pub(super) fn sale(
     conn: &mut DbConn,
     plugin: &Plugin,
@@ -32,8 +36,12 @@ pub(super) fn sale(
     source: &str,
     lk: &mut LookupsAndWrites,
 ) -> Result<Sold, AppError> {
-    if let Some(existing) = find_order(conn, plugin.id, &ev.receipt)?.filter(|_| !ev.receipt.contains('-')) {
-        return Ok(Sold::Existing(existing.id));
+    let existing = find_order(conn, plugin.id, &ev.receipt)?
+        .filter(|o| !ev.receipt.contains('-') || o.receipt == ev.receipt);
+    if let Some(o) = &existing {
+        if o.sale_seen {
+            return Ok(Sold::Existing(o.id));
+        }
     }
     let campaign = lk.campaign(conn, plugin, &ev.currency, test)?;
     let now = lk.now();
@@ -45,21 +53,76 @@ pub(super) fn sale(
         time: &time,
         now: &now,
     };
-    let order_id = insert_order(conn, plugin, ev, &order)?;
-    let dummy_house = lk.house(conn)?;
-    for item in &ev.items {
-        let (product_id, house) = lk.product(conn, plugin, item, &ev.currency)?;
-        let line = NewLine {
-            order_id,
-            product_id,
-            ships_from_clickbank: plugin.clickbank_ships && house == dummy_house,
-            house,
-        };
-        insert_line(conn, ev, item, &order, &line)?;
-    }
+    let (order_id, refunded) = match &existing {
+        Some(o) => {
+            let refunded = o.refunded_minor >= ev.total_minor && o.refunded_minor > 0;
+            complete_order(conn, ev, &order, o.id, refunded)?;
+            (o.id, refunded)
+        }
+        None => (insert_order(conn, plugin, ev, &order, Seen::Sale)?, false),
+    };
+    let lines = Lines {
+        order: &order,
+        order_id,
+        ship: Ship::Yes { refunded },
+        some_exist: existing.is_some(),
+    };
+    add_lines(conn, plugin, ev, &lines, lk)?;
     lk.add_transaction(order_id, ev, &time, ev.total_minor, source);
     convert_carts(conn, plugin, ev, &time, order_id)?;
-    Ok(Sold::New(order_id))
+    match existing {
+        Some(_) => {
+            if refunded {
+                crate::domain::fulfillment::cancel_unsent(conn, order_id)?;
+            }
+            diesel::delete(sale_lookups::table.filter(sale_lookups::order_id.eq(order_id))).execute(conn)?;
+            Ok(Sold::Completed(order_id))
+        }
+        None => Ok(Sold::New(order_id)),
+    }
+}
+
+/// The order of an event that came before its SALE (a rebill, refund or cancellation of a
+/// sale older than the import's window or the plugin's connection), built from the event
+/// itself: its customer, its line items with their subscriptions (cycle, rebill amount and
+/// next bill date as ClickBank sent them), marked "sale not seen yet" with no money of its
+/// own until the sale is added. A look-up of the original is queued with the transaction's
+/// other rows.
+pub(super) fn order_from_event(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    lk: &mut LookupsAndWrites,
+) -> Result<OrderRow, AppError> {
+    let campaign = lk.campaign(conn, plugin, &ev.currency, ev.kind.is_test())?;
+    let now = lk.now();
+    let customer = customer_id(conn, plugin, &ev.customer, &now)?;
+    let time = Stamp::new(ev.time.naive_utc());
+    let order = NewOrder {
+        campaign,
+        customer,
+        time: &time,
+        now: &now,
+    };
+    let id = insert_order(conn, plugin, ev, &order, Seen::Not)?;
+    let lines = Lines {
+        order: &order,
+        order_id: id,
+        ship: Ship::No,
+        some_exist: false,
+    };
+    add_lines(conn, plugin, ev, &lines, lk)?;
+    let mut skus: Vec<&str> = ev.items.iter().map(|i| i.item_no.as_str()).collect();
+    skus.sort_unstable();
+    skus.dedup();
+    lk.queue_sale_lookup(plugin.id, id, ev.base_receipt(), &skus.join("+"));
+    Ok(OrderRow {
+        id,
+        receipt: ev.base_receipt().to_string(),
+        total_minor: 0,
+        refunded_minor: 0,
+        sale_seen: false,
+    })
 }
 
 /// What the rows of a new order share.
@@ -72,6 +135,30 @@ struct NewOrder<'a> {
     now: &'a Stamp,
 }
 
+/// Whether the order is made by its sale or by a later event.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Sale,
+    Not,
+}
+
+/// Whether the lines' items are made now (by their sale), and whether the order is refunded
+/// in full already (a refund that came before the sale).
+#[derive(Clone, Copy)]
+enum Ship {
+    Yes { refunded: bool },
+    No,
+}
+
+/// The lines an event adds to an order.
+struct Lines<'a> {
+    order: &'a NewOrder<'a>,
+    order_id: i64,
+    ship: Ship,
+    /// The order has lines already (built by a later event).
+    some_exist: bool,
+}
+
 /// Where one line item of a new order goes.
 struct NewLine {
     order_id: i64,
@@ -82,43 +169,131 @@ struct NewLine {
     ships_from_clickbank: bool,
 }
 
-fn insert_order(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent, o: &NewOrder) -> Result<i64, AppError> {
+fn insert_order(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    o: &NewOrder,
+    seen: Seen,
+) -> Result<i64, AppError> {
     let (t, now) = (o.time, o.now);
+    // An order built from a later event has no money of its own until its sale is added.
+    let money = |m: i64| if seen == Seen::Sale { m } else { 0 };
     Ok(insert_id!(
         conn,
         diesel::insert_into(orders::table).values((
             orders::plugin_id.eq(plugin.id),
             orders::campaign_id.eq(o.campaign),
             orders::customer_id.eq(o.customer),
-            orders::receipt.eq(&ev.receipt),
+            orders::receipt.eq(ev.base_receipt()),
             orders::parent_receipt.eq(&ev.parent_receipt),
             orders::order_type.eq(&ev.kind),
             orders::status.eq(OrderStatus::Complete),
             orders::affiliate.eq(&ev.affiliate),
             orders::payment_method.eq(&ev.payment_method),
             orders::currency.eq(&ev.currency),
-            orders::total_minor.eq(ev.total_minor),
-            orders::tax_minor.eq(ev.tax_minor),
-            orders::shipping_minor.eq(ev.shipping_minor),
+            orders::total_minor.eq(money(ev.total_minor)),
+            orders::tax_minor.eq(money(ev.tax_minor)),
+            orders::shipping_minor.eq(money(ev.shipping_minor)),
             orders::refunded_minor.eq(0i64),
             orders::transaction_time.eq(t),
             orders::created_at.eq(now),
             orders::updated_at.eq(now),
+            orders::sale_seen.eq(seen == Seen::Sale),
         )),
         orders::id
     )?
     .ok_or_else(|| AppError::Internal(format!("order {} was not inserted", ev.receipt)))?)
 }
 
-/// One line item of a new order, with its subscription when it recurs and its fulfillment
-/// item when it ships.
+/// The sale of an order a later event built: its money, type and time, and its status
+/// (refunded when the refunds that came first cover it).
+fn complete_order(
+    conn: &mut DbConn,
+    ev: &OrderEvent,
+    o: &NewOrder,
+    order_id: i64,
+    refunded: bool,
+) -> Result<(), AppError> {
+    let status = if refunded {
+        OrderStatus::Refunded
+    } else {
+        OrderStatus::Complete
+    };
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::sale_seen.eq(true),
+            orders::campaign_id.eq(o.campaign),
+            orders::customer_id.eq(o.customer),
+            orders::parent_receipt.eq(&ev.parent_receipt),
+            orders::order_type.eq(&ev.kind),
+            orders::status.eq(status),
+            orders::affiliate.eq(&ev.affiliate),
+            orders::payment_method.eq(&ev.payment_method),
+            orders::total_minor.eq(ev.total_minor),
+            orders::tax_minor.eq(ev.tax_minor),
+            orders::shipping_minor.eq(ev.shipping_minor),
+            orders::transaction_time.eq(o.time.time()),
+            orders::updated_at.eq(o.now.time()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The event's line items on order `order_id`: each a line with its subscription when it
+/// recurs and, when `ship` says so, its first item when it ships. A line the order has
+/// already (built by a later event: same SKU and line item type) is not made again, but gets
+/// its first item now.
+fn add_lines(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    lines: &Lines,
+    lk: &mut LookupsAndWrites,
+) -> Result<(), AppError> {
+    let (order, order_id, ship) = (lines.order, lines.order_id, lines.ship);
+    let mut have: Vec<(i64, String, String)> = if lines.some_exist {
+        on_backend!(conn, |c| order_items::table
+            .filter(order_items::order_id.eq(order_id))
+            .select((order_items::id, order_items::item_no, order_items::line_item_type))
+            .order(order_items::id.asc())
+            .load(c))?
+    } else {
+        Vec::new()
+    };
+    let dummy_house = lk.house(conn)?;
+    for item in &ev.items {
+        let (product_id, house) = lk.product(conn, plugin, item, &ev.currency)?;
+        let line = NewLine {
+            order_id,
+            product_id,
+            ships_from_clickbank: plugin.clickbank_ships && house == dummy_house,
+            house,
+        };
+        let known = have
+            .iter()
+            .position(|(_, no, kind)| *no == item.item_no && *kind == item.line_item_type);
+        let item_id = match known {
+            Some(i) => have.swap_remove(i).0,
+            None => insert_line(conn, ev, item, order, &line)?,
+        };
+        if let Ship::Yes { refunded } = ship {
+            if item.shippable {
+                first_item(conn, plugin, ev, &line, item_id, refunded, order.now)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One line item of an order, with its subscription when it recurs; gives its id.
 fn insert_line(
     conn: &mut DbConn,
     ev: &OrderEvent,
     item: &EventItem,
     o: &NewOrder,
     line: &NewLine,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
     let (order_id, product_id, now) = (line.order_id, line.product_id, o.now);
     let item_id = insert_id!(
         conn,
@@ -137,11 +312,16 @@ fn insert_line(
     )?
     .ok_or_else(|| AppError::Internal(format!("an item of order {} was not inserted", ev.receipt)))?;
     if item.recurring {
-        let status = if item.amount_minor == 0 {
+        let status = if item.amount_minor == 0 && ev.kind.live() == TransactionType::Sale {
             PurchaseStatus::Trial
         } else {
             PurchaseStatus::Active
         };
+        // The sale stamps the state it sets; a later event that built the order leaves the
+        // state to its own change. The schedule is stamped by whichever sets it.
+        let stamp = ev.stamp();
+        let state = (ev.kind.live() == TransactionType::Sale).then_some(stamp);
+        let schedule = item.next_payment.map(|_| stamp);
         on_backend!(conn, |c| diesel::insert_into(purchases::table)
             .values((
                 purchases::order_id.eq(order_id),
@@ -155,29 +335,45 @@ fn insert_line(
                 purchases::next_bill_date.eq(item.next_payment.map(|t| Stamp::new(t.naive_utc()))),
                 purchases::created_at.eq(now),
                 purchases::updated_at.eq(now),
+                purchases::state_at.eq(state.map(|s| s.0)),
+                purchases::state_rank.eq(state.map_or(0, |s| s.1)),
+                purchases::schedule_at.eq(schedule.map(|s| s.0)),
+                purchases::schedule_rank.eq(schedule.map_or(0, |s| s.1)),
             ))
             .execute(c))?;
     }
-    if item.shippable {
-        let status = if line.ships_from_clickbank {
-            crate::domain::fulfillment::Status::Shipped
-        } else {
-            crate::domain::fulfillment::Status::Hold
-        }
-        .as_str();
-        on_backend!(conn, |c| diesel::insert_into(fulfillments::table)
-            .values((
-                fulfillments::order_id.eq(order_id),
-                fulfillments::order_item_id.eq(item_id),
-                fulfillments::cycle.eq(1),
-                fulfillments::house_id.eq(line.house),
-                fulfillments::status.eq(status),
-                fulfillments::ship_to.eq(Some(ev.customer.ship_to().to_json())),
-                fulfillments::created_at.eq(now),
-                fulfillments::updated_at.eq(now),
-            ))
-            .execute(c))?;
-    }
+    Ok(item_id)
+}
+
+/// The first-cycle item of a line that ships, made by its sale.
+fn first_item(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    ev: &OrderEvent,
+    line: &NewLine,
+    item_id: i64,
+    refunded: bool,
+    now: &Stamp,
+) -> Result<(), AppError> {
+    let status = crate::domain::fulfillment::start_status(
+        line.ships_from_clickbank,
+        ev.time.naive_utc(),
+        plugin.ship_cutoff_at,
+        refunded,
+    )
+    .as_str();
+    on_backend!(conn, |c| diesel::insert_into(fulfillments::table)
+        .values((
+            fulfillments::order_id.eq(line.order_id),
+            fulfillments::order_item_id.eq(item_id),
+            fulfillments::cycle.eq(1),
+            fulfillments::house_id.eq(line.house),
+            fulfillments::status.eq(status),
+            fulfillments::ship_to.eq(Some(ev.customer.ship_to().to_json())),
+            fulfillments::created_at.eq(now),
+            fulfillments::updated_at.eq(now),
+        ))
+        .execute(c))?;
     Ok(())
 }
 

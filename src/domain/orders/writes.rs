@@ -9,7 +9,7 @@ use super::event::{EventItem, OrderEvent};
 use super::placement::{campaign_id, product_for};
 use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
-use crate::db::schema::{applied_events, transactions};
+use crate::db::schema::{applied_events, sale_lookups, transactions};
 use crate::db::statements::Stamp;
 use crate::db::{on_backend, DbConn};
 use crate::domain::catalog::clickbank_house_id;
@@ -21,8 +21,8 @@ use crate::error::AppError;
 ///   change;
 /// - which event keys are applied already, asked for all the pages' records at once
 ///   ([`LookupsAndWrites::known_applied`]) instead of once per record;
-/// - the rows nothing reads back before the commit (the event keys and the money
-///   transactions), written together by [`LookupsAndWrites::flush`] with a few multi-row INSERTs:
+/// - the rows nothing reads back before the commit (the event keys, the money transactions
+///   and the look-ups of sales not seen yet), written together by [`LookupsAndWrites::flush`] with a few multi-row INSERTs:
 ///   one statement per row was a fifth of an import.
 ///
 /// Cleared when an event fails, since its savepoint took back what it had created.
@@ -39,6 +39,8 @@ pub struct LookupsAndWrites {
     /// (key, plugin, order)
     unwritten_keys: Vec<(String, i64, Option<i64>)>,
     unwritten_transactions: Vec<NewTransaction>,
+    /// (plugin, order, receipt, SKUs) of orders built from a later event: their sale's look-up.
+    unwritten_lookups: Vec<(i64, i64, String, String)>,
     /// The transaction's time: `created_at` and `updated_at` of what its events write.
     now: Option<Stamp>,
 }
@@ -54,6 +56,11 @@ struct NewTransaction {
     time: Stamp,
     source: String,
 }
+
+/// A sale's look-up waits this long first: ClickBank's own SALE often follows within minutes
+/// (its notifications arrive out of order), and a look-up costs a request of the account's
+/// daily allowance.
+pub const FIRST_LOOKUP_AFTER_SECS: i64 = 120;
 
 /// Rows per multi-row INSERT: 8 columns × 500 stays far below both backends' bind limits.
 const ROWS_PER_INSERT: usize = 500;
@@ -138,6 +145,12 @@ impl LookupsAndWrites {
         });
     }
 
+    /// Queues the look-up of the original sale of order `order_id` (built from a later event).
+    pub(super) fn queue_sale_lookup(&mut self, plugin_id: i64, order_id: i64, receipt: &str, skus: &str) {
+        self.unwritten_lookups
+            .push((plugin_id, order_id, receipt.to_string(), skus.to_string()));
+    }
+
     /// The time of the caller's transaction, taken when its first event asks: what its rows
     /// are created or updated at (the time text is then written once for all of them).
     pub(super) fn now(&mut self) -> Stamp {
@@ -168,6 +181,23 @@ impl LookupsAndWrites {
             transactions::transaction_time.eq(t.time),
             transactions::source.eq(t.source),
             transactions::created_at.eq(now.clone()),
+        ));
+        // Key-ordered, as every multi-row write of the event path.
+        self.unwritten_lookups
+            .sort_unstable_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
+        let first_lookup = Stamp::new(now.time() + chrono::Duration::seconds(FIRST_LOOKUP_AFTER_SECS));
+        insert_in_chunks!(conn, sale_lookups::table, self.unwritten_lookups, |(
+            plugin,
+            order,
+            receipt,
+            skus,
+        )| (
+            sale_lookups::plugin_id.eq(plugin),
+            sale_lookups::order_id.eq(order),
+            sale_lookups::receipt.eq(receipt),
+            sale_lookups::skus.eq(skus),
+            sale_lookups::next_attempt_at.eq(first_lookup.clone()),
+            sale_lookups::created_at.eq(now.clone()),
         ));
         Ok(())
     }

@@ -128,6 +128,10 @@ pub fn process(conn: &mut DbConn, secrets: &SecretBox, id: i64) -> Result<InboxS
     process_with(conn, &keys, id)
 }
 
+/// The note on a delivery applied on an order whose sale the CRM has not seen yet.
+pub const SALE_NOT_SEEN: &str =
+    "applied on an order built from this notification: its sale is not seen yet and is being read from ClickBank";
+
 /// [`process`] with the plugins' decoders already at hand.
 pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<InboxStatus, AppError> {
     let row: InboundNotification = inbox::table
@@ -155,10 +159,7 @@ pub fn process_with(conn: &mut DbConn, keys: &Keyring, id: i64) -> Result<InboxS
             let (status, error) = match &outcome {
                 Outcome::Applied { .. } => (InboxStatus::Processed, None),
                 Outcome::Duplicate => (InboxStatus::Duplicate, None),
-                Outcome::Pending => (
-                    InboxStatus::Waiting,
-                    Some("waiting for its sale; applied when the sale arrives".to_string()),
-                ),
+                Outcome::SaleNotSeen { .. } => (InboxStatus::Processed, Some(SALE_NOT_SEEN.to_string())),
                 Outcome::Ignored(why) => (InboxStatus::Ignored, Some(why.clone())),
             };
             diesel::update(inbox::table.find(id))

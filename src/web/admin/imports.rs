@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::models::{ImportTask, ImportTaskRun};
-use crate::domain::{plugins, sync::imports};
+use crate::domain::plugins;
+use crate::domain::sync::{imports, sale_lookups};
 use crate::error::AppError;
 use crate::web::extract::{Admin, AdminForm};
 use crate::web::page::PageCtx;
@@ -34,6 +35,7 @@ struct TaskPage {
     plugin: String,
     runs: Vec<ImportTaskRun>,
     requests_today: i64,
+    waiting: sale_lookups::Waiting,
 }
 
 pub async fn show(
@@ -42,14 +44,15 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (t, plugin, runs, requests_today) = state
+    let (t, plugin, runs, requests_today, waiting) = state
         .db
         .read(move |c| {
             let t = imports::find(c, id)?;
             let p = plugins::find(c, t.plugin_id)?;
             let runs = imports::runs_of(c, id, 20)?;
             let req = imports::requests_today(c, p.id)?;
-            Ok((t, p.name, runs, req))
+            let waiting = sale_lookups::waiting(c, Some(p.id))?;
+            Ok((t, p.name, runs, req, waiting))
         })
         .await?;
     render(&TaskPage {
@@ -58,6 +61,7 @@ pub async fn show(
         plugin,
         runs,
         requests_today,
+        waiting,
     })
 }
 
@@ -79,6 +83,7 @@ pub async fn progress(
             "imported": t.imported,
             "skipped": t.skipped,
             "errors": t.errors,
+            "awaiting_sale": t.awaiting_sale,
             "last_error": t.last_error,
             "cursor_day": t.cursor_day,
         })))

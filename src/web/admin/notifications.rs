@@ -8,6 +8,7 @@ use crate::db::models::InboxStatus;
 use crate::db::models::{InboundNotification, Plugin};
 use crate::domain::plugins;
 use crate::domain::sync::inbox::{self, InboxFilter};
+use crate::domain::sync::sale_lookups;
 use crate::error::AppError;
 use crate::web::extract::Admin;
 use crate::web::page::PageCtx;
@@ -47,6 +48,7 @@ struct InboxPage {
     to: String,
     next: Option<String>,
     failed: i64,
+    waiting: sale_lookups::Waiting,
 }
 
 pub async fn list(
@@ -65,7 +67,7 @@ pub async fn list(
         limit: 50,
     };
     let f2 = filter.clone();
-    let (rows, more, plugins, failed) = state
+    let (rows, more, plugins, failed, waiting) = state
         .db
         .run(move |c| {
             let (rows, more) = inbox::list(c, &f2)?;
@@ -79,7 +81,8 @@ pub async fn list(
             )?
             .0
             .len() as i64;
-            Ok((rows, more, plugins::list(c)?, failed))
+            let waiting = sale_lookups::waiting(c, f2.plugin_id)?;
+            Ok((rows, more, plugins::list(c)?, failed, waiting))
         })
         .await?;
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -108,6 +111,7 @@ pub async fn list(
         to: s(&q.to),
         next,
         failed,
+        waiting,
     })
 }
 

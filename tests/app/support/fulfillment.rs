@@ -38,9 +38,19 @@ pub async fn fixture() -> Fx {
             .status(),
         303
     );
+    // The test orders are hours old, older than the plugin's activation, which is its SHIPPED
+    // cut-off until an initial import sets one: these tests ship everything they make, as
+    // after an initial import whose cut-off lies before all of them.
     let plugin = app
         .db
-        .run(|c| Ok(merchant_crm::domain::plugins::list(c)?.remove(0)))
+        .run(|c| {
+            use merchant_crm::db::schema::plugins;
+            let p = merchant_crm::domain::plugins::list(c)?.remove(0);
+            diesel::update(plugins::table.find(p.id))
+                .set(plugins::ship_cutoff_at.eq(None::<chrono::NaiveDateTime>))
+                .execute(c)?;
+            merchant_crm::domain::plugins::find(c, p.id)
+        })
         .await
         .unwrap();
     Fx { sb, app, plugin }

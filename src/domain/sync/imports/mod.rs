@@ -131,8 +131,9 @@ pub(crate) fn add_requests(conn: &mut DbConn, plugin_id: i64, n: i64) -> Result<
     Ok(())
 }
 
-/// Starts an initial import of `days_back` days (1..3650); orders older than
-/// `ship_cutoff_days` get their physical items marked SHIPPED so nothing ships twice.
+/// Starts an initial import of `days_back` days (1..3650). With `ship_cutoff_days`, the
+/// plugin's SHIPPED cut-off becomes that many days before now: an item ships if and only if
+/// its own event (its sale or its rebill) is newer, so nothing older ships twice.
 pub fn start_initial(
     conn: &mut DbConn,
     actor: &Actor,
@@ -186,6 +187,11 @@ pub fn start_initial(
                 tasks::updated_at.eq(now),
             ))
             .execute(conn)?;
+        if let Some(d) = ship_cutoff_days {
+            diesel::update(crate::db::schema::plugins::table.find(plugin_id))
+                .set(crate::db::schema::plugins::ship_cutoff_at.eq(Some(now - Duration::days(i64::from(d)))))
+                .execute(conn)?;
+        }
         let task = newest_task(conn, plugin_id)?;
         audit::record(
             conn,

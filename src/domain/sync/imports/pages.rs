@@ -1,15 +1,14 @@
 //! Fetching ClickBank order pages (on the other core, while the last batch is written) and
 //! committing a batch of them with the cursor past the last one, in one transaction.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 
 use super::{day_text, lease};
 use crate::clickbank::{ClickBankClient, ClickBankError, OrdersQuery};
 use crate::db::models::{Plugin, TaskState};
-use crate::db::schema::{fulfillments, import_tasks as tasks, orders};
+use crate::db::schema::import_tasks as tasks;
 use crate::db::DbConn;
-use crate::domain::fulfillment::Status as ItemStatus;
 use crate::domain::lease::{lease_mine, lease_take};
 use crate::domain::orders::{apply_unguarded, apply_with, LookupsAndWrites, OrderEvent, Outcome};
 use crate::error::AppError;
@@ -123,12 +122,20 @@ impl PageFail {
     }
 }
 
+/// What a commit applied: records on orders whose sale is seen (`imported`), records that
+/// landed on an order whose sale is not seen yet (`awaiting`), and records seen before or
+/// not applied (`skipped`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Counted {
+    pub imported: i64,
+    pub skipped: i64,
+    pub awaiting: i64,
+}
+
 /// A batch of fetched pages to commit, and the cursor past them.
 pub(super) struct PageCommit<'a> {
     pub plugin: &'a Plugin,
     pub records: &'a [PageRecord],
-    /// Physical items of orders older than this are marked shipped (the import's cut-off).
-    pub ship_cutoff: Option<NaiveDateTime>,
     /// The lease holder: the commit happens only while it still holds the task.
     pub runner: &'a str,
     pub task_id: i64,
@@ -149,16 +156,15 @@ pub(super) enum Savepoints {
 }
 
 /// Applies fetched records and moves the cursor in one transaction, as long as the runner still
-/// holds the task. Returns (imported, skipped).
+/// holds the task.
 pub(super) fn commit_pages(
     c: &mut DbConn,
     batch: &PageCommit<'_>,
     savepoints: Savepoints,
-) -> Result<(i64, i64), PageFail> {
+) -> Result<Counted, PageFail> {
     let PageCommit {
         plugin: p,
         records,
-        ship_cutoff: cutoff,
         runner,
         task_id: id,
         next_day,
@@ -168,7 +174,7 @@ pub(super) fn commit_pages(
     let guarded = savepoints == Savepoints::PerRecord;
     c.transaction(|c| {
         let (mut imported, mut skipped, mut errors, mut last_error) = (0i64, 0i64, 0i64, None);
-        let mut receipts = Vec::new();
+        let mut awaiting = 0i64;
         let mut lookups = LookupsAndWrites::default();
         if !guarded {
             // Which records were applied before, asked for all of them at once.
@@ -191,7 +197,8 @@ pub(super) fn commit_pages(
                 Some(Ok(ev)) => apply_unguarded(c, p, ev, "import", &mut lookups),
             };
             match applied {
-                Ok(Outcome::Applied { .. } | Outcome::Pending) => imported += 1,
+                Ok(Outcome::Applied { .. }) => imported += 1,
+                Ok(Outcome::SaleNotSeen { .. }) => awaiting += 1,
                 Ok(Outcome::Duplicate | Outcome::Ignored(_)) => skipped += 1,
                 Err(_) if !guarded => return Err(PageFail::Record),
                 Err(e) => {
@@ -199,12 +206,8 @@ pub(super) fn commit_pages(
                     last_error = Some(format!("receipt {}: {e}", rec.receipt));
                 }
             }
-            receipts.push(rec.receipt.clone());
         }
         lookups.flush(c)?;
-        if let Some(cutoff) = cutoff {
-            mark_shipped(c, p.id, &receipts, cutoff)?;
-        }
         let now = crate::domain::now();
         let moved = diesel::update(
             tasks::table
@@ -217,6 +220,7 @@ pub(super) fn commit_pages(
             tasks::cursor_page.eq(next_page as i32),
             tasks::windows_done.eq(tasks::windows_done + window_done),
             tasks::imported.eq(tasks::imported + imported),
+            tasks::awaiting_sale.eq(tasks::awaiting_sale + awaiting),
             tasks::skipped.eq(tasks::skipped + skipped),
             tasks::errors.eq(tasks::errors + errors),
             lease_take!(tasks, lease(runner)),
@@ -235,34 +239,10 @@ pub(super) fn commit_pages(
                 .set(tasks::last_error.eq(Some(e)))
                 .execute(c)?;
         }
-        Ok((imported, skipped))
+        Ok(Counted {
+            imported,
+            skipped,
+            awaiting,
+        })
     })
-}
-
-/// Physical items of this page's orders older than the cut-off are marked SHIPPED.
-fn mark_shipped(
-    conn: &mut DbConn,
-    plugin_id: i64,
-    receipts: &[String],
-    cutoff: NaiveDateTime,
-) -> Result<(), AppError> {
-    if receipts.is_empty() {
-        return Ok(());
-    }
-    let old_orders = orders::table
-        .filter(orders::plugin_id.eq(plugin_id))
-        .filter(orders::receipt.eq_any(receipts))
-        .filter(orders::transaction_time.lt(cutoff))
-        .select(orders::id);
-    diesel::update(
-        fulfillments::table
-            .filter(fulfillments::status.eq(ItemStatus::Hold.as_str()))
-            .filter(fulfillments::order_id.eq_any(old_orders)),
-    )
-    .set((
-        fulfillments::status.eq(ItemStatus::Shipped.as_str()),
-        fulfillments::updated_at.eq(crate::domain::now()),
-    ))
-    .execute(conn)?;
-    Ok(())
 }

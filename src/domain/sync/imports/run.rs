@@ -30,6 +30,8 @@ pub struct RunReport {
     pub pages: u32,
     pub imported: i64,
     pub skipped: i64,
+    /// Records that landed on an order whose sale is not seen yet.
+    pub awaiting_sale: i64,
     /// The task has more to do right away (page budget used up).
     pub more: bool,
     /// Which process ran it (the lease holder).
@@ -266,10 +268,6 @@ impl PageRun<'_> {
         let end = parse_day(self.task.range_end.as_deref().unwrap_or_default())?;
         let mut day = parse_day(self.task.cursor_day.as_deref().unwrap_or_default())?;
         let mut page = self.task.cursor_page.max(1) as u32;
-        let cutoff = self
-            .task
-            .ship_cutoff_days
-            .map(|d| crate::domain::now() - Duration::days(i64::from(d)));
         // The next pages are fetched while the current ones are written (two cores: one parses
         // ClickBank's JSON, the other writes), then committed together with the cursor past them.
         let mut prefetched: Option<PageBatch> = None;
@@ -315,7 +313,6 @@ impl PageRun<'_> {
                     let commit = PageCommit {
                         plugin: &plugin_row,
                         records: &records,
-                        ship_cutoff: cutoff,
                         runner: &runner,
                         task_id: id,
                         next_day: at_day,
@@ -348,12 +345,13 @@ impl PageRun<'_> {
                 if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
                     ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
                 }
-                let ((imported, skipped), records) = written?;
+                let (counted, records) = written?;
                 written_records = records;
                 prefetched = ahead;
                 report.pages += pages;
-                report.imported += imported;
-                report.skipped += skipped;
+                report.imported += counted.imported;
+                report.skipped += counted.skipped;
+                report.awaiting_sale += counted.awaiting;
                 (day, page) = (at_day, at_page);
             }
             if let Some(e) = batch.failure {
