@@ -368,7 +368,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    failed_records (id) {
+        id -> BigInt,
+        plugin_id -> BigInt,
+        task_id -> Nullable<BigInt>,
+        record_key -> Text,
+        receipt -> Text,
+        transaction_type -> Text,
+        transaction_time -> Timestamp,
+        payload_kind -> Text,
+        payload -> Text,
+        error -> Text,
+        attempts -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    failed_records,
     users,
     sale_lookups,
     audit_log,

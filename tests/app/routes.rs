@@ -48,6 +48,8 @@ const ROUTES: &[(&str, &str)] = &[
     (GET, "/admin/import-tasks/1"),
     (GET, "/admin/import-tasks/1/progress.json"),
     (POST, "/admin/import-tasks/1/cancel"),
+    (POST, "/admin/import-tasks/1/failed/all"),
+    (POST, "/admin/import-tasks/1/failed/7"),
     (GET, "/admin/notifications"),
     (POST, "/admin/notifications/reprocess-failed"),
     (GET, "/admin/notifications/1"),

@@ -275,6 +275,16 @@ mod tests {
 "processedPayments":"1","futurePayments":"998","nextPaymentDate":"2019-03-18T15:11:38-07:00","status":"ACTIVE","role":"VENDOR"}}}"#;
 
     #[test]
+    fn a_record_reads_back_from_the_json_it_is_kept_as() {
+        // A record that fails during an import is kept as this JSON and read back to be
+        // reprocessed.
+        let rec = parse_orders(DOC_RECORD.as_bytes()).unwrap().remove(0);
+        let kept = serde_json::to_string(&rec).unwrap();
+        let back: OrderRecord = serde_json::from_str(&kept).unwrap();
+        assert_eq!(back, rec, "{kept}");
+    }
+
+    #[test]
     fn reads_the_documented_record() {
         let records = parse_orders(DOC_RECORD.as_bytes()).unwrap();
         assert_eq!(records.len(), 1);

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::db::models::{ImportTask, ImportTaskRun};
 use crate::domain::plugins;
+use crate::domain::sync::imports::failed::{self, FailedRecord};
 use crate::domain::sync::{imports, sale_lookups};
 use crate::error::AppError;
 use crate::web::extract::{Admin, AdminForm};
@@ -36,6 +37,8 @@ struct TaskPage {
     runs: Vec<ImportTaskRun>,
     requests_today: i64,
     waiting: sale_lookups::Waiting,
+    failed: Vec<FailedRecord>,
+    failed_total: i64,
 }
 
 pub async fn show(
@@ -44,7 +47,7 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let (t, plugin, runs, requests_today, waiting) = state
+    let (t, plugin, runs, requests_today, waiting, (failed, failed_total)) = state
         .db
         .read(move |c| {
             let t = imports::find(c, id)?;
@@ -52,7 +55,8 @@ pub async fn show(
             let runs = imports::runs_of(c, id, 20)?;
             let req = imports::requests_today(c, p.id)?;
             let waiting = sale_lookups::waiting(c, Some(p.id))?;
-            Ok((t, p.name, runs, req, waiting))
+            let failed = failed::of_task(c, id, 100)?;
+            Ok((t, p.name, runs, req, waiting, failed))
         })
         .await?;
     render(&TaskPage {
@@ -62,6 +66,8 @@ pub async fn show(
         runs,
         requests_today,
         waiting,
+        failed,
+        failed_total,
     })
 }
 
@@ -104,6 +110,39 @@ pub async fn control(
     state.wake_jobs.notify_one();
     a.flash_result(result, |t| format!("{}: {}.", t.kind_label(), t.state))?;
     Ok(redirect(&format!("/admin/import-tasks/{id}")))
+}
+
+/// Reprocesses a failed record of the task (`which` is its id), or all of them (`all`).
+pub async fn reprocess_failed(
+    state: web::Data<AppState>,
+    a: Admin,
+    path: web::Path<(i64, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, which) = path.into_inner();
+    let actor = a.actor();
+    let message = if which == "all" {
+        let (done, still, first) = state
+            .db
+            .run(move |c| failed::reprocess_all(c, &actor, id))
+            .await?;
+        match first {
+            None => Ok(format!("{done} failed record(s) applied.")),
+            Some(why) => Err(format!("{done} applied; {still} still fail. First: {why}")),
+        }
+    } else {
+        let rid: i64 = which.parse().map_err(|_| AppError::NotFound)?;
+        state
+            .db
+            .run(move |c| failed::reprocess(c, &actor, rid))
+            .await?
+            .map(|receipt| format!("Record {receipt} applied."))
+            .map_err(|why| format!("Still failing: {why}"))
+    };
+    match message {
+        Ok(m) => a.flash("ok", m),
+        Err(m) => a.flash("error", m),
+    }
+    Ok(redirect(&format!("/admin/import-tasks/{id}#failed-records")))
 }
 
 #[derive(Deserialize)]

@@ -42,6 +42,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(imports::progress),
         )
         .route("/import-tasks/{id}/{action}", web::post().to(imports::control))
+        .route(
+            "/import-tasks/{id}/failed/{which}",
+            web::post().to(imports::reprocess_failed),
+        )
         .route("/notifications", web::get().to(notifications::list))
         .route(
             "/notifications/reprocess-failed",

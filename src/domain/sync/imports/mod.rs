@@ -17,6 +17,7 @@
 //! run of a claimed task and how it ends. `pages`: fetching pages and committing them with the
 //! cursor.
 
+pub mod failed;
 mod pages;
 mod run;
 

@@ -4,6 +4,7 @@
 use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
 
+use super::failed::{self, Kept};
 use super::{day_text, lease};
 use crate::clickbank::{ClickBankClient, ClickBankError, OrdersQuery};
 use crate::db::models::{Plugin, TaskState};
@@ -33,6 +34,9 @@ pub(super) struct PageRecord {
     event: Option<Result<OrderEvent, String>>,
     /// The event's key (see [`OrderEvent::key`]).
     key: Option<String>,
+    /// ClickBank's record, kept only when it cannot be read into an event (to be stored as a
+    /// failed record).
+    unreadable: Option<Box<crate::clickbank::OrderRecord>>,
 }
 
 impl PageRecord {
@@ -43,10 +47,12 @@ impl PageRecord {
             Some(Ok(ev)) => Some(ev.key(plugin.id)),
             _ => None,
         };
+        let unreadable = matches!(event, Some(Err(_))).then(|| Box::new(rec.clone()));
         PageRecord {
             receipt: rec.receipt.clone(),
             event,
             key,
+            unreadable,
         }
     }
 }
@@ -188,9 +194,13 @@ pub(super) fn commit_pages(
                     continue;
                 }
                 Some(Err(e)) => {
-                    // Unreadable: nothing was written for it, so nothing to take back.
+                    // Unreadable: nothing was written for it, so nothing to take back. It is
+                    // kept to be reprocessed after a fix.
                     errors += 1;
                     last_error = Some(format!("receipt {}: {e}", rec.receipt));
+                    if let Some(r) = &rec.unreadable {
+                        failed::keep(c, p.id, id, Kept::Record(r), e)?;
+                    }
                     continue;
                 }
                 Some(Ok(ev)) if guarded => apply_with(c, p, ev, "import", &mut lookups),
@@ -204,6 +214,9 @@ pub(super) fn commit_pages(
                 Err(e) => {
                     errors += 1;
                     last_error = Some(format!("receipt {}: {e}", rec.receipt));
+                    if let Some(Ok(ev)) = &rec.event {
+                        failed::keep(c, p.id, id, Kept::Event(ev), &e.to_string())?;
+                    }
                 }
             }
         }
