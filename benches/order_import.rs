@@ -3,7 +3,9 @@
 //! writing. The sandbox runs as its own process (`merchant-crm sandbox`) so the peak RSS printed
 //! is the importer's alone.
 //!
-//! `cargo bench --bench order_import` (IMPORT_BENCH_ORDERS=100000 by default).
+//! `cargo bench --bench order_import` (IMPORT_BENCH_ORDERS=100000 by default; IMPORT_BENCH_OLDER: percent
+//! of subscription sales made before the listed days, 50; IMPORT_BENCH_SANDBOX_DAYS: the sandbox's days,
+//! 180; IMPORT_BENCH_DAYS: the days imported, two more than the sandbox's).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -52,6 +54,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(OLDER_SUBSCRIPTIONS);
+    // The sandbox's listed days and the days imported (the demo: 120 and 90).
+    let env_days = |name: &str, default: i64| -> i64 {
+        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    };
+    let sandbox_days = env_days("IMPORT_BENCH_SANDBOX_DAYS", DAYS);
+    let days = env_days("IMPORT_BENCH_DAYS", sandbox_days + 2);
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -66,7 +74,7 @@ fn main() {
                 "--orders",
                 &orders.to_string(),
             ])
-            .args(["--days", &DAYS.to_string(), "--site", SITE, "--api-key", API_KEY])
+            .args(["--days", &sandbox_days.to_string(), "--site", SITE, "--api-key", API_KEY])
             .args(["--older-subscriptions", &older.to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -91,7 +99,6 @@ fn main() {
 
         // Baseline: the same day windows and pages, fetched and parsed, nothing written.
         let end = clickbank_today();
-        let days = DAYS + 2;
         let start = end - chrono::Duration::days(days - 1);
         let t = Instant::now();
         let mut records = 0usize;
