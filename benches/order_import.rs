@@ -56,7 +56,10 @@ fn main() {
         .unwrap_or(OLDER_SUBSCRIPTIONS);
     // The sandbox's listed days and the days imported (the demo: 120 and 90).
     let env_days = |name: &str, default: i64| -> i64 {
-        std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
     let sandbox_days = env_days("IMPORT_BENCH_SANDBOX_DAYS", DAYS);
     let days = env_days("IMPORT_BENCH_DAYS", sandbox_days + 2);
@@ -74,7 +77,14 @@ fn main() {
                 "--orders",
                 &orders.to_string(),
             ])
-            .args(["--days", &sandbox_days.to_string(), "--site", SITE, "--api-key", API_KEY])
+            .args([
+                "--days",
+                &sandbox_days.to_string(),
+                "--site",
+                SITE,
+                "--api-key",
+                API_KEY,
+            ])
             .args(["--older-subscriptions", &older.to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

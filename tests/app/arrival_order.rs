@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use merchant_crm::clickbank::TransactionType;
 use merchant_crm::db::models::Plugin;
 use merchant_crm::db::schema::{fulfillments, orders, plugins, purchases, transactions};
-use merchant_crm::domain::orders::event::{EventAddress, EventCustomer, EventItem, OrderEvent};
+use merchant_crm::domain::orders::event::{EventCustomer, EventItem, OrderEvent};
 use merchant_crm::domain::orders::{self as events, Outcome};
 use merchant_crm::domain::{plugins as plugin_rules, Actor};
 
@@ -35,14 +35,7 @@ fn event(
     next: Option<DateTime<Utc>>,
     processed: i32,
 ) -> OrderEvent {
-    let address = EventAddress {
-        address1: "1 Main St".into(),
-        city: "Springfield".into(),
-        state: "IL".into(),
-        postal_code: "62701".into(),
-        country: "US".into(),
-        ..Default::default()
-    };
+    let address = crate::support::builders::address("1 Main St");
     OrderEvent {
         kind,
         time,

@@ -63,6 +63,7 @@ const ROUTES: &[(&str, &str)] = &[
     (GET, "/customer-service/totals"),
     (GET, "/customers/1"),
     (POST, "/customers/1/notes"),
+    (POST, "/customers/1/shipping-address"),
     (GET, "/customers/1/orders/2/refund"),
     (POST, "/customers/1/orders/2/refund"),
     (POST, "/customers/1/requests/2/check"),

@@ -9,6 +9,9 @@ pub use user::{NewUser, User};
 mod api_user;
 pub use api_user::ApiUser;
 
+mod customer;
+pub use customer::{ShipRow, SHIP_COLUMNS};
+
 mod plugin;
 pub use plugin::Plugin;
 

@@ -6,3 +6,4 @@ pub mod actions;
 pub mod customers;
 pub mod requests;
 pub mod search;
+pub mod shipping_address;

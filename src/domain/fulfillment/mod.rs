@@ -9,6 +9,7 @@
 //! CSV export of a list), `batch` (batch updates), `export` (the export job), `csv_import`
 //! (tracking and returns files), `updates` (updates posted by houses, ship notices).
 
+pub mod address;
 pub mod batch;
 pub mod bundle_window;
 pub mod csv_import;
@@ -19,7 +20,7 @@ pub mod new_items;
 pub mod rejected_lines;
 pub mod updates;
 
-pub use new_items::{cancel_unsent, rebill_item, start_status};
+pub use new_items::{cancel_unsent, rebill_item, start_status, NewItem};
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,9 @@ crate::db::text::text_enum! {
 /// A fulfillment item's status, in the merchants' words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// Its shipping address lacks a street, a city or a postal code: it waits for one and
+    /// never goes to a house (see `address`).
+    NeedsAddress,
     Hold,
     Pending,
     PendingShipment,
@@ -59,7 +63,8 @@ pub enum Status {
 use Status::*;
 
 impl Status {
-    pub const ALL: [Status; 10] = [
+    pub const ALL: [Status; 11] = [
+        NeedsAddress,
         Hold,
         Pending,
         PendingShipment,
@@ -74,6 +79,7 @@ impl Status {
 
     pub const fn as_str(self) -> &'static str {
         match self {
+            NeedsAddress => "NEEDS_ADDRESS",
             Hold => "HOLD",
             Pending => "PENDING",
             PendingShipment => "PENDING_SHIPMENT",
@@ -115,6 +121,9 @@ impl Status {
             return true;
         }
         match self {
+            // Only a complete address puts it on hold (`address::readdress`); staff may
+            // cancel it or record that it shipped outside.
+            NeedsAddress => matches!(to, Shipped | Cancelled),
             // Exported (PENDING), shipped outside, or never shipped.
             Hold => matches!(to, Pending | PendingShipment | Shipped | Cancelled),
             // At the house: it ships, fails, or is pulled back / cancelled before it ships.
@@ -176,7 +185,7 @@ pub fn write_csv_record<W: std::io::Write, const N: usize>(
 /// What a full refund or chargeback cancels: items not (yet) at a house. Items an export is
 /// sending (PENDING_SHIPMENT, or RECYCLED for a retry) are left to the export, which cancels
 /// them if the house refused them and flags them on the run if the house took them.
-pub const CANCEL_ON_REFUND: &[&str] = &[Hold.as_str(), Failed.as_str()];
+pub const CANCEL_ON_REFUND: &[&str] = &[NeedsAddress.as_str(), Hold.as_str(), Failed.as_str()];
 
 /// The shipping address of an item, as it was when the order arrived.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]

@@ -11,28 +11,39 @@ use crate::db::statements::Stamp;
 use crate::db::{on_backend, DbConn};
 use crate::error::AppError;
 
-/// The state a new item starts in. It is SHIPPED when ClickBank ships it (the plugin lets
-/// ClickBank ship and the product is on the ClickBank house) or when its own event (its sale
-/// or its rebill) is older than the plugin's SHIPPED cut-off, so nothing older ships twice;
-/// else CANCELLED when its order is refunded in full (as the refund would have cancelled it
-/// had the item come first); else HOLD.
-pub fn start_status(
-    from_clickbank: bool,
-    event_time: NaiveDateTime,
-    cutoff: Option<NaiveDateTime>,
-    order_refunded: bool,
-) -> Status {
-    if from_clickbank || cutoff.is_some_and(|c| event_time < c) {
+/// What decides the state a new item starts in.
+#[derive(Debug, Clone, Copy)]
+pub struct NewItem<'a> {
+    /// The plugin lets ClickBank ship and the product is on the ClickBank house.
+    pub from_clickbank: bool,
+    /// The time of the item's own event (its sale or its rebill).
+    pub event_time: NaiveDateTime,
+    /// The plugin's SHIPPED cut-off.
+    pub cutoff: Option<NaiveDateTime>,
+    /// Its order is refunded in full.
+    pub order_refunded: bool,
+    pub ship_to: &'a ShipTo,
+}
+
+/// The state a new item starts in. It is SHIPPED when ClickBank ships it or when its own
+/// event is older than the plugin's SHIPPED cut-off, so nothing older ships twice; else
+/// CANCELLED when its order is refunded in full (as the refund would have cancelled it had
+/// the item come first); else NEEDS_ADDRESS when a house could not ship to its address; else
+/// HOLD.
+pub fn start_status(item: NewItem<'_>) -> Status {
+    if item.from_clickbank || item.cutoff.is_some_and(|c| item.event_time < c) {
         Status::Shipped
-    } else if order_refunded {
+    } else if item.order_refunded {
         Status::Cancelled
+    } else if !super::address::is_complete(item.ship_to) {
+        Status::NeedsAddress
     } else {
         Status::Hold
     }
 }
 
 /// A full refund or chargeback of order `order_id`: its items not at a house yet (on hold,
-/// or waiting for an export retry) are cancelled: nothing refunded ships.
+/// waiting for an address or for an export retry) are cancelled: nothing refunded ships.
 pub fn cancel_unsent(conn: &mut DbConn, order_id: i64) -> Result<(), AppError> {
     use crate::db::schema::fulfillments;
     diesel::update(
@@ -107,12 +118,13 @@ pub fn rebill_item(
             ship_to = s;
         }
     }
-    let status = start_status(
-        plugin_ships && house_kind == HouseKind::ClickBank,
-        time.time(),
+    let status = start_status(NewItem {
+        from_clickbank: plugin_ships && house_kind == HouseKind::ClickBank,
+        event_time: time.time(),
         cutoff,
-        order_status == OrderStatus::Refunded,
-    )
+        order_refunded: order_status == OrderStatus::Refunded,
+        ship_to: &ship_to,
+    })
     .as_str();
     // The same cycle's item may exist already (the event seen again by another channel).
     let row = (

@@ -9,10 +9,11 @@ use super::existing::{find_order, OrderRow};
 use super::writes::LookupsAndWrites;
 use crate::clickbank::TransactionType;
 use crate::db::models::Plugin;
-use crate::db::models::{OrderStatus, PurchaseStatus};
+use crate::db::models::{OrderStatus, PurchaseStatus, ShipRow, SHIP_COLUMNS};
 use crate::db::schema::{customers, fulfillments, order_items, orders, partials, purchases, sale_lookups};
 use crate::db::statements::{insert_id, kept_update, Stamp};
 use crate::db::{on_backend, DbConn};
+use crate::domain::fulfillment::{self, address, ShipTo};
 use crate::error::AppError;
 
 /// What a SALE found or made.
@@ -43,15 +44,13 @@ pub(super) fn sale(
             return Ok(Sold::Existing(o.id));
         }
     }
-    let campaign = lk.campaign(conn, plugin, &ev.currency, test)?;
-    let now = lk.now();
-    let customer = customer_id(conn, plugin, &ev.customer, &now)?;
-    let time = Stamp::new(ev.time.naive_utc());
-    let order = NewOrder {
-        campaign,
-        customer,
-        time: &time,
-        now: &now,
+    let (order, stored) = NewOrder::of(conn, plugin, ev, test, lk)?;
+    // The event's address; the one the customer has when the event lacks a street (the
+    // orders list has none).
+    let sent = ev.customer.ship_to();
+    let ship_to = match stored {
+        Some(s) if !address::is_complete(&sent) && address::is_complete(&s) => s,
+        _ => sent,
     };
     let (order_id, refunded) = match &existing {
         Some(o) => {
@@ -66,10 +65,11 @@ pub(super) fn sale(
         order_id,
         ship: Ship::Yes { refunded },
         some_exist: existing.is_some(),
+        ship_to: &ship_to,
     };
     add_lines(conn, plugin, ev, &lines, lk)?;
-    lk.add_transaction(order_id, ev, &time, ev.total_minor, source);
-    convert_carts(conn, plugin, ev, &time, order_id)?;
+    lk.add_transaction(order_id, ev, &order.time, ev.total_minor, source);
+    convert_carts(conn, plugin, ev, &order.time, order_id)?;
     match existing {
         Some(_) => {
             if refunded {
@@ -94,22 +94,14 @@ pub(super) fn order_from_event(
     ev: &OrderEvent,
     lk: &mut LookupsAndWrites,
 ) -> Result<OrderRow, AppError> {
-    let campaign = lk.campaign(conn, plugin, &ev.currency, ev.kind.is_test())?;
-    let now = lk.now();
-    let customer = customer_id(conn, plugin, &ev.customer, &now)?;
-    let time = Stamp::new(ev.time.naive_utc());
-    let order = NewOrder {
-        campaign,
-        customer,
-        time: &time,
-        now: &now,
-    };
+    let (order, _) = NewOrder::of(conn, plugin, ev, ev.kind.is_test(), lk)?;
     let id = insert_order(conn, plugin, ev, &order, Seen::Not)?;
     let lines = Lines {
         order: &order,
         order_id: id,
         ship: Ship::No,
         some_exist: false,
+        ship_to: &ShipTo::default(),
     };
     add_lines(conn, plugin, ev, &lines, lk)?;
     let mut skus: Vec<&str> = ev.items.iter().map(|i| i.item_no.as_str()).collect();
@@ -126,13 +118,36 @@ pub(super) fn order_from_event(
 }
 
 /// What the rows of a new order share.
-struct NewOrder<'a> {
+struct NewOrder {
     campaign: i64,
     customer: i64,
-    /// The sale's transaction time.
-    time: &'a Stamp,
+    /// The event's transaction time.
+    time: Stamp,
     /// The caller's transaction time.
-    now: &'a Stamp,
+    now: Stamp,
+}
+
+impl NewOrder {
+    /// The campaign and customer of `ev`'s order (the customer created or brought up to date),
+    /// and the shipping address a returning customer had.
+    fn of(
+        conn: &mut DbConn,
+        plugin: &Plugin,
+        ev: &OrderEvent,
+        test: bool,
+        lk: &mut LookupsAndWrites,
+    ) -> Result<(NewOrder, Option<ShipTo>), AppError> {
+        let campaign = lk.campaign(conn, plugin, &ev.currency, test)?;
+        let now = lk.now();
+        let (customer, stored) = customer_id(conn, plugin, &ev.customer, &now)?;
+        let order = NewOrder {
+            campaign,
+            customer,
+            time: Stamp::new(ev.time.naive_utc()),
+            now,
+        };
+        Ok((order, stored))
+    }
 }
 
 /// Whether the order is made by its sale or by a later event.
@@ -152,11 +167,13 @@ enum Ship {
 
 /// The lines an event adds to an order.
 struct Lines<'a> {
-    order: &'a NewOrder<'a>,
+    order: &'a NewOrder,
     order_id: i64,
     ship: Ship,
     /// The order has lines already (built by a later event).
     some_exist: bool,
+    /// Where its items ship.
+    ship_to: &'a ShipTo,
 }
 
 /// Where one line item of a new order goes.
@@ -176,7 +193,7 @@ fn insert_order(
     o: &NewOrder,
     seen: Seen,
 ) -> Result<i64, AppError> {
-    let (t, now) = (o.time, o.now);
+    let (t, now) = (&o.time, &o.now);
     // An order built from a later event has no money of its own until its sale is added.
     let money = |m: i64| if seen == Seen::Sale { m } else { 0 };
     Ok(insert_id!(
@@ -279,7 +296,15 @@ fn add_lines(
         };
         if let Ship::Yes { refunded } = ship {
             if item.shippable {
-                first_item(conn, plugin, ev, &line, item_id, refunded, order.now)?;
+                first_item(
+                    conn,
+                    plugin,
+                    ev,
+                    &line,
+                    item_id,
+                    refunded,
+                    (lines.ship_to, &order.now),
+                )?;
             }
         }
     }
@@ -294,7 +319,7 @@ fn insert_line(
     o: &NewOrder,
     line: &NewLine,
 ) -> Result<i64, AppError> {
-    let (order_id, product_id, now) = (line.order_id, line.product_id, o.now);
+    let (order_id, product_id, now) = (line.order_id, line.product_id, &o.now);
     let item_id = insert_id!(
         conn,
         diesel::insert_into(order_items::table).values((
@@ -353,14 +378,15 @@ fn first_item(
     line: &NewLine,
     item_id: i64,
     refunded: bool,
-    now: &Stamp,
+    (ship_to, now): (&ShipTo, &Stamp),
 ) -> Result<(), AppError> {
-    let status = crate::domain::fulfillment::start_status(
-        line.ships_from_clickbank,
-        ev.time.naive_utc(),
-        plugin.ship_cutoff_at,
-        refunded,
-    )
+    let status = fulfillment::start_status(fulfillment::NewItem {
+        from_clickbank: line.ships_from_clickbank,
+        event_time: ev.time.naive_utc(),
+        cutoff: plugin.ship_cutoff_at,
+        order_refunded: refunded,
+        ship_to,
+    })
     .as_str();
     on_backend!(conn, |c| diesel::insert_into(fulfillments::table)
         .values((
@@ -369,7 +395,7 @@ fn first_item(
             fulfillments::cycle.eq(1),
             fulfillments::house_id.eq(line.house),
             fulfillments::status.eq(status),
-            fulfillments::ship_to.eq(Some(ev.customer.ship_to().to_json())),
+            fulfillments::ship_to.eq(Some(ship_to.to_json())),
             fulfillments::created_at.eq(now),
             fulfillments::updated_at.eq(now),
         ))
@@ -402,16 +428,28 @@ fn convert_carts(
     Ok(())
 }
 
-/// The buyer's customer id (by plugin and email), created or brought up to date.
-fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer, now: &Stamp) -> Result<i64, AppError> {
+/// The buyer's customer id (by plugin and email), created or brought up to date, and the
+/// shipping address a returning buyer had before this event. A complete address this event
+/// brings goes to the buyer's items that waited for one.
+fn customer_id(
+    conn: &mut DbConn,
+    plugin: &Plugin,
+    c: &EventCustomer,
+    now: &Stamp,
+) -> Result<(i64, Option<ShipTo>), AppError> {
     if c.email.is_empty() {
         return Err(AppError::Validation("the event has no customer email".into()));
     }
-    let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, String, String)>> {
+    let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, String, String, ShipRow)>> {
         on_backend!(conn, |k| customers::table
             .filter(customers::plugin_id.eq(plugin.id))
             .filter(customers::email.eq(&c.email))
-            .select((customers::id, customers::first_name, customers::last_name))
+            .select((
+                customers::id,
+                customers::first_name,
+                customers::last_name,
+                SHIP_COLUMNS,
+            ))
             .get_result(k)
             .optional())
     };
@@ -435,7 +473,17 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer, now: &Stam
         customers::ship_postal_code.eq(&c.shipping.postal_code),
         customers::ship_country.eq(&c.shipping.country),
     );
-    if let Some((id, first, last)) = existing {
+    if let Some((id, first, last, ship)) = existing {
+        let (first_name, last_name, address1, address2, city, state, postal_code, country) = ship;
+        let stored = ShipTo {
+            name: ShipTo::name_of((&first_name, &last_name), (&first, &last)),
+            address1,
+            address2,
+            city,
+            state,
+            postal_code,
+            country,
+        };
         // Newer data wins, but an event that lacks a field (the orders list has no street)
         // never blanks what an earlier one gave. Unchanged names are not written again (a
         // returning buyer's next order, most of an import).
@@ -448,6 +496,10 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer, now: &Stam
                     (values, customers::updated_at.eq(now))
                 )
                 .execute(k))?;
+                let sent = c.ship_to();
+                if address::is_complete(&sent) && !address::is_complete(&stored) {
+                    address::readdress(conn, id, &sent, address::Only::Waiting)?;
+                }
             } else if (first.as_str(), last.as_str()) != (c.first_name.as_str(), c.last_name.as_str()) {
                 let name = (
                     customers::first_name.eq(&c.first_name),
@@ -458,7 +510,7 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer, now: &Stam
                 on_backend!(conn, |k| kept_update!(customers::table, by_id, name).execute(k))?;
             }
         }
-        return Ok(id);
+        return Ok((id, Some(stored)));
     }
     // Another process may insert the same buyer meanwhile: theirs is kept and found below.
     let inserted = insert_id!(
@@ -475,9 +527,9 @@ fn customer_id(conn: &mut DbConn, plugin: &Plugin, c: &EventCustomer, now: &Stam
         customers::id
     )?;
     match inserted {
-        Some(id) => Ok(id),
+        Some(id) => Ok((id, None)),
         None => find(conn)?
-            .map(|(id, _, _)| id)
+            .map(|(id, ..)| (id, None))
             .ok_or_else(|| AppError::Internal(format!("customer {} could not be created", c.email))),
     }
 }

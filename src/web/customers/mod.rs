@@ -20,6 +20,10 @@ pub fn search_routes(cfg: &mut web::ServiceConfig) {
 pub fn profile_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/{id}", web::get().to(profile::show))
         .route("/{id}/notes", web::post().to(profile::add_note))
+        .route(
+            "/{id}/shipping-address",
+            web::post().to(profile::save_shipping_address),
+        )
         .route("/{id}/orders/{order}/refund", web::get().to(actions::refund_form))
         .route("/{id}/orders/{order}/refund", web::post().to(actions::refund))
         .route(

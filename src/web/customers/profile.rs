@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::clickbank::requests::reasons;
 use crate::clickbank::rules;
 use crate::domain::customer_service::customers::{self, Profile, PurchaseView};
+use crate::domain::customer_service::shipping_address;
 use crate::error::AppError;
 use crate::web::extract::Staff;
 use crate::web::page::PageCtx;
@@ -65,6 +66,24 @@ pub async fn show(
 pub struct NoteForm {
     #[serde(default)]
     body: String,
+}
+
+/// Staff save the customer's shipping address; their items not at a house yet take it.
+pub async fn save_shipping_address(
+    state: web::Data<AppState>,
+    s: Staff,
+    id: web::Path<i64>,
+    form: web::Form<shipping_address::AddressForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = s.actor();
+    let form = form.into_inner();
+    let result = state
+        .db
+        .run(move |c| shipping_address::save(c, &actor, id, &form))
+        .await;
+    s.flash_result(result, |done| shipping_address::summary(&done))?;
+    Ok(redirect(&format!("/customers/{id}#shipping-address")))
 }
 
 pub async fn add_note(

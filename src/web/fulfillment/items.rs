@@ -15,7 +15,7 @@ use crate::domain::fulfillment::csv_import::{
     self, ImportReport, LineError, RETURNS_HEADER, TRACKING_HEADER,
 };
 use crate::domain::fulfillment::list::{self, Choices, Filter, ItemPage, ItemRow};
-use crate::domain::fulfillment::{rejected_lines, Status, MAX_CSV_BYTES};
+use crate::domain::fulfillment::{address, rejected_lines, Status, MAX_CSV_BYTES};
 use crate::error::AppError;
 use crate::web::extract::Staff;
 use crate::web::page::PageCtx;
@@ -82,6 +82,8 @@ struct ItemsPage {
     tracking_header: &'static str,
     returns_header: &'static str,
     max_mb: usize,
+    /// Items that wait for a shipping address.
+    needs_address: i64,
 }
 
 impl ItemsPage {
@@ -141,9 +143,15 @@ pub async fn list(
     let filter = q.filter()?.in_zone(state.config.time_zone);
     let before = q.before.as_deref().and_then(|b| b.trim().parse::<i64>().ok());
     let f = filter.clone();
-    let (page, choices) = state
+    let (page, choices, needs_address) = state
         .db
-        .read(move |c| Ok((list::page(c, &f, before)?, list::choices(c)?)))
+        .read(move |c| {
+            Ok((
+                list::page(c, &f, before)?,
+                list::choices(c)?,
+                address::waiting_count(c)?,
+            ))
+        })
         .await?;
     let next = page.next_before.map(|b| link(&filter, Some(b)));
     let first = before.map(|_| link(&filter, None));
@@ -160,6 +168,7 @@ pub async fn list(
         tracking_header: TRACKING_HEADER,
         returns_header: RETURNS_HEADER,
         max_mb: MAX_CSV_BYTES / 1024 / 1024,
+        needs_address,
     })
 }
 

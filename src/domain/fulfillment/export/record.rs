@@ -137,10 +137,24 @@ pub(super) fn record(
             first_error.map(|e| format!("; {e}")).unwrap_or_default()
         ));
     }
+    // Items of this house that wait for an address are never sent: the run says so rather
+    // than "ok".
+    let waiting: i64 = fulfillments::table
+        .filter(fulfillments::house_id.eq(house))
+        .filter(fulfillments::status.eq(Status::NeedsAddress.as_str()))
+        .count()
+        .get_result(conn)?;
+    if waiting > 0 {
+        first_error = Some(format!(
+            "{waiting} item(s) for this house wait for a shipping address and were not sent \
+             (Fulfillment, status NEEDS_ADDRESS){}",
+            first_error.map(|e| format!("; {e}")).unwrap_or_default()
+        ));
+    }
     let count = out.len() as i32;
     let outcome = if count == 0 {
         "nothing to export"
-    } else if refunded_in_flight > 0 {
+    } else if refunded_in_flight > 0 || waiting > 0 {
         "needs attention"
     } else if failures == 0 {
         "ok"

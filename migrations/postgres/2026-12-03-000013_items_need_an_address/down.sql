@@ -1,0 +1,1 @@
+UPDATE fulfillments SET status = 'HOLD' WHERE status = 'NEEDS_ADDRESS';
