@@ -78,6 +78,11 @@ pub trait ClickBankApi: Send + Sync {
     fn close_ticket<'a>(&'a self, ticket_id: &'a str, comment: Option<&'a str>) -> ApiFuture<'a, Ticket>;
     /// Post a shipping notice.
     fn ship_notice<'a>(&'a self, receipt: &'a str, notice: &'a ShipNotice) -> ApiFuture<'a, ()>;
+    /// HTTP requests this handle has sent so far, retries included (for the account's daily
+    /// count).
+    fn requests_sent(&self) -> u64 {
+        0
+    }
 }
 
 /// Walks the orders list page by page (the import job can persist [`OrderPages::next_page_number`]).

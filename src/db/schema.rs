@@ -63,6 +63,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         ship_cutoff_at -> Nullable<Timestamp>,
+        lookup_budget -> Integer,
     }
 }
 
@@ -458,21 +459,17 @@ diesel::table! {
 }
 
 diesel::table! {
-    clickbank_request_counts (plugin_id, day) {
+    clickbank_requests (plugin_id, day, purpose) {
         plugin_id -> BigInt,
         day -> Text,
+        purpose -> Text,
         requests -> BigInt,
     }
 }
 
 diesel::joinable!(import_tasks -> plugins (plugin_id));
 diesel::joinable!(import_task_runs -> import_tasks (task_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    import_tasks,
-    import_task_runs,
-    clickbank_request_counts,
-    plugins
-);
+diesel::allow_tables_to_appear_in_same_query!(import_tasks, import_task_runs, clickbank_requests, plugins);
 diesel::joinable!(fulfillments -> orders (order_id));
 
 diesel::table! {

@@ -47,6 +47,18 @@ impl JobContext {
         plugins::client_for(&keys, &self.api_base)
     }
 
+    /// Counts under `purpose` the requests `api` (a handle made by [`Self::clickbank`] for one
+    /// job) has sent, in the account's daily count. A count that cannot be written is
+    /// logged: what ClickBank did stands.
+    pub async fn count_sent(
+        &self,
+        plugin_id: i64,
+        purpose: crate::domain::clickbank_budget::Purpose,
+        api: &dyn ClickBankApi,
+    ) {
+        crate::domain::clickbank_budget::count_sent(&self.db, plugin_id, purpose, api).await
+    }
+
     /// A client of its own for a bulk reader (an import), held to [`Self::requests_per_second`].
     pub fn bulk_client(&self, plugin: &Plugin) -> Result<ClickBankClient, AppError> {
         let keys = plugins::keys(plugin, &self.secrets)?;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod campaigns;
 pub mod catalog;
+pub mod clickbank_budget;
 pub mod context;
 pub mod customer_service;
 pub mod fulfillment;

@@ -286,3 +286,29 @@ pub fn set_active(conn: &mut DbConn, actor: &Actor, id: i64, active: bool) -> Re
         Ok(())
     })
 }
+
+/// Sets plugin `id`'s daily budget of look-ups (0 to ClickBank's whole daily allowance).
+pub fn set_lookup_budget(conn: &mut DbConn, actor: &Actor, id: i64, budget: i64) -> Result<(), AppError> {
+    let max = crate::domain::clickbank_budget::DAILY_ALLOWANCE;
+    if !(0..=max).contains(&budget) {
+        return Err(AppError::Validation(format!(
+            "The daily budget of look-ups is 0 to {max} requests."
+        )));
+    }
+    conn.transaction(|conn| {
+        let p = find(conn, id)?;
+        diesel::update(plugins::table.find(id))
+            .set((
+                plugins::lookup_budget.eq(budget as i32),
+                plugins::updated_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+        audit::record(
+            conn,
+            actor,
+            "plugin.lookup_budget",
+            &p.name,
+            json!({"before": p.lookup_budget, "after": budget}),
+        )
+    })
+}

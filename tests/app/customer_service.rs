@@ -221,6 +221,17 @@ async fn refund_preview_ticket_double_click_and_the_rfnd_that_completes_it() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].1, "open");
     assert_eq!(rows[0].2.as_deref(), Some(tickets[0].ticket_id.as_str()));
+    // The preview and the ticket count in the account's requests of the day, as actions.
+    let actions = app
+        .db
+        .read(|c| {
+            let pid = merchant_crm::domain::plugins::list(c)?[0].id;
+            Ok(merchant_crm::domain::clickbank_budget::today_usage(c, pid)?
+                .of(merchant_crm::domain::clickbank_budget::Purpose::Action))
+        })
+        .await
+        .unwrap();
+    assert!(actions >= 2, "{actions} action requests counted");
 
     // ClickBank completes the ticket and sends the RFND: the refund is recorded, the request closed.
     assert!(sb.process_tickets_now() >= 1);

@@ -269,3 +269,44 @@ async fn rebills_of_old_subscribers_by_ins_land_at_once_and_a_403_means_try_late
         .unwrap();
     assert!(first_items.iter().all(|s| s == "SHIPPED"), "{first_items:?}");
 }
+
+#[actix_web::test]
+async fn look_ups_keep_to_the_daily_budget_the_account_executive_sets_and_the_plugin_page_shows_the_split() {
+    let sb = sandbox_with_older_subscribers().await;
+    let app = crate::support::clickbank::portal_for(&sb).await;
+    activate(&app, "ClickBank", &sb, sb.secret_key(), false).await;
+    let job = import_ctx(&app, &sb).job;
+    for r in older_receipts_with(&sb, i64::from(DAYS), &TransactionType::Bill)
+        .iter()
+        .take(3)
+    {
+        let bill = sb.ins_for(r, &TransactionType::Bill).unwrap();
+        assert_eq!(sb.post_event(&ins_url(&app), &bill).await.unwrap(), 200);
+    }
+    app.settle().await;
+    let pid: i64 = app.db.read(|c| Ok(plugins::list(c)?[0].id)).await.unwrap();
+    let page = format!("/admin/plugins/{pid}");
+    let r = app
+        .post_form(&page, &format!("{page}/lookup-budget"), &[("lookup_budget", "1")])
+        .await;
+    assert_eq!(r.status(), 303);
+    run_lookups(&job).await;
+    let seen = orders_seen(&app).await;
+    assert_eq!(
+        seen.iter().filter(|(_, s)| *s).count(),
+        1,
+        "one look-up fits the budget: {seen:?}"
+    );
+    let waiting = app.db.read(|c| lookups::waiting(c, None)).await.unwrap();
+    assert_eq!((waiting.orders, waiting.over_budget), (2, 2));
+    let shown = app.get_text(&page).await;
+    assert!(shown.contains("Daily budget of look-ups saved."), "{shown}");
+    assert!(
+        shown.contains("<tr data-purpose=\"lookup\"><td>look-ups of sales not seen yet</td><td class=\"num\">1</td></tr>"),
+        "{shown}"
+    );
+    let audit = app.get_text("/admin/audit").await;
+    assert!(audit.contains("plugin.lookup_budget"), "{audit}");
+    let dashboard = app.get_text("/").await;
+    assert!(dashboard.contains("id=\"awaiting-sale-budget\""), "{dashboard}");
+}

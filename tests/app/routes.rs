@@ -42,6 +42,7 @@ const ROUTES: &[(&str, &str)] = &[
     (POST, "/admin/plugins/1"),
     (POST, "/admin/plugins/1/deactivate"),
     (POST, "/admin/plugins/1/activate"),
+    (POST, "/admin/plugins/1/lookup-budget"),
     (POST, "/admin/plugins/1/initial-import"),
     (POST, "/admin/plugins/1/import-products"),
     (GET, "/admin/import-tasks"),

@@ -254,6 +254,10 @@ fn date_text(d: NaiveDate) -> String {
 }
 
 impl ClickBankApi for ClickBankClient {
+    fn requests_sent(&self) -> u64 {
+        self.stats().requests
+    }
+
     fn orders_page<'a>(&'a self, query: &'a OrdersQuery, page: u32) -> ApiFuture<'a, OrdersPage> {
         Box::pin(self.get_orders_page(query, page))
     }

@@ -25,4 +25,6 @@ pub struct Plugin {
     /// The SHIPPED cut-off its initial import set: an item ships if and only if its own event
     /// (its sale or its rebill) is newer. None: every item ships.
     pub ship_cutoff_at: Option<NaiveDateTime>,
+    /// ClickBank requests a day the look-ups of sales not seen yet may make.
+    pub lookup_budget: i32,
 }

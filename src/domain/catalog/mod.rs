@@ -156,6 +156,7 @@ mod tests {
             created_at: chrono::NaiveDateTime::default(),
             updated_at: chrono::NaiveDateTime::default(),
             ship_cutoff_at: None,
+            lookup_budget: 5000,
         };
         assert_eq!(import_category_name(&p), "ClickBank Imports");
         p.unique_products = true;

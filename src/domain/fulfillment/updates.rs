@@ -13,6 +13,7 @@ use super::Status;
 use crate::clickbank::ShipNotice;
 use crate::db::schema::fulfillments;
 use crate::db::DbConn;
+use crate::domain::clickbank_budget::{self, Purpose};
 use crate::domain::{audit, plugins, Actor};
 use crate::error::AppError;
 use crate::secrets::SecretBox;
@@ -273,7 +274,9 @@ pub async fn send_ship_notice(
             "The ship notice of this item was sent already (or is being sent right now).".into(),
         ));
     }
-    if let Err(e) = api.ship_notice(&item.receipt, &notice).await {
+    let sent = api.ship_notice(&item.receipt, &notice).await;
+    clickbank_budget::count_sent(db, plugin.id, Purpose::Notice, api.as_ref()).await;
+    if let Err(e) = sent {
         // Not sent: release the claim so it can be tried again.
         let released = db
             .run(move |c| {

@@ -22,10 +22,10 @@ use crate::clickbank::{ClickBankApi, TransactionType};
 use crate::db::models::InboxStatus;
 use crate::db::schema::{inbound_notifications, pending_events, sale_lookups};
 use crate::db::DbConn;
+use crate::domain::clickbank_budget::{self, Purpose};
 use crate::domain::context::JobContext;
 use crate::domain::orders::{self, OrderEvent, Outcome};
 use crate::domain::plugins;
-use crate::domain::sync::imports::add_requests;
 use crate::error::AppError;
 
 /// Look-ups claimed per round.
@@ -55,6 +55,8 @@ pub struct Waiting {
     pub retrying: i64,
     /// ClickBank's latest answer to a failed look-up.
     pub last_error: Option<String>,
+    /// Those waiting for the account's daily budget of look-ups.
+    pub over_budget: i64,
 }
 
 impl Waiting {
@@ -97,11 +99,19 @@ pub fn waiting(conn: &mut DbConn, plugin_id: Option<i64>) -> Result<Waiting, App
         .order(sale_lookups::next_attempt_at.desc())
         .select(sale_lookups::last_error)
         .load(conn)?;
+    let mut waiting_budget = sale_lookups::table
+        .filter(sale_lookups::attempts.eq(0))
+        .filter(sale_lookups::last_error.eq(OVER_BUDGET))
+        .into_boxed();
+    if let Some(p) = plugin_id {
+        waiting_budget = waiting_budget.filter(sale_lookups::plugin_id.eq(p));
+    }
     Ok(Waiting {
         orders,
         oldest,
         retrying: failed.len() as i64,
         last_error: failed.into_iter().flatten().next(),
+        over_budget: waiting_budget.count().get_result(conn)?,
     })
 }
 
@@ -162,6 +172,22 @@ fn retry_later(conn: &mut DbConn, l: &Lookup, why: &str) -> Result<(), AppError>
     Ok(())
 }
 
+/// A look-up the account's daily budget has no room for: it waits an hour, not counted as a
+/// failed attempt.
+fn over_budget(conn: &mut DbConn, l: &Lookup) -> Result<(), AppError> {
+    diesel::update(sale_lookups::table.find(l.id))
+        .set((
+            sale_lookups::next_attempt_at.eq(crate::domain::now() + Duration::hours(1)),
+            sale_lookups::last_error.eq(Some(OVER_BUDGET)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Why a look-up waits for the next day's budget.
+pub const OVER_BUDGET: &str =
+    "today's budget of look-ups is used up (plugin page, ClickBank requests today); it goes on when the day's budget allows";
+
 /// The SALE of a look-up's answer, as one event: ClickBank answers one SKU at a time on a
 /// multi-item order, so the SALE records of one receipt are joined into one.
 pub fn sale_of(records: &[crate::clickbank::OrderRecord]) -> Result<Option<OrderEvent>, AppError> {
@@ -221,7 +247,32 @@ pub async fn run_due(ctx: &JobContext) -> Result<usize, AppError> {
     ctx.db.run(|c| apply_parked(c, PER_ROUND)).await?;
     let due = ctx.db.run(|c| claim(c, PER_ROUND)).await?;
     let mut added = 0;
+    // What each account may still spend on look-ups today.
+    let mut left: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
     for l in due {
+        let pid = l.plugin_id;
+        if let std::collections::hash_map::Entry::Vacant(e) = left.entry(pid) {
+            let n = ctx
+                .db
+                .read(move |c| {
+                    let p = plugins::find(c, pid)?;
+                    clickbank_budget::lookups_left(c, pid, p.lookup_budget)
+                })
+                .await?;
+            e.insert(n);
+        }
+        let cost = l.skus.split('+').filter(|s| !s.is_empty()).count().max(1) as i64;
+        let room = left.get_mut(&pid).map(|n| {
+            let ok = *n >= cost;
+            if ok {
+                *n -= cost;
+            }
+            ok
+        });
+        if room != Some(true) {
+            ctx.db.run(move |c| over_budget(c, &l)).await?;
+            continue;
+        }
         let api = match ctx.clickbank(l.plugin_id).await {
             Ok(api) => api,
             Err(e) => {
@@ -231,8 +282,9 @@ pub async fn run_due(ctx: &JobContext) -> Result<usize, AppError> {
             }
         };
         let (answer, requests) = read(api.as_ref(), &l).await;
-        let pid = l.plugin_id;
-        ctx.db.run(move |c| add_requests(c, pid, requests)).await?;
+        ctx.db
+            .run(move |c| clickbank_budget::add(c, pid, Purpose::Lookup, requests))
+            .await?;
         let done = ctx
             .db
             .run(move |c| {

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::db::models::{ImportTask, ImportTaskRun};
-use crate::domain::plugins;
 use crate::domain::sync::imports::failed::{self, FailedRecord};
 use crate::domain::sync::{imports, sale_lookups};
+use crate::domain::{clickbank_budget, plugins};
 use crate::error::AppError;
 use crate::web::extract::{Admin, AdminForm};
 use crate::web::page::PageCtx;
@@ -53,7 +53,7 @@ pub async fn show(
             let t = imports::find(c, id)?;
             let p = plugins::find(c, t.plugin_id)?;
             let runs = imports::runs_of(c, id, 20)?;
-            let req = imports::requests_today(c, p.id)?;
+            let req = clickbank_budget::today_usage(c, p.id)?.total;
             let waiting = sale_lookups::waiting(c, Some(p.id))?;
             let failed = failed::of_task(c, id, 100)?;
             Ok((t, p.name, runs, req, waiting, failed))

@@ -28,6 +28,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/plugins/{id}/deactivate", web::post().to(plugins::deactivate))
         .route("/plugins/{id}/activate", web::post().to(plugins::reactivate))
         .route(
+            "/plugins/{id}/lookup-budget",
+            web::post().to(plugins::set_lookup_budget),
+        )
+        .route(
             "/plugins/{id}/initial-import",
             web::post().to(imports::start_initial),
         )

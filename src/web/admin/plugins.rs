@@ -9,8 +9,10 @@ use serde::Deserialize;
 
 use crate::db::models::{ApiUser, InboundNotification, Plugin};
 use crate::domain::accounts::api_users::{self, Permission};
+use crate::domain::clickbank_budget;
 use crate::domain::plugins::{self, PluginInput};
 use crate::domain::sync::inbox::{self, InboxFilter};
+use crate::domain::sync::sale_lookups;
 use crate::error::AppError;
 use crate::secrets::mask;
 use crate::web::extract::{Admin, AdminForm};
@@ -126,6 +128,8 @@ struct PluginPage {
     chosen: String,
     recent: Vec<InboundNotification>,
     requests_today: i64,
+    usage: clickbank_budget::Usage,
+    lookups_waiting: sale_lookups::Waiting,
     error: Option<String>,
 }
 
@@ -141,7 +145,7 @@ async fn plugin_page(
     chosen: Option<String>,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (p, users, recent, requests_today) = state
+    let (p, users, recent, (usage, lookups_waiting)) = state
         .db
         .run(move |c| {
             let p = plugins::find(c, id)?;
@@ -157,8 +161,9 @@ async fn plugin_page(
                     ..Default::default()
                 },
             )?;
-            let req = crate::domain::sync::imports::requests_today(c, id)?;
-            Ok((p, users, recent, req))
+            let usage = clickbank_budget::today_usage(c, id)?;
+            let waiting = sale_lookups::waiting(c, Some(id))?;
+            Ok((p, users, recent, (usage, waiting)))
         })
         .await?;
     let keys = plugins::keys(&p, &state.secrets)?;
@@ -192,7 +197,9 @@ async fn plugin_page(
             ins_url,
             chosen,
             recent,
-            requests_today,
+            requests_today: usage.total,
+            usage,
+            lookups_waiting,
             error,
         },
         status,
@@ -296,7 +303,35 @@ pub async fn reactivate(
     set_active(&state, &a, id.into_inner(), true).await
 }
 
-/// "Import products": reads the plugin's catalog from ClickBank now and flashes the report.
+#[derive(Deserialize)]
+pub struct BudgetForm {
+    #[serde(default)]
+    lookup_budget: String,
+}
+
+/// Sets the plugin's daily budget of look-ups of sales not seen yet.
+pub async fn set_lookup_budget(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    AdminForm(a, form): AdminForm<BudgetForm>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    let actor = a.actor();
+    let result = match form.lookup_budget.trim().parse::<i64>() {
+        Ok(n) => {
+            state
+                .db
+                .run(move |c| plugins::set_lookup_budget(c, &actor, id, n))
+                .await
+        }
+        Err(_) => Err(AppError::Validation(
+            "The daily budget of look-ups is a whole number of requests.".into(),
+        )),
+    };
+    a.flash_result(result, |_| "Daily budget of look-ups saved.".into())?;
+    Ok(redirect(&format!("/admin/plugins/{id}#clickbank-budget")))
+}
+
 /// "Import products": queues a background product import and shows its progress.
 pub async fn import_products(
     state: web::Data<AppState>,

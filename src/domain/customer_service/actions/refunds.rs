@@ -8,6 +8,7 @@ use super::sending::send_ticket;
 use super::{load, ServiceContext};
 use crate::clickbank::requests::reasons;
 use crate::clickbank::{format_minor, parse_minor, Amount, RefundKind, TicketRequest};
+use crate::domain::clickbank_budget::Purpose;
 use crate::domain::customer_service::customers::{self, OrderItemView, OrderRowView};
 use crate::domain::customer_service::requests::{Action, NewRequest, ServiceRequest};
 use crate::domain::Actor;
@@ -152,8 +153,10 @@ pub async fn refund_preview(
     let api = ctx.clickbank(order.plugin_id).await?;
     let amounts = api
         .refund_amounts(&order.receipt, &valid.kind, valid.sku.as_deref())
-        .await
-        .map_err(|e| AppError::Validation(format!("ClickBank: {}", clickbank_words(&e))))?;
+        .await;
+    ctx.count_sent(order.plugin_id, Purpose::Action, api.as_ref())
+        .await;
+    let amounts = amounts.map_err(|e| AppError::Validation(format!("ClickBank: {}", clickbank_words(&e))))?;
     let currency = amounts.currency.clone().unwrap_or_else(|| order.currency.clone());
     let show = |a: &Option<Amount>| {
         a.as_ref()

@@ -8,6 +8,7 @@ use super::clickbank_calls::{answer_lost, call_change, clickbank_words, open_tic
 use super::ServiceContext;
 use crate::clickbank::{ClickBankApi, TicketRequest};
 use crate::db::DbConn;
+use crate::domain::clickbank_budget::Purpose;
 use crate::domain::customer_service::customers::PurchaseRow;
 use crate::domain::customer_service::requests::{self, Begun, NewRequest, ServiceRequest};
 use crate::error::AppError;
@@ -84,6 +85,7 @@ pub(super) async fn send_ticket(
         },
         Err(e) => Err(clickbank_words(&e)),
     };
+    ctx.count_sent(new.plugin_id, Purpose::Action, api.as_ref()).await;
     let who = new.actor;
     ctx.db
         .run(move |c| match outcome {
@@ -107,6 +109,7 @@ where
     let api = ctx.clickbank(new.plugin_id).await?;
     let id = begin(ctx, api.as_ref(), &new, &p.receipt).await?;
     let result = call_change(api.as_ref(), &p.receipt, &p.sku, change).await;
+    ctx.count_sent(new.plugin_id, Purpose::Action, api.as_ref()).await;
     let who = new.actor;
     ctx.db
         .run(move |c| match result {

@@ -3,6 +3,7 @@
 
 use super::clickbank_calls::clickbank_words;
 use super::{load, ServiceContext};
+use crate::domain::clickbank_budget::Purpose;
 use crate::domain::customer_service::requests::{self, RequestStatus, ServiceRequest};
 use crate::domain::Actor;
 use crate::error::AppError;
@@ -20,10 +21,9 @@ pub async fn check_ticket(
         _ => return Ok(req),
     };
     let api = ctx.clickbank(req.plugin_id).await?;
-    let ticket = api
-        .ticket(&ticket_id)
-        .await
-        .map_err(|e| AppError::Validation(format!("ClickBank: {}", clickbank_words(&e))))?;
+    let ticket = api.ticket(&ticket_id).await;
+    ctx.count_sent(req.plugin_id, Purpose::Action, api.as_ref()).await;
+    let ticket = ticket.map_err(|e| AppError::Validation(format!("ClickBank: {}", clickbank_words(&e))))?;
     if ticket.is_open() {
         return Ok(req);
     }

@@ -21,6 +21,7 @@ pub mod failed;
 mod pages;
 mod run;
 
+pub use crate::domain::clickbank_budget::clickbank_today;
 pub use run::{run_task, ImportContext, RunReport};
 
 use chrono::{Duration, NaiveDate};
@@ -28,9 +29,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use crate::db::models::{ImportTask, ImportTaskRun, TaskAction, TaskKind, TaskState};
-use crate::db::schema::{
-    clickbank_request_counts as counts, import_task_runs as runs, import_tasks as tasks,
-};
+use crate::db::schema::{import_task_runs as runs, import_tasks as tasks};
 use crate::db::DbConn;
 use crate::domain::lease::{lease_free, lease_take, Lease};
 use crate::domain::{audit, plugins, Actor};
@@ -45,13 +44,6 @@ pub const PAGES_PER_RUN: u32 = 96;
 pub const PAGES_PER_COMMIT: u32 = 48;
 /// Days a continuous import reads again behind its cursor, for late ClickBank records.
 pub const OVERLAP_DAYS: i64 = 1;
-
-/// ClickBank's days are Pacific days.
-pub fn clickbank_today() -> NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::Los_Angeles)
-        .date_naive()
-}
 
 pub(crate) fn day_text(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
@@ -84,52 +76,6 @@ pub fn runs_of(conn: &mut DbConn, task_id: i64, limit: i64) -> Result<Vec<Import
         .limit(limit)
         .select(ImportTaskRun::as_select())
         .load(conn)?)
-}
-
-/// ClickBank requests made today (Pacific) for a plugin.
-pub fn requests_today(conn: &mut DbConn, plugin_id: i64) -> Result<i64, AppError> {
-    Ok(counts::table
-        .filter(counts::plugin_id.eq(plugin_id))
-        .filter(counts::day.eq(day_text(clickbank_today())))
-        .select(counts::requests)
-        .first(conn)
-        .optional()?
-        .unwrap_or(0))
-}
-
-pub(crate) fn add_requests(conn: &mut DbConn, plugin_id: i64, n: i64) -> Result<(), AppError> {
-    if n <= 0 {
-        return Ok(());
-    }
-    let day = day_text(clickbank_today());
-    let target = counts::table
-        .filter(counts::plugin_id.eq(plugin_id))
-        .filter(counts::day.eq(&day));
-    if diesel::update(target)
-        .set(counts::requests.eq(counts::requests + n))
-        .execute(conn)?
-        == 0
-    {
-        let inserted = conn.transaction(|c| {
-            diesel::insert_into(counts::table)
-                .values((
-                    counts::plugin_id.eq(plugin_id),
-                    counts::day.eq(&day),
-                    counts::requests.eq(n),
-                ))
-                .execute(c)
-        });
-        if inserted.is_err() {
-            // Another process created the row meanwhile.
-            let target = counts::table
-                .filter(counts::plugin_id.eq(plugin_id))
-                .filter(counts::day.eq(&day));
-            diesel::update(target)
-                .set(counts::requests.eq(counts::requests + n))
-                .execute(conn)?;
-        }
-    }
-    Ok(())
 }
 
 /// Starts an initial import of `days_back` days (1..3650). With `ship_cutoff_days`, the

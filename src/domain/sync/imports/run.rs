@@ -8,13 +8,13 @@ use diesel::prelude::*;
 
 use super::pages::{commit_pages, fetch_pages, PageBatch, PageCommit, PageFail, PageRecord, Savepoints};
 use super::{
-    add_requests, claim, clickbank_today, day_text, ensure_continuous, find, parse_day, OVERLAP_DAYS,
-    PAGES_PER_COMMIT,
+    claim, clickbank_today, day_text, ensure_continuous, find, parse_day, OVERLAP_DAYS, PAGES_PER_COMMIT,
 };
 use crate::clickbank::{ClickBankClient, ClickBankError};
 use crate::db::models::{ImportTask, Plugin, TaskKind, TaskState};
 use crate::db::schema::{import_task_runs as runs, import_tasks as tasks};
 use crate::db::DbConn;
+use crate::domain::clickbank_budget::{self, Purpose};
 use crate::domain::context::JobContext;
 use crate::domain::lease::{lease_mine, lease_release, lease_take, Lease};
 use crate::domain::{plugins, Actor};
@@ -184,7 +184,10 @@ async fn run_products(
     let result = crate::domain::catalog::import::import_products(&ctx.job.db, api, plugin, &job).await;
     let used = (api.stats().requests - before) as i64;
     let pid = plugin.id;
-    ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
+    ctx.job
+        .db
+        .run(move |c| clickbank_budget::add(c, pid, Purpose::Import, used))
+        .await?;
     match result {
         Ok(r) => {
             report.imported = (r.created + r.updated) as i64;
@@ -302,7 +305,10 @@ impl PageRun<'_> {
             };
             let pid = plugin.id;
             let used = batch.requests;
-            ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
+            ctx.job
+                .db
+                .run(move |c| clickbank_budget::add(c, pid, Purpose::Import, used))
+                .await?;
             if batch.pages > 0 {
                 let plugin_row = plugin.clone();
                 let runner = self.runner.to_string();
@@ -343,7 +349,10 @@ impl PageRun<'_> {
                 let (written, mut ahead) = tokio::join!(write, read_ahead);
                 // Requests read ahead count today even if those pages are never written.
                 if let Some(used) = ahead.as_mut().map(|a| std::mem::take(&mut a.requests)) {
-                    ctx.job.db.run(move |c| add_requests(c, pid, used)).await?;
+                    ctx.job
+                        .db
+                        .run(move |c| clickbank_budget::add(c, pid, Purpose::Import, used))
+                        .await?;
                 }
                 let (counted, records) = written?;
                 written_records = records;
