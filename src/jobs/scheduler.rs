@@ -54,10 +54,14 @@ pub fn spawn(ctx: ImportContext, export: ExportContext, tick: Duration, wake: Ar
     actix_web::rt::spawn(async move {
         loop {
             super::export::run_due(&export, &runner).await;
-            if let Err(e) = sale_lookups::run_due(&ctx.job).await {
-                tracing::error!(error = %e, "look-ups of sales not seen yet failed");
-            }
-            if run_due(&ctx, &runner).await {
+            let lookups_more = match sale_lookups::run_due(&ctx.job).await {
+                Ok(round) => round.more,
+                Err(e) => {
+                    tracing::error!(error = %e, "look-ups of sales not seen yet failed");
+                    false
+                }
+            };
+            if run_due(&ctx, &runner).await || lookups_more {
                 continue;
             }
             let _ = tokio::time::timeout(tick, wake.notified()).await;

@@ -71,7 +71,7 @@ async fn run_lookups(job: &JobContext) -> usize {
         .unwrap();
     let mut added = 0;
     loop {
-        let n = lookups::run_due(job).await.unwrap();
+        let n = lookups::run_due(job).await.unwrap().added;
         added += n;
         let due = job
             .db
@@ -191,7 +191,7 @@ async fn an_import_puts_every_event_of_older_sales_on_an_order_and_reads_their_s
             .find(|t| t.receipt.as_deref() == Some(r.as_str()) && t.transaction_type == TransactionType::Sale)
             .unwrap();
         let receipt = r.clone();
-        let (total, sales, first_items): (i64, Vec<(i64, String)>, Vec<String>) = app
+        let (total, sales, first_items, paid): (i64, Vec<(i64, String)>, Vec<String>, i64) = app
             .db
             .read(move |c| {
                 let (oid, total): (i64, i64) = orders::table
@@ -208,11 +208,20 @@ async fn an_import_puts_every_event_of_older_sales_on_an_order_and_reads_their_s
                     .filter(fulfillments::cycle.eq(1))
                     .select(fulfillments::status)
                     .load(c)?;
-                Ok((total, sales, items))
+                use merchant_crm::db::schema::order_items;
+                let paid: Vec<i64> = order_items::table
+                    .filter(order_items::order_id.eq(oid))
+                    .select(order_items::amount_minor)
+                    .load(c)?;
+                Ok((total, sales, items, paid.iter().sum()))
             })
             .await
             .unwrap();
         assert_eq!(total, want.total_minor.abs(), "{r}");
+        assert!(
+            paid > 0,
+            "{r}: the lines carry the sale's amounts, not the later event's"
+        );
         assert_eq!(sales, [(want.total_minor.abs(), "lookup".to_string())], "{r}");
         // Sold before the cut-off: its items never go to a house.
         assert!(first_items.iter().all(|s| s == "SHIPPED"), "{r}: {first_items:?}");

@@ -145,6 +145,16 @@ impl Status {
         }
     }
 
+    /// Statuses staff may move items to: those some other status may move to (never
+    /// NEEDS_ADDRESS, which only an incomplete address sets).
+    pub fn settable() -> Vec<&'static str> {
+        Status::ALL
+            .into_iter()
+            .filter(|to| Status::ALL.iter().any(|from| from != to && from.can_move_to(*to)))
+            .map(Status::as_str)
+            .collect()
+    }
+
     /// Statuses from which `to` may be reached (for queries and messages).
     pub fn sources_of(to: Status) -> Vec<&'static str> {
         Status::ALL

@@ -291,7 +291,18 @@ fn add_lines(
             .iter()
             .position(|(_, no, kind)| *no == item.item_no && *kind == item.line_item_type);
         let item_id = match known {
-            Some(i) => have.swap_remove(i).0,
+            Some(i) => {
+                // A line a later event built: the sale says what was bought and paid.
+                let id = have.swap_remove(i).0;
+                diesel::update(order_items::table.find(id))
+                    .set((
+                        order_items::title.eq(&item.title),
+                        order_items::quantity.eq(item.quantity),
+                        order_items::amount_minor.eq(item.amount_minor),
+                    ))
+                    .execute(conn)?;
+                id
+            }
             None => insert_line(conn, ev, item, order, &line)?,
         };
         if let Ship::Yes { refunded } = ship {

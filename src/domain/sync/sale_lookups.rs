@@ -241,11 +241,20 @@ async fn read(
     (Ok(records), requests)
 }
 
+/// What a round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Sales added.
+    pub added: usize,
+    /// The round was full: more may be due right away.
+    pub more: bool,
+}
+
 /// One round: parked events of earlier versions, then up to [`PER_ROUND`] due look-ups.
-/// Gives how many sales were added.
-pub async fn run_due(ctx: &JobContext) -> Result<usize, AppError> {
-    ctx.db.run(|c| apply_parked(c, PER_ROUND)).await?;
+pub async fn run_due(ctx: &JobContext) -> Result<Round, AppError> {
+    let parked = ctx.db.run(|c| apply_parked(c, PER_ROUND)).await?;
     let due = ctx.db.run(|c| claim(c, PER_ROUND)).await?;
+    let more = due.len() as i64 == PER_ROUND || parked as i64 == PER_ROUND;
     let mut added = 0;
     // What each account may still spend on look-ups today.
     let mut left: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
@@ -281,7 +290,17 @@ pub async fn run_due(ctx: &JobContext) -> Result<usize, AppError> {
                 continue;
             }
         };
+        let started = std::time::Instant::now();
         let (answer, requests) = read(api.as_ref(), &l).await;
+        // Each look-up has a client of its own: the round keeps to ClickBank's rate itself.
+        if ctx.requests_per_second > 0 {
+            let share = std::time::Duration::from_millis(
+                1000 * requests.max(1) as u64 / u64::from(ctx.requests_per_second),
+            );
+            if let Some(rest) = share.checked_sub(started.elapsed()) {
+                tokio::time::sleep(rest).await;
+            }
+        }
         ctx.db
             .run(move |c| clickbank_budget::add(c, pid, Purpose::Lookup, requests))
             .await?;
@@ -320,7 +339,7 @@ pub async fn run_due(ctx: &JobContext) -> Result<usize, AppError> {
             .await?;
         added += usize::from(done);
     }
-    Ok(added)
+    Ok(Round { added, more })
 }
 
 /// Applies up to `limit` events that an earlier version parked in `pending_events` to wait

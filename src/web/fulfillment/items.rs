@@ -84,6 +84,8 @@ struct ItemsPage {
     max_mb: usize,
     /// Items that wait for a shipping address.
     needs_address: i64,
+    /// Statuses the batch form may set.
+    settable: Vec<&'static str>,
 }
 
 impl ItemsPage {
@@ -159,6 +161,7 @@ pub async fn list(
     render(&ItemsPage {
         ctx: s.0.ctx,
         statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
+        settable: Status::settable(),
         filter,
         page,
         choices,
