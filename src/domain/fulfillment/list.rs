@@ -205,6 +205,20 @@ impl ItemRow {
             .unwrap_or_default()
     }
 
+    /// What a house would need that the item's address lacks ("street, city"), for an item
+    /// waiting for an address; empty otherwise.
+    pub fn address_missing(&self) -> String {
+        if self.status != super::Status::NeedsAddress.as_str() {
+            return String::new();
+        }
+        let to = self
+            .ship_to
+            .as_deref()
+            .and_then(super::ShipTo::from_json)
+            .unwrap_or_default();
+        super::address::missing(&to).join(", ")
+    }
+
     pub fn text(v: &Option<String>) -> &str {
         v.as_deref().unwrap_or("")
     }

@@ -75,6 +75,11 @@ async fn an_item_without_a_street_waits_for_one_and_ships_once_staff_enter_it() 
     assert!(page.contains("id=\"needs-address\""), "{page}");
     let listed = fx.app.get_text("/fulfillment?status=NEEDS_ADDRESS").await;
     assert!(listed.contains("NIA00001"), "{listed}");
+    assert!(
+        listed.contains("no street · <a href=\"/customers/")
+            && listed.contains("#shipping-address\">enter the address</a>"),
+        "the row says what is missing and where to enter it: {listed}"
+    );
 
     // Staff enter it on the profile; an address a house could not use is refused.
     let nia = customer_of(&fx, "nia@example.com").await;
