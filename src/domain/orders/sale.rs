@@ -507,6 +507,9 @@ fn customer_id(
                     (values, customers::updated_at.eq(now))
                 )
                 .execute(k))?;
+                // Items wait for an address only while the customer has no complete one (a new
+                // item takes the stored address), so buyers whose address is known cost no
+                // look-up here. Items staff must address otherwise: the profile's edit.
                 let sent = c.ship_to();
                 if address::is_complete(&sent) && !address::is_complete(&stored) {
                     address::readdress(conn, id, &sent, address::Only::Waiting)?;
