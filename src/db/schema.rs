@@ -467,6 +467,40 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reconciliation_days (plugin_id, day) {
+        plugin_id -> BigInt,
+        day -> Text,
+        outcome -> Text,
+        clickbank_count -> BigInt,
+        crm_count -> BigInt,
+        missing -> BigInt,
+        extra -> BigInt,
+        details -> Text,
+        error -> Nullable<Text>,
+        checked_at -> Timestamp,
+        checked_by -> Text,
+    }
+}
+
+diesel::table! {
+    reconcile_schedules (plugin_id) {
+        plugin_id -> BigInt,
+        next_nightly_at -> Timestamp,
+        requested_start -> Nullable<Text>,
+        requested_end -> Nullable<Text>,
+        requested_by -> Nullable<Text>,
+        last_run_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        locked_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(reconciliation_days -> plugins (plugin_id));
+diesel::joinable!(reconcile_schedules -> plugins (plugin_id));
+diesel::allow_tables_to_appear_in_same_query!(reconciliation_days, reconcile_schedules, plugins);
+
 diesel::joinable!(import_tasks -> plugins (plugin_id));
 diesel::joinable!(import_task_runs -> import_tasks (task_id));
 diesel::allow_tables_to_appear_in_same_query!(import_tasks, import_task_runs, clickbank_requests, plugins);

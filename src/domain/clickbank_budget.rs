@@ -25,6 +25,8 @@ crate::db::text::text_enum! {
         Action = "action",
         /// Ship notices of tracked items.
         Notice = "notice",
+        /// Reading ClickBank's orders list to reconcile days.
+        Reconcile = "reconcile",
     }
 }
 
@@ -35,15 +37,14 @@ impl Purpose {
             Purpose::Lookup => "look-ups of sales not seen yet",
             Purpose::Action => "Customer Service actions",
             Purpose::Notice => "ship notices",
+            Purpose::Reconcile => "reconciliation",
         }
     }
 }
 
-/// ClickBank's days are Pacific days.
+/// ClickBank's days are Pacific days (one rule: [`crate::clickbank::time::pacific_date`]).
 pub fn clickbank_today() -> chrono::NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::Los_Angeles)
-        .date_naive()
+    crate::clickbank::time::pacific_date(chrono::Utc::now())
 }
 
 fn today() -> String {

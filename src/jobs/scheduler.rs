@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use crate::domain::fulfillment::export::ExportContext;
 use crate::domain::sync::imports::{self, ImportContext, PAGES_PER_RUN};
-use crate::domain::sync::sale_lookups;
+use crate::domain::sync::{reconcile, sale_lookups};
 
 /// This process's name in leases and run records.
 pub fn runner_id() -> String {
@@ -47,8 +47,8 @@ pub async fn run_due(ctx: &ImportContext, runner: &str) -> bool {
 }
 
 /// Starts the scheduler on the current runtime: import tasks, the fulfillment export of
-/// every house that is due (each house under its own lease), and the look-ups of sales not
-/// seen yet.
+/// every house that is due (each house under its own lease), the look-ups of sales not
+/// seen yet and the reconciliation of days (nightly, or as asked).
 pub fn spawn(ctx: ImportContext, export: ExportContext, tick: Duration, wake: Arc<Notify>) {
     let runner = runner_id();
     actix_web::rt::spawn(async move {
@@ -61,6 +61,9 @@ pub fn spawn(ctx: ImportContext, export: ExportContext, tick: Duration, wake: Ar
                     false
                 }
             };
+            if let Err(e) = reconcile::run_due(&ctx.job, &runner).await {
+                tracing::error!(error = %e, "reconciliation failed");
+            }
             if run_due(&ctx, &runner).await || lookups_more {
                 continue;
             }

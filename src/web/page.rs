@@ -57,6 +57,7 @@ pub const NAV: &[NavItem] = &[
     item("Plugins", "/admin/plugins", true, true),
     item("Notifications", "/admin/notifications", true, true),
     item("Import tasks", "/admin/import-tasks", true, true),
+    item("Reconciliation", "/admin/reconciliation", true, true),
     item("Users", "/admin/users", true, true),
     item("Sign-in locks", "/admin/locks", true, true),
     item("Audit log", "/admin/audit", true, true),

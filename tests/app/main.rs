@@ -15,6 +15,7 @@ mod imports;
 mod ins;
 mod older_sales;
 mod products;
+mod reconciliation;
 mod routes;
 mod security;
 mod sessions;

@@ -35,6 +35,8 @@ text_enum! {
         InitialOrders = "initial_orders",
         ContinuousOrders = "continuous_orders",
         Products = "products",
+        /// One ClickBank day read again ("Re-import this day" on Reconciliation).
+        DayOrders = "day_orders",
     }
 }
 
@@ -44,6 +46,7 @@ impl TaskKind {
             TaskKind::InitialOrders => "Initial order import",
             TaskKind::ContinuousOrders => "Continuous order import",
             TaskKind::Products => "Product import",
+            TaskKind::DayOrders => "Re-import of one day",
         }
     }
 }
@@ -61,14 +64,17 @@ text_enum! {
 
 impl TaskAction {
     /// The one table of staff moves: the state `action` takes a `kind` task in `from` to, or
-    /// `None` when the action does not apply there. Only an initial import can be cancelled
-    /// (the continuous one is the plugin's lifeline; a product import is over in one run).
+    /// `None` when the action does not apply there. Only an initial import or a day's
+    /// re-import can be cancelled (the continuous one is the plugin's lifeline; a product
+    /// import is over in one run).
     pub fn move_from(self, kind: TaskKind, from: TaskState) -> Option<TaskState> {
         use TaskState::*;
         match (self, from) {
             (TaskAction::Pause, Queued | Running) => Some(Paused),
             (TaskAction::Resume, Paused | Failed) => Some(Queued),
-            (TaskAction::Cancel, Queued | Running | Paused | Failed) if kind == TaskKind::InitialOrders => {
+            (TaskAction::Cancel, Queued | Running | Paused | Failed)
+                if matches!(kind, TaskKind::InitialOrders | TaskKind::DayOrders) =>
+            {
                 Some(Cancelled)
             }
             (TaskAction::RunNow, Queued | Running | Failed) => Some(Queued),
@@ -153,6 +159,11 @@ impl ImportTask {
 
     pub fn is_initial(&self) -> bool {
         self.kind == TaskKind::InitialOrders
+    }
+
+    /// A re-import of one ClickBank day (from Reconciliation).
+    pub fn is_day(&self) -> bool {
+        self.kind == TaskKind::DayOrders
     }
 
     pub fn is_continuous(&self) -> bool {

@@ -6,6 +6,7 @@ pub mod imports;
 pub mod locks;
 pub mod notifications;
 pub mod plugins;
+pub mod reconciliation;
 pub mod users;
 
 use actix_web::web;
@@ -59,6 +60,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/notifications/{id}/reprocess",
             web::post().to(notifications::reprocess),
+        )
+        .route("/reconciliation", web::get().to(reconciliation::calendar))
+        .route("/reconciliation/check", web::post().to(reconciliation::check))
+        .route(
+            "/reconciliation/{plugin}/{day}",
+            web::get().to(reconciliation::day),
+        )
+        .route(
+            "/reconciliation/{plugin}/{day}/reimport",
+            web::post().to(reconciliation::reimport),
         )
         .route("/api-users", web::get().to(api_users::list))
         .route("/api-users", web::post().to(api_users::create))

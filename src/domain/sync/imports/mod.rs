@@ -151,6 +151,65 @@ pub fn start_initial(
     })
 }
 
+/// Queues a re-import of ClickBank day `day` of the plugin ("Re-import this day" on
+/// Reconciliation): a task of one day window read through the same code as every import, so
+/// what is missing is applied and what is there is recognised by its event key. When it is
+/// done the day is reconciled again. A re-import of that day already under way is returned.
+pub fn start_day(
+    conn: &mut DbConn,
+    actor: &Actor,
+    plugin_id: i64,
+    day: NaiveDate,
+) -> Result<ImportTask, AppError> {
+    if day > clickbank_today() {
+        return Err(AppError::Validation(format!(
+            "{} has not begun in ClickBank's time yet.",
+            day_text(day)
+        )));
+    }
+    conn.transaction(|conn| {
+        let plugin = plugins::find(conn, plugin_id)?;
+        let d = day_text(day);
+        let existing: Option<i64> = tasks::table
+            .filter(tasks::plugin_id.eq(plugin_id))
+            .filter(tasks::kind.eq(TaskKind::DayOrders))
+            .filter(tasks::range_start.eq(&d))
+            .filter(tasks::state.eq_any(TaskState::UNDER_WAY))
+            .select(tasks::id)
+            .first(conn)
+            .optional()?;
+        if let Some(id) = existing {
+            return find(conn, id);
+        }
+        let now = crate::domain::now();
+        diesel::insert_into(tasks::table)
+            .values((
+                tasks::kind.eq(TaskKind::DayOrders),
+                tasks::plugin_id.eq(plugin_id),
+                tasks::state.eq(TaskState::Queued),
+                tasks::days_back.eq(1),
+                tasks::range_start.eq(Some(&d)),
+                tasks::range_end.eq(Some(&d)),
+                tasks::cursor_day.eq(Some(&d)),
+                tasks::cursor_page.eq(1),
+                tasks::windows_total.eq(1),
+                tasks::next_run_at.eq(Some(now)),
+                tasks::created_at.eq(now),
+                tasks::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        let task = newest_task(conn, plugin_id)?;
+        audit::record(
+            conn,
+            actor,
+            "import.day.start",
+            &plugin.name,
+            json!({"task": task.id, "day": d}),
+        )?;
+        Ok(task)
+    })
+}
+
 /// The plugin's newest task (the one just inserted, in the caller's transaction).
 fn newest_task(conn: &mut DbConn, plugin_id: i64) -> Result<ImportTask, AppError> {
     Ok(tasks::table

@@ -17,6 +17,7 @@ use crate::db::DbConn;
 use crate::domain::clickbank_budget::{self, Purpose};
 use crate::domain::context::JobContext;
 use crate::domain::lease::{lease_mine, lease_release, lease_take, Lease};
+use crate::domain::sync::reconcile;
 use crate::domain::{plugins, Actor};
 use crate::error::AppError;
 
@@ -390,6 +391,16 @@ async fn all_read(ctx: &ImportContext, task: &ImportTask, report: &mut RunReport
         return Ok(());
     }
     let end = parse_day(task.range_end.as_deref().unwrap_or_default())?;
+    if task.kind == TaskKind::DayOrders {
+        finish(ctx, id, End::done("done; the day is reconciled again"), report).await?;
+        if report.finished {
+            ctx.job
+                .db
+                .run(move |c| reconcile::schedule::request(c, None, pid, end, end).map(|_| ()))
+                .await?;
+        }
+        return Ok(());
+    }
     let next = crate::domain::now() + Duration::minutes(i64::from(task.interval_minutes));
     let overlap_start = day_text(end - Duration::days(OVERLAP_DAYS));
     ctx.job
