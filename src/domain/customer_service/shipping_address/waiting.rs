@@ -1,7 +1,8 @@
 //! The customers whose items wait for an address, as a file of addresses staff can fill in
 //! and upload back ([`super::from_csv`]): one row per customer, with one of their waiting
-//! orders' receipt and what the CRM has of their address (the country from the billing
-//! address when the shipping one has none).
+//! orders' receipt and what the CRM has of their address (the names from the customer and
+//! the country from the billing address when the shipping ones are empty). Cells are
+//! written by `fulfillment::write_csv_record`, so no value becomes a spreadsheet formula.
 
 use std::collections::HashSet;
 
@@ -11,7 +12,7 @@ use super::from_csv::ADDRESS_HEADER;
 use crate::db::models::{ShipRow, SHIP_COLUMNS};
 use crate::db::schema::{customers, fulfillments, orders};
 use crate::db::DbConn;
-use crate::domain::fulfillment::Status;
+use crate::domain::fulfillment::{write_csv_record, Status};
 use crate::error::AppError;
 
 /// Queries take this many customers at a time.
@@ -50,18 +51,23 @@ pub fn waiting_csv(conn: &mut DbConn) -> Result<Vec<u8>, AppError> {
             };
             let (s_first, s_last, a1, a2, city, state, postal, country) = ship;
             let or = |a: &'_ String, b: &'_ String| if a.is_empty() { b.clone() } else { a.clone() };
-            w.write_record([
-                receipt.as_str(),
-                email,
-                &or(s_first, first),
-                &or(s_last, last),
-                a1,
-                a2,
-                city,
-                state,
-                postal,
-                &or(country, bill_country),
-            ])
+            // People open this file in spreadsheets: names and addresses from ClickBank are
+            // written so that none can become a formula (as the list export does).
+            write_csv_record(
+                &mut w,
+                [
+                    receipt.as_str(),
+                    email,
+                    &or(s_first, first),
+                    &or(s_last, last),
+                    a1,
+                    a2,
+                    city,
+                    state,
+                    postal,
+                    &or(country, bill_country),
+                ],
+            )
             .map_err(fail)?;
         }
     }
