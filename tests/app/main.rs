@@ -2,6 +2,7 @@
 //! suite runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL. What the stories share is in
 //! `support/`; `helpers` is the app builder's older name, kept for tests written against it.
 
+mod address_to_clickbank;
 mod api_users;
 mod arrival_order;
 mod auth;

@@ -33,4 +33,6 @@ pub use ins_hooks::{SandboxError, SandboxEvent};
 pub use model::RecordedShipNotice;
 pub use runner::{Sandbox, SandboxHandle};
 pub use state::DeliveryRecord;
-pub use truth::{TruthItem, TruthProduct, TruthSubscription, TruthSummary, TruthTransaction, TypeTotals};
+pub use truth::{
+    TruthAddress, TruthItem, TruthProduct, TruthSubscription, TruthSummary, TruthTransaction, TypeTotals,
+};

@@ -115,6 +115,23 @@ pub struct TruthSubscription {
     pub canceled_at: Option<DateTime<Utc>>,
 }
 
+/// An address a `changeAddress` gave a receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TruthAddress {
+    /// Street.
+    pub address1: String,
+    /// Street, line 2.
+    pub address2: Option<String>,
+    /// City.
+    pub city: String,
+    /// Province / state.
+    pub state: Option<String>,
+    /// Postal code.
+    pub postal_code: String,
+    /// Country code.
+    pub country: String,
+}
+
 /// A product of the sandbox catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TruthProduct {
@@ -269,6 +286,24 @@ impl SandboxHandle {
     pub fn tickets(&self) -> Vec<Ticket> {
         let st = self.shared.lock();
         st.tickets.iter().map(|t| server::typed_ticket(&st, t)).collect()
+    }
+
+    /// The address the last `changeAddress` gave `receipt`, if any did.
+    pub fn changed_address(&self, receipt: &str) -> Option<TruthAddress> {
+        let st = self.shared.lock();
+        let a = st
+            .receipts
+            .get(&receipt.to_ascii_uppercase())?
+            .address_override
+            .as_ref()?;
+        Some(TruthAddress {
+            address1: a.address1.clone(),
+            address2: a.address2.clone(),
+            city: a.city.clone(),
+            state: a.state.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+        })
     }
 
     /// Shipping notices received.

@@ -31,6 +31,8 @@ text_enum! {
         Pause = "pause",
         Resume = "resume",
         ChangeDate = "change_date",
+        /// The customer's shipping address sent to a subscription (`changeAddress`).
+        ChangeAddress = "change_address",
     }
 }
 
@@ -63,6 +65,7 @@ impl Action {
         match (self, purchase_id) {
             (Action::Refund, _) | (_, None) => format!("order:{order_id}:{}", self.as_str()),
             (Action::Cancel, Some(p)) => format!("purchase:{p}:cancel"),
+            (Action::ChangeAddress, Some(p)) => format!("purchase:{p}:address"),
             (_, Some(p)) => format!("purchase:{p}:change"),
         }
     }
@@ -107,6 +110,11 @@ impl ServiceRequest {
         self.status == RequestStatus::Failed
     }
 
+    /// An address that did not reach ClickBank (the profile offers to send it again).
+    pub fn is_failed_address_change(&self) -> bool {
+        self.action == Action::ChangeAddress && self.is_failed()
+    }
+
     pub fn is_stale(&self, now: NaiveDateTime) -> bool {
         self.status == RequestStatus::Sending && (now - self.updated_at).num_seconds() >= STALE_AFTER_SECS
     }
@@ -123,6 +131,7 @@ impl ServiceRequest {
             Action::Pause => "Pause",
             Action::Resume => "Resume",
             Action::ChangeDate => "Next bill date change",
+            Action::ChangeAddress => "Address change",
         };
         let ticket = self
             .ticket_id
@@ -403,6 +412,7 @@ mod tests {
         assert_eq!(Action::Cancel.open_key(7, Some(9)), "purchase:9:cancel");
         assert_eq!(Action::Pause.open_key(7, Some(9)), "purchase:9:change");
         assert_eq!(Action::ChangeDate.open_key(7, Some(9)), "purchase:9:change");
+        assert_eq!(Action::ChangeAddress.open_key(7, Some(9)), "purchase:9:address");
         assert!(Action::Refund.opens_ticket() && !Action::Pause.opens_ticket());
     }
 }

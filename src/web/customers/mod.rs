@@ -24,6 +24,10 @@ pub fn profile_routes(cfg: &mut web::ServiceConfig) {
             "/{id}/shipping-address",
             web::post().to(profile::save_shipping_address),
         )
+        .route(
+            "/{id}/shipping-address/clickbank",
+            web::post().to(profile::send_shipping_address),
+        )
         .route("/{id}/orders/{order}/refund", web::get().to(actions::refund_form))
         .route("/{id}/orders/{order}/refund", web::post().to(actions::refund))
         .route(

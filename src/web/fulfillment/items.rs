@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::{field, form_pairs};
+use crate::domain::customer_service::shipping_address::from_csv::ADDRESS_HEADER;
 use crate::domain::fulfillment::batch::{self, Action, Preview};
 use crate::domain::fulfillment::csv_import::{
     self, ImportReport, LineError, RETURNS_HEADER, TRACKING_HEADER,
@@ -86,6 +87,8 @@ struct ItemsPage {
     needs_address: i64,
     /// Statuses the batch form may set.
     settable: Vec<&'static str>,
+    /// The columns of a file of addresses.
+    address_header: &'static str,
 }
 
 impl ItemsPage {
@@ -172,6 +175,7 @@ pub async fn list(
         returns_header: RETURNS_HEADER,
         max_mb: MAX_CSV_BYTES / 1024 / 1024,
         needs_address,
+        address_header: ADDRESS_HEADER,
     })
 }
 
@@ -293,7 +297,7 @@ pub async fn export_csv(
 
 #[derive(Template)]
 #[template(path = "fulfillment/import_result.html")]
-struct ImportResultPage {
+pub(super) struct ImportResultPage {
     ctx: PageCtx,
     /// The first [`rejected_lines::SHOWN`] bad lines.
     errors: Vec<LineError>,
@@ -306,7 +310,12 @@ struct ImportResultPage {
 }
 
 impl ImportResultPage {
-    fn new(ctx: PageCtx, data_dir: &std::path::Path, mut errors: Vec<LineError>, file_name: String) -> Self {
+    pub(super) fn new(
+        ctx: PageCtx,
+        data_dir: &std::path::Path,
+        mut errors: Vec<LineError>,
+        file_name: String,
+    ) -> Self {
         let total = errors.len();
         let more = total.saturating_sub(rejected_lines::SHOWN);
         let download = if more > 0 {
@@ -353,7 +362,7 @@ pub async fn rejected_csv(
 }
 
 /// Reads the uploaded file (the first file field), at most [`MAX_CSV_BYTES`].
-async fn read_upload(mut mp: Multipart) -> Result<(String, Vec<u8>), AppError> {
+pub(super) async fn read_upload(mut mp: Multipart) -> Result<(String, Vec<u8>), AppError> {
     while let Some(field) = mp.next().await {
         let mut field =
             field.map_err(|e| AppError::Validation(format!("The upload could not be read: {e}")))?;

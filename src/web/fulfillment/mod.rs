@@ -1,7 +1,9 @@
 //! Fulfillment pages (merchant staff and account executives: `Staff`): the item list with
-//! filters, batch updates, CSV import and export, ship notices, the export runs, and the API
-//! route houses post their updates to. The houses themselves are CRM pages (`web::crm::houses`).
+//! filters, batch updates, CSV import and export, files of shipping addresses, ship notices,
+//! the export runs, and the API route houses post their updates to. The houses themselves
+//! are CRM pages (`web::crm::houses`).
 
+pub mod addresses;
 pub mod api;
 pub mod items;
 pub mod runs;
@@ -18,6 +20,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/export.csv", web::get().to(items::export_csv))
         .route("/import", web::post().to(items::import))
         .route("/import/rejected/{token}", web::get().to(items::rejected_csv))
+        .route("/addresses", web::post().to(addresses::upload))
+        .route("/addresses/waiting.csv", web::get().to(addresses::waiting_csv))
         .route("/{id}/ship-notice", web::post().to(items::ship_notice))
         .route("/runs", web::get().to(runs::list))
         .route("/runs/now", web::post().to(runs::export_now))

@@ -95,13 +95,34 @@ async fn an_item_without_a_street_waits_for_one_and_ships_once_staff_enter_it() 
         ("postal_code", "62701"),
         ("country", "US"),
     ];
-    assert_eq!(fx.app.post_form(&profile, &action, &fields).await.status(), 303);
-    let shown = fx.app.get_text(&profile).await;
+    // Refused: the form comes back as typed, open, with the reason; nothing is saved.
+    let r = fx.app.post_form(&profile, &action, &fields).await;
+    assert_eq!(r.status(), 400);
+    let shown = r.text().await.unwrap();
     assert!(
-        shown.contains("A house cannot ship to this address: it has no city."),
+        shown.contains("<details id=\"shipping-address\" open>")
+            && shown.contains("id=\"address-error\">A house cannot ship to this address: it has no city. Nothing was saved."),
         "{shown}"
     );
+    for typed in [
+        "name=\"first_name\" value=\"Nia\"",
+        "name=\"last_name\" value=\"Okafor\"",
+        "name=\"address1\" value=\"9 Harbour Lane\"",
+        "name=\"city\" value=\"\"",
+        "name=\"postal_code\" value=\"62701\"",
+    ] {
+        assert!(shown.contains(typed), "{typed}: {shown}");
+    }
     assert_eq!(item_of(&fx, "NIA00001").await.0, "NEEDS_ADDRESS");
+    let again = fx.app.get_text(&profile).await;
+    assert!(
+        again.contains("name=\"address1\" value=\"\"") && !again.contains("id=\"address-error\""),
+        "the saved address is still the old one: {again}"
+    );
+    assert!(
+        !again.contains("id=\"send-to-clickbank\""),
+        "no subscription: nothing to send to ClickBank"
+    );
     fields[4] = ("city", "Springfield");
     assert_eq!(fx.app.post_form(&profile, &action, &fields).await.status(), 303);
     let shown = fx.app.get_text(&profile).await;

@@ -4,6 +4,7 @@
 //! domain function (`events::apply`), as INS and imports bring them; the fixtures are in
 //! `support::fulfillment`.
 
+mod address_csv;
 mod addresses;
 mod batches;
 mod csv_import;

@@ -218,6 +218,18 @@ pub async fn run_export(app: &TestApp, house: i64) -> export::RunSummary {
 /// A multipart upload of `data` as `name`, the CSRF token in the query string as the page does.
 pub async fn upload(app: &TestApp, name: &str, data: &[u8]) -> reqwest::Response {
     let token = app.csrf("/fulfillment").await;
+    upload_to(app, "/fulfillment/import", Some(&token), name, data).await
+}
+
+/// A multipart upload of `data` as `name` to `path`, with `token` (if any) as `csrf_token`
+/// in the query string.
+pub async fn upload_to(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    name: &str,
+    data: &[u8],
+) -> reqwest::Response {
     let boundary = "XfulfillmentBOUNDARY42";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n"
@@ -225,8 +237,12 @@ pub async fn upload(app: &TestApp, name: &str, data: &[u8]) -> reqwest::Response
     .into_bytes();
     body.extend_from_slice(data);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let url = match token {
+        Some(t) => app.url(&format!("{path}?csrf_token={t}")),
+        None => app.url(path),
+    };
     app.client
-        .post(app.url(&format!("/fulfillment/import?csrf_token={token}")))
+        .post(url)
         .header(
             "content-type",
             format!("multipart/form-data; boundary={boundary}"),

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use crate::clickbank::{ClickBankApi, ClickBankError, TicketType};
+use crate::clickbank::{AddressChange, ClickBankApi, ClickBankError, TicketType};
 use crate::domain::customer_service::requests::Action;
 
 /// ClickBank's own words for a refusal (its plain-text body), or our description of the
@@ -41,11 +41,13 @@ pub(super) async fn open_ticket_of(api: &dyn ClickBankApi, receipt: &str, action
 }
 
 /// A subscription change ClickBank answers at once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) enum Change {
     Pause(NaiveDate),
     NextBill(NaiveDate),
     Reinstate,
+    /// The receipt's shipping address (for every subscription of the receipt).
+    Address(Box<AddressChange>),
 }
 
 pub(super) async fn call_change(
@@ -58,5 +60,6 @@ pub(super) async fn call_change(
         Change::Pause(d) => api.pause(receipt, Some(sku), d).await,
         Change::NextBill(d) => api.change_date(receipt, Some(sku), d).await,
         Change::Reinstate => api.reinstate(receipt, Some(sku)).await,
+        Change::Address(a) => api.change_address(receipt, &a).await,
     }
 }

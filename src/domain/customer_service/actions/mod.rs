@@ -9,15 +9,18 @@
 //! before it: `clickbank_calls` (the ClickBank calls and how their failures read; a leaf),
 //! `sending` (taking the request's key, calling ClickBank, recording its answer), `refunds`
 //! (the refund form, its checks, ClickBank's preview and the refund request), `subscriptions`
-//! (cancel, pause, resume and next-bill-date changes of a purchase) and `ticket_check`
-//! (asking ClickBank about an open request's ticket).
+//! (cancel, pause, resume and next-bill-date changes of a purchase), `ticket_check`
+//! (asking ClickBank about an open request's ticket) and `addresses` (the saved shipping
+//! address sent to the customer's subscriptions, `changeAddress`).
 
+mod addresses;
 mod clickbank_calls;
 mod refunds;
 mod sending;
 mod subscriptions;
 mod ticket_check;
 
+pub use addresses::{send_address, subscriptions_that_ship, AddressSent};
 pub use refunds::{
     order_with_items, refund_preview, request_refund, validate_refund, RefundInput, RefundPreview,
     ValidRefund,

@@ -29,7 +29,7 @@ mod parse;
 #[cfg(test)]
 use parse::parse;
 use parse::Row;
-pub use parse::{parse_file, ParsedFile};
+pub use parse::{header_key, parse_file, prepared, reader, record_line, rows_for, unreadable, ParsedFile};
 
 /// Which file it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,9 @@ pub(super) struct Row {
     pub(super) rma: Box<str>,
 }
 
-fn key(h: &str) -> String {
+/// A header name as files are matched on: letters and digits only, lower case, so
+/// `Postal Code`, `postal_code` and `postalCode` are one column.
+pub fn header_key(h: &str) -> String {
     h.chars()
         .filter(|c| c.is_alphanumeric())
         .collect::<String>()
@@ -63,16 +65,45 @@ fn tidy_quotes(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Reads the file. Errors here are about its shape (header, CSV syntax).
-pub(super) fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Rejected> {
+/// An upload as the CSV reader takes it: without a UTF-8 BOM, spaces around quoted fields
+/// dropped ([`tidy_quotes`]).
+pub fn prepared(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let bytes = tidy_quotes(bytes);
-    let bytes: &[u8] = &bytes;
-    let mut rdr = csv::ReaderBuilder::new()
+    tidy_quotes(bytes)
+}
+
+/// The one way uploads are read: a header line, rows of any length, values trimmed.
+pub fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(bytes);
+        .from_reader(bytes)
+}
+
+/// The line a record starts on, and a record that cannot be read as its bad line.
+pub fn record_line(rec: &csv::StringRecord) -> u64 {
+    rec.position().map(|p| p.line()).unwrap_or(0)
+}
+
+pub fn unreadable(e: &csv::Error) -> LineError {
+    LineError {
+        line: e.position().map(|p| p.line()).unwrap_or(0),
+        message: format!("not readable as CSV: {e}"),
+    }
+}
+
+/// A vector for the rows of `bytes`, sized once from its line count: growing a vector of a
+/// million rows by doubling would hold the old and the new copy at once.
+pub fn rows_for<T>(bytes: &[u8]) -> Vec<T> {
+    Vec::with_capacity(bytes.iter().filter(|b| **b == b'\n').count())
+}
+
+/// Reads the file. Errors here are about its shape (header, CSV syntax).
+pub(super) fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<LineError>), Rejected> {
+    let bytes = prepared(bytes);
+    let bytes: &[u8] = &bytes;
+    let mut rdr = reader(bytes);
     let bad_header = || Rejected {
         errors: vec![LineError {
             line: 1,
@@ -83,7 +114,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<Line
         }],
     };
     let headers = match rdr.headers() {
-        Ok(h) => h.iter().map(key).collect::<Vec<_>>(),
+        Ok(h) => h.iter().map(header_key).collect::<Vec<_>>(),
         Err(_) => return Err(bad_header()),
     };
     let col = |name: &str| headers.iter().position(|h| h == name);
@@ -110,24 +141,18 @@ pub(super) fn parse(bytes: &[u8]) -> Result<(FileKind, Vec<Row>, usize, Vec<Line
         col("status"),
         col("rmanumber"),
     );
-    // Sized once from the line count: growing a vector of a million rows by doubling would
-    // hold the old and the new copy at once.
-    let mut rows = Vec::with_capacity(bytes.iter().filter(|b| **b == b'\n').count());
+    let mut rows = rows_for(bytes);
     let mut errors = Vec::new();
     let mut skipped = 0;
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
-                errors.push(LineError {
-                    line,
-                    message: format!("not readable as CSV: {e}"),
-                });
+                errors.push(unreadable(&e));
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let line = record_line(&rec);
         if rec.iter().all(|f| f.is_empty()) {
             continue;
         }

@@ -3,6 +3,14 @@
 //! items that waited for an address go on hold. Items already at a house keep the address
 //! they were sent with, and the answer says how many. Audited with the address before and
 //! after.
+//!
+//! One rule for every way in: [`validate`] checks, [`write`] saves. The profile form uses
+//! [`save`]; `from_csv` reads a file of addresses (the Fulfillment page's upload) and saves
+//! each through [`write`]; `waiting` writes the customers that wait for an address as such a
+//! file.
+
+pub mod from_csv;
+pub mod waiting;
 
 use diesel::prelude::*;
 use serde_json::json;
@@ -16,7 +24,7 @@ use crate::domain::{audit, Actor};
 use crate::error::AppError;
 
 /// The shipping address as staff enter it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct AddressForm {
     #[serde(default)]
     pub first_name: String,
@@ -66,9 +74,23 @@ impl AddressForm {
     }
 }
 
-/// Saves customer `id`'s shipping address and gives it to their items not at a house yet.
-/// An address a house could not ship to is refused with what it lacks.
-pub fn save(conn: &mut DbConn, actor: &Actor, id: i64, form: &AddressForm) -> Result<Readdressed, AppError> {
+/// An address a house can ship to, trimmed (the country in capitals): only [`validate`]
+/// makes one, so every way in (the profile, a CSV file of addresses) passes the one rule.
+#[derive(Debug, Clone)]
+pub struct ValidAddress {
+    form: AddressForm,
+    ship_to: ShipTo,
+}
+
+impl ValidAddress {
+    pub fn form(&self) -> &AddressForm {
+        &self.form
+    }
+}
+
+/// Checks an address as staff typed it: a two-letter country, and what a house needs
+/// (`address::missing`). The error says what is wrong.
+pub fn validate(form: &AddressForm) -> Result<ValidAddress, AppError> {
     let f = form.trimmed();
     if f.country.len() != 2 || !f.country.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(AppError::Validation(
@@ -83,6 +105,43 @@ pub fn save(conn: &mut DbConn, actor: &Actor, id: i64, form: &AddressForm) -> Re
             lacking.join(", no ")
         )));
     }
+    Ok(ValidAddress { form: f, ship_to })
+}
+
+/// Where an address change came from (kept in the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Profile,
+    CsvFile,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Profile => "profile",
+            Source::CsvFile => "csv file",
+        }
+    }
+}
+
+/// Saves customer `id`'s shipping address and gives it to their items not at a house yet.
+/// An address a house could not ship to is refused with what it lacks.
+pub fn save(conn: &mut DbConn, actor: &Actor, id: i64, form: &AddressForm) -> Result<Readdressed, AppError> {
+    let valid = validate(form)?;
+    write(conn, actor, id, &valid, Source::Profile)
+}
+
+/// Writes a checked address to customer `id` and their items not at a house yet, audited
+/// with the address before and after; in a transaction of its own (a savepoint inside the
+/// caller's).
+pub fn write(
+    conn: &mut DbConn,
+    actor: &Actor,
+    id: i64,
+    valid: &ValidAddress,
+    source: Source,
+) -> Result<Readdressed, AppError> {
+    let f = &valid.form;
     conn.transaction(|c| {
         let before: ShipRow = customers::table
             .find(id)
@@ -103,7 +162,7 @@ pub fn save(conn: &mut DbConn, actor: &Actor, id: i64, form: &AddressForm) -> Re
                 customers::updated_at.eq(crate::domain::now()),
             ))
             .execute(c)?;
-        let done = address::readdress(c, id, &ship_to, Only::NotAtAHouse)?;
+        let done = address::readdress(c, id, &valid.ship_to, Only::NotAtAHouse)?;
         let (b_first, b_last, b1, b2, b_city, b_state, b_postal, b_country) = before;
         audit::record(
             c,
@@ -111,6 +170,7 @@ pub fn save(conn: &mut DbConn, actor: &Actor, id: i64, form: &AddressForm) -> Re
             "customer.shipping_address",
             &format!("customer:{id}"),
             json!({
+                "via": source.as_str(),
                 "before": {"first_name": b_first, "last_name": b_last, "address1": b1, "address2": b2,
                            "city": b_city, "state": b_state, "postal_code": b_postal, "country": b_country},
                 "after": {"first_name": f.first_name, "last_name": f.last_name, "address1": f.address1,
