@@ -70,7 +70,9 @@ fn event(
             next_payment: next,
             frequency: Some("MONTHLY".into()),
             payments_processed: Some(processed),
+            list_status: None,
         }],
+        read_at: None,
     }
 }
 

@@ -90,7 +90,9 @@ fn sale(receipt: &str, item_no: &str, time: chrono::DateTime<Utc>) -> OrderEvent
             next_payment: None,
             frequency: None,
             payments_processed: None,
+            list_status: None,
         }],
+        read_at: None,
     }
 }
 

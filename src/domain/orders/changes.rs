@@ -38,9 +38,21 @@ fn not_older(ev: &OrderEvent, stamp: (Option<NaiveDateTime>, i32)) -> bool {
 }
 
 impl PurchaseRow {
-    /// Whether `ev` may set this purchase's status.
-    fn newer(&self, ev: &OrderEvent) -> bool {
-        not_older(ev, self.state)
+    /// The status `ev` sets here and its stamp: `own` at the event's time, or the state
+    /// ClickBank's orders list showed when the record was read, stamped with the reading time,
+    /// when that is newer; None when a newer event set the status already.
+    fn state_from(
+        &self,
+        ev: &OrderEvent,
+        own: PurchaseStatus,
+    ) -> Option<(PurchaseStatus, (NaiveDateTime, i32))> {
+        let newer = |stamp: (NaiveDateTime, i32)| match self.state {
+            (None, _) => true,
+            (Some(at), rank) => stamp >= (at, rank),
+        };
+        ev.read_state(&self.item_no)
+            .filter(|(_, stamp)| newer(*stamp))
+            .or_else(|| newer(ev.stamp()).then(|| (own, ev.stamp())))
     }
 
     /// Whether `ev` may set this purchase's next bill date and rebill amount.
@@ -117,6 +129,7 @@ pub(super) fn rebill(
         .map(|t| Stamp::new(t.naive_utc()));
     let (state_at, state_rank) = ev.stamp();
     for p in purchases_of(conn, order, ev)? {
+        let set_state = p.state_from(ev, PurchaseStatus::Active);
         let processed = ev
             .items
             .iter()
@@ -128,10 +141,12 @@ pub(super) fn rebill(
             purchases::billing_cycle.eq(cycle.max(p.cycle)),
             purchases::updated_at.eq(&now),
         );
+        let (status, (at, rank)) = set_state.unwrap_or((PurchaseStatus::Active, ev.stamp()));
         let state = (
-            purchases::status.eq(PurchaseStatus::Active),
-            purchases::state_at.eq(Some(state_at)),
-            purchases::state_rank.eq(state_rank),
+            purchases::status.eq(status),
+            purchases::cancelled_at.eq((status == PurchaseStatus::Cancelled).then_some(at)),
+            purchases::state_at.eq(Some(at)),
+            purchases::state_rank.eq(rank),
         );
         let schedule = next.as_ref().filter(|_| p.newer_schedule(ev)).map(|next| {
             (
@@ -141,7 +156,7 @@ pub(super) fn rebill(
             )
         });
         let by_id = purchases::id.eq(p.id);
-        on_backend!(conn, |c| match (schedule, p.newer(ev)) {
+        on_backend!(conn, |c| match (schedule, set_state.is_some()) {
             (Some(schedule), true) => {
                 kept_update!(purchases::table, by_id, (counted, state, schedule)).execute(c)
             }
@@ -207,7 +222,8 @@ pub(super) fn refund(
 }
 
 /// Sets the status of the purchases the event names (cancelled at the event's time when
-/// CANCELLED) where the event is the newest to set it, and ends any request pending on
+/// CANCELLED; a record read from the orders list sets the state its line showed then, see
+/// `PurchaseRow::state_from`) where the event is the newest to set it, and ends any request pending on
 /// them; gives the ids of the purchases it names.
 pub(super) fn set_purchases(
     conn: &mut DbConn,
@@ -215,14 +231,13 @@ pub(super) fn set_purchases(
     ev: &OrderEvent,
     status: PurchaseStatus,
 ) -> Result<Vec<i64>, AppError> {
-    let cancelled_at = (status == PurchaseStatus::Cancelled).then(|| ev.time.naive_utc());
-    let (state_at, state_rank) = ev.stamp();
     let mut ids = Vec::new();
     for p in purchases_of(conn, order, ev)? {
         ids.push(p.id);
-        if !p.newer(ev) {
+        let Some((status, (state_at, state_rank))) = p.state_from(ev, status) else {
             continue;
-        }
+        };
+        let cancelled_at = (status == PurchaseStatus::Cancelled).then_some(state_at);
         let changes = (
             purchases::status.eq(status),
             purchases::cancelled_at.eq(cancelled_at),

@@ -3,11 +3,12 @@
 //! for the orders list), its one key, and what applying it did ([`Outcome`]). A leaf: it uses
 //! no other part of the domain but the fulfillment address type.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::clickbank::ins::Notification;
-use crate::clickbank::{Amount, OrderRecord, TransactionType};
+use crate::clickbank::{Amount, LineItemStatus, OrderRecord, TransactionType};
+use crate::db::models::PurchaseStatus;
 use crate::domain::fulfillment::ShipTo;
 use crate::error::AppError;
 
@@ -48,6 +49,10 @@ pub struct EventItem {
     pub next_payment: Option<DateTime<Utc>>,
     pub frequency: Option<String>,
     pub payments_processed: Option<i32>,
+    /// The subscription's state the orders list showed for this line when the record was read
+    /// (the list has no cancel types: its line items carry ACTIVE, CANCELED, ...). INS: None.
+    #[serde(default)]
+    pub list_status: Option<PurchaseStatus>,
 }
 
 /// A ClickBank transaction or notification, whatever channel brought it.
@@ -67,6 +72,10 @@ pub struct OrderEvent {
     pub shipping_minor: i64,
     pub customer: EventCustomer,
     pub items: Vec<EventItem>,
+    /// When the portal read the record from ClickBank's orders list: the time its
+    /// `list_status` holds at (None for INS).
+    #[serde(default)]
+    pub read_at: Option<DateTime<Utc>>,
 }
 
 impl EventCustomer {
@@ -102,6 +111,20 @@ fn minor_units(a: &Option<Amount>, currency: &str) -> Result<i64, AppError> {
         None => Ok(0),
     }
 }
+
+/// The subscription state a list record's line status stands for. COMPLETED (every payment
+/// made) and the payment failures are not a state the CRM keeps: they change nothing.
+fn list_status(s: &LineItemStatus) -> Option<PurchaseStatus> {
+    match s {
+        LineItemStatus::Active => Some(PurchaseStatus::Active),
+        LineItemStatus::Canceled => Some(PurchaseStatus::Cancelled),
+        _ => None,
+    }
+}
+
+/// The rank of a state read from the orders list: at its reading time it is what ClickBank
+/// says, above any event of that second.
+pub const READ_RANK: i32 = 7;
 
 /// The ISO code ClickBank sent, USD when it sent none or something else.
 fn currency_of(c: &Option<String>) -> String {
@@ -168,6 +191,7 @@ impl OrderEvent {
                 payments_processed: plan
                     .and_then(|p| p.payments_processed)
                     .map(|n| n.min(i32::MAX as u32) as i32),
+                list_status: None,
             });
         }
         Ok(OrderEvent {
@@ -188,10 +212,12 @@ impl OrderEvent {
             currency,
             customer,
             items,
+            read_at: None,
         })
     }
 
-    /// From a record of ClickBank's orders list (the API import).
+    /// From a record of ClickBank's orders list (the API import), read now: its line items'
+    /// subscription states hold at this time (`read_at`).
     pub fn from_record(r: &OrderRecord) -> Result<Self, AppError> {
         let currency = currency_of(&r.currency);
         let phone = r
@@ -245,6 +271,7 @@ impl OrderEvent {
                 next_payment: li.next_payment_date,
                 frequency: None,
                 payments_processed: li.processed_payments.map(|n| n.min(i32::MAX as u32) as i32),
+                list_status: li.status.as_ref().and_then(list_status),
             });
         }
         Ok(OrderEvent {
@@ -261,6 +288,7 @@ impl OrderEvent {
             currency,
             customer,
             items,
+            read_at: Some(Utc::now()),
         })
     }
 
@@ -282,6 +310,14 @@ impl OrderEvent {
     /// a newer event set.
     pub fn stamp(&self) -> (chrono::NaiveDateTime, i32) {
         (self.time.naive_utc(), self.rank())
+    }
+
+    /// The state ClickBank's orders list showed for line `item_no` when the record was read,
+    /// stamped with the reading time (see [`READ_RANK`]).
+    pub fn read_state(&self, item_no: &str) -> Option<(PurchaseStatus, (chrono::NaiveDateTime, i32))> {
+        let at = self.read_at?;
+        let status = self.items.iter().find(|i| i.item_no == item_no)?.list_status?;
+        Some((status, (at.naive_utc().trunc_subsecs(0), READ_RANK)))
     }
 
     /// The receipt of the order the event is about: a rebill's receipt may carry a suffix
@@ -374,7 +410,9 @@ mod tests {
                 next_payment: None,
                 frequency: None,
                 payments_processed: None,
+                list_status: None,
             }],
+            read_at: None,
         }
     }
 

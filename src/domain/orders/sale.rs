@@ -348,15 +348,23 @@ fn insert_line(
     )?
     .ok_or_else(|| AppError::Internal(format!("an item of order {} was not inserted", ev.receipt)))?;
     if item.recurring {
-        let status = if item.amount_minor == 0 && ev.kind.live() == TransactionType::Sale {
+        let own = if item.amount_minor == 0 && ev.kind.live() == TransactionType::Sale {
             PurchaseStatus::Trial
         } else {
             PurchaseStatus::Active
         };
         // The sale stamps the state it sets; a later event that built the order leaves the
-        // state to its own change. The schedule is stamped by whichever sets it.
+        // state to its own change. A record read from the orders list sets the state its line
+        // showed then, stamped with the reading time. The schedule is stamped by whichever
+        // sets it.
         let stamp = ev.stamp();
-        let state = (ev.kind.live() == TransactionType::Sale).then_some(stamp);
+        let (status, state) = match ev.read_state(&item.item_no) {
+            // The list says ACTIVE for a trial too.
+            Some((PurchaseStatus::Active, read)) => (own, Some(read)),
+            Some((status, read)) => (status, Some(read)),
+            None => (own, (ev.kind.live() == TransactionType::Sale).then_some(stamp)),
+        };
+        let cancelled_at = state.filter(|_| status == PurchaseStatus::Cancelled).map(|s| s.0);
         let schedule = item.next_payment.map(|_| stamp);
         on_backend!(conn, |c| diesel::insert_into(purchases::table)
             .values((
@@ -371,6 +379,7 @@ fn insert_line(
                 purchases::next_bill_date.eq(item.next_payment.map(|t| Stamp::new(t.naive_utc()))),
                 purchases::created_at.eq(now),
                 purchases::updated_at.eq(now),
+                purchases::cancelled_at.eq(cancelled_at),
                 purchases::state_at.eq(state.map(|s| s.0)),
                 purchases::state_rank.eq(state.map_or(0, |s| s.1)),
                 purchases::schedule_at.eq(schedule.map(|s| s.0)),

@@ -29,6 +29,7 @@ pub fn item(sku: &str, recurring: bool) -> EventItem {
         next_payment: None,
         frequency: recurring.then(|| "MONTHLY".to_string()),
         payments_processed: Some(1),
+        list_status: None,
     }
 }
 
@@ -112,6 +113,7 @@ impl SaleBuilder {
                 ship_last_name: String::new(),
             },
             items,
+            read_at: None,
         }
     }
 }
