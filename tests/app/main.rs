@@ -16,6 +16,7 @@ mod ins;
 mod older_sales;
 mod products;
 mod routes;
+mod same_sku;
 mod security;
 mod sessions;
 mod stored_rows;
