@@ -15,6 +15,7 @@ mod imports;
 mod ins;
 mod older_sales;
 mod products;
+mod rate_limit;
 mod routes;
 mod same_sku;
 mod security;

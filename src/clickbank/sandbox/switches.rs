@@ -22,6 +22,11 @@ impl SandboxHandle {
         self.shared.faults().rate_limit_rps = rps;
     }
 
+    /// Requests answered with the rate-limit 403 so far.
+    pub fn rate_limited_count(&self) -> u64 {
+        self.shared.faults().rate_limited
+    }
+
     /// Refuse the next `n` requests with the rate-limit 403.
     pub fn rate_limit_next(&self, n: u32) {
         self.shared.faults().rate_limit_next = n;
