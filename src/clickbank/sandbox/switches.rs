@@ -52,7 +52,8 @@ impl SandboxHandle {
     /// Stop (true) or resume (false) delivering Instant Notifications, as when ClickBank
     /// stops sending: events still happen and appear in the orders list, but the deliveries
     /// due while it is down (first attempts and retries) are dropped, never sent later.
-    /// [`dropped_notifications`](Self::dropped_notifications) names their events.
+    /// [`dropped_notifications`](Self::dropped_notifications) names their events. A test's own
+    /// [`post_event`](Self::post_event) still posts.
     pub fn set_ins_outage(&self, down: bool) {
         self.shared.lock().settings.ins_outage = down.then(|| (Instant::now(), None));
         self.shared.wake.notify_one();
