@@ -44,6 +44,7 @@ pub async fn start(mut config: Config, orders: usize, events_per_second: f64) ->
         orders,
         days: 120,
         older_subscriptions: crate::clickbank::cli::DEMO_OLDER_SUBSCRIPTIONS,
+        same_sku_bumps: crate::clickbank::cli::DEMO_SAME_SKU_BUMPS,
         ..Default::default()
     })
     .map_err(|e| AppError::Config(format!("cannot start the ClickBank sandbox: {e}")))?;

@@ -42,6 +42,8 @@ pub struct AppState {
     pub wake_jobs: std::sync::Arc<tokio::sync::Notify>,
     /// Whether requests look proxied while the proxy is not trusted.
     pub proxy_signs: web::proxy_signs::ProxySigns,
+    /// One ClickBank rate limiter per account, shared by every job and action of the process.
+    pub clickbank_limiters: clickbank::Limiters,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             self.secrets.clone(),
             self.config.clickbank_api_base.clone(),
         )
+        .with_limiters(self.clickbank_limiters.clone())
     }
 
     /// What the fulfillment export job needs.
@@ -153,6 +156,7 @@ impl Application {
             ins_storing: Default::default(),
             wake_jobs: Default::default(),
             proxy_signs: Default::default(),
+            clickbank_limiters: Default::default(),
         });
         // Computed once here, not on an async worker under the first wrong login.
         domain::accounts::passwords::dummy_hash();

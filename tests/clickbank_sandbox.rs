@@ -397,3 +397,227 @@ async fn fault_switches() {
     get().await.unwrap();
     assert_eq!(sb.request_count(), before + 1);
 }
+
+/// Receipts of SALEs whose line items share a SKU.
+fn same_sku_sales(
+    sb: &merchant_crm::clickbank::SandboxHandle,
+) -> Vec<merchant_crm::clickbank::sandbox::TruthTransaction> {
+    sb.transactions()
+        .into_iter()
+        .filter(|t| t.transaction_type == TransactionType::Sale)
+        .filter(|t| t.items.len() == 2 && t.items[0].sku == t.items[1].sku)
+        .collect()
+}
+
+#[tokio::test]
+async fn same_sku_lines_agree_in_the_list_the_order_read_the_ins_and_the_truth() {
+    use merchant_crm::clickbank::{Amount, LineItemType};
+    let plain = start(300);
+    assert!(same_sku_sales(&plain).is_empty(), "only when asked for");
+    let ins = receiver(200).await;
+    let sb = Sandbox::start(SandboxConfig {
+        same_sku_bumps: 20,
+        partial_refunds: true,
+        notify_url: Some(ins_url(&ins)),
+        ..config(300)
+    })
+    .unwrap();
+    let api = client(&sb);
+    let sales = same_sku_sales(&sb);
+    assert!(sales.len() >= 5, "{} same-SKU sales", sales.len());
+    let kinds = |t: &merchant_crm::clickbank::sandbox::TruthTransaction| {
+        t.items.iter().map(|i| i.line_type.clone()).collect::<Vec<_>>()
+    };
+    assert!(sales
+        .iter()
+        .any(|t| kinds(t) == [LineItemType::Original, LineItemType::Bump]));
+    assert!(sales
+        .iter()
+        .any(|t| kinds(t) == [LineItemType::Cart, LineItemType::Cart]));
+
+    // The orders list, the order read and the INS show both lines, with the truth's money.
+    let records = fetch_all_orders(
+        &api,
+        &OrdersQuery::between(anchor_day() - ChronoDuration::days(121), anchor_day()),
+    )
+    .await
+    .unwrap();
+    for t in &sales {
+        let receipt = t.receipt.clone().unwrap();
+        let cur = t.currency.as_str();
+        let r = records
+            .iter()
+            .find(|r| r.receipt == receipt && r.transaction_type == TransactionType::Sale)
+            .unwrap_or_else(|| panic!("{receipt} listed"));
+        assert_eq!(r.total_minor().unwrap(), t.total_minor, "{receipt}");
+        let listed: Vec<(String, i64, i64)> = r
+            .line_items
+            .iter()
+            .map(|l| {
+                (
+                    l.item_no.clone(),
+                    l.customer_amount.as_ref().unwrap().to_minor(cur).unwrap(),
+                    l.account_amount.as_ref().unwrap().to_minor(cur).unwrap(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, i64, i64)> = t
+            .items
+            .iter()
+            .map(|i| (i.sku.clone(), i.customer_minor, i.account_minor))
+            .collect();
+        assert_eq!(listed, want, "{receipt}");
+        let n = sb
+            .ins_for(&receipt, &TransactionType::Sale)
+            .unwrap()
+            .notification()
+            .unwrap();
+        assert_eq!(n.total_order_minor().unwrap(), t.total_minor);
+        let notified: Vec<(String, Option<LineItemType>, i64)> = n
+            .line_items
+            .iter()
+            .map(|l| {
+                (
+                    l.item_no.clone(),
+                    l.line_item_type.clone(),
+                    l.account_amount.as_ref().unwrap().to_minor(cur).unwrap(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, Option<LineItemType>, i64)> = t
+            .items
+            .iter()
+            .map(|i| (i.sku.clone(), Some(i.line_type.clone()), i.account_minor))
+            .collect();
+        assert_eq!(notified, want, "{receipt}");
+        assert_eq!(r.event_keys(), n.event_keys(), "{receipt}");
+    }
+    let t = &sales[0];
+    let receipt = t.receipt.clone().unwrap();
+    let sku = t.items[0].sku.clone();
+    let read = api.order(&receipt, Some(&sku)).await.unwrap();
+    let sale = read
+        .iter()
+        .find(|r| r.transaction_type == TransactionType::Sale)
+        .unwrap();
+    assert_eq!(sale.line_items.len(), 2, "both lines of the SKU");
+    assert!(
+        api.order(&receipt, None).await.is_err(),
+        "two items: sku required"
+    );
+
+    // One of the two lines is paid back; the other is kept.
+    let touched: HashSet<String> = sb
+        .transactions()
+        .into_iter()
+        .filter(|x| x.transaction_type != TransactionType::Sale)
+        .filter_map(|x| x.receipt)
+        .collect();
+    let t = sales
+        .iter()
+        .filter(|t| anchor() - t.time < ChronoDuration::days(50))
+        .find(|t| !touched.contains(t.receipt.as_deref().unwrap()))
+        .expect("a recent same-SKU sale without refunds");
+    let receipt = t.receipt.clone().unwrap();
+    let second = t.items[1].customer_minor;
+    let kind = RefundKind::PartialAmount(Amount::from_minor(second, &t.currency));
+    let request = TicketRequest {
+        sku: Some(t.items[1].sku.clone()),
+        ..TicketRequest::refund(kind, "ticket.type.refund.8")
+    };
+    api.create_ticket(&receipt, &request).await.unwrap();
+    let got = wait_for_requests(&ins, 1).await;
+    assert_eq!(got.len(), 1, "the RFND is notified");
+    let n = InsDecoder::new(sb.secret_key()).decode(&got[0].body).unwrap();
+    assert_eq!(n.transaction_type, TransactionType::Rfnd);
+    assert_eq!(n.total_order_minor().unwrap(), -second);
+    let rfnd = sb
+        .transactions()
+        .into_iter()
+        .find(|x| x.receipt.as_deref() == Some(&receipt) && x.transaction_type == TransactionType::Rfnd)
+        .unwrap();
+    assert_eq!(rfnd.total_minor, -second);
+    assert_eq!(rfnd.items.len(), 1);
+    assert_eq!(
+        rfnd.items[0].line_type, t.items[1].line_type,
+        "the line of that amount"
+    );
+    // What is left to pay back is the other line.
+    let left = api
+        .refund_amounts(&receipt, &RefundKind::Full, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        left.total_amount.unwrap().to_minor(&t.currency).unwrap(),
+        t.total_minor - second
+    );
+}
+
+#[tokio::test]
+async fn an_ins_outage_drops_deliveries_but_the_events_are_listed() {
+    let ins = receiver(200).await;
+    let sb = Sandbox::start(SandboxConfig {
+        notify_url: Some(ins_url(&ins)),
+        ..config(50)
+    })
+    .unwrap();
+    let api = client(&sb);
+    let before = sb.emit(&TransactionType::Sale);
+    assert_eq!(wait_for_requests(&ins, 1).await.len(), 1);
+
+    sb.set_ins_outage(true);
+    assert!(sb.ins_down());
+    let missed = [
+        sb.emit(&TransactionType::Sale),
+        sb.emit(&TransactionType::Rfnd),
+        sb.emit(&TransactionType::Bill),
+    ];
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        ins.received_requests().await.unwrap().len(),
+        1,
+        "nothing reaches the notify URL while INS is down"
+    );
+    let ids: Vec<u64> = missed.iter().map(|e| e.id).collect();
+    assert_eq!(sb.dropped_notifications(), ids);
+    assert!(sb.deliveries().iter().all(|d| !ids.contains(&d.event_id)));
+    // The events happened: ClickBank lists them.
+    let listed = fetch_all_orders(
+        &api,
+        &OrdersQuery::between(anchor_day(), anchor_day() + ChronoDuration::days(1)),
+    )
+    .await
+    .unwrap();
+    for e in &missed {
+        assert!(
+            listed.iter().any(|r| Some(&r.receipt) == e.receipt.as_ref()
+                && r.transaction_type == e.transaction_type
+                && r.transaction_time.timestamp() == e.transaction_time.timestamp()),
+            "{:?} {} listed",
+            e.receipt,
+            e.transaction_type
+        );
+    }
+
+    // Back up: new events are delivered, the missed ones never are.
+    sb.set_ins_outage(false);
+    let after = sb.emit(&TransactionType::Sale);
+    let got = wait_for_requests(&ins, 2).await;
+    assert_eq!(got.len(), 2);
+    let decoder = InsDecoder::new(sb.secret_key());
+    let receipts: Vec<String> = got
+        .iter()
+        .map(|r| decoder.decode(&r.body).unwrap().receipt)
+        .collect();
+    assert_eq!(receipts, [before.receipt.unwrap(), after.receipt.unwrap()]);
+
+    // A window: down for a while, then delivering again by itself.
+    sb.ins_outage_for(Duration::from_millis(300));
+    let in_window = sb.emit(&TransactionType::Sale);
+    while sb.ins_down() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sb.emit(&TransactionType::Sale);
+    assert_eq!(wait_for_requests(&ins, 3).await.len(), 3);
+    assert_eq!(sb.dropped_notifications().last(), Some(&in_window.id));
+}

@@ -29,6 +29,10 @@ pub struct SandboxArgs {
     /// account.
     #[arg(long, default_value_t = DEMO_OLDER_SUBSCRIPTIONS)]
     pub older_subscriptions: u32,
+    /// Percent of one-off sales whose line items share a SKU (an ORIGINAL and a BUMP of one
+    /// product, or a cart with it twice), as real accounts have.
+    #[arg(long, default_value_t = DEMO_SAME_SKU_BUMPS)]
+    pub same_sku_bumps: u32,
     /// Pin the dataset's "today" (yyyy-mm-dd, noon UTC); default: now.
     #[arg(long)]
     pub anchor_date: Option<NaiveDate>,
@@ -68,6 +72,13 @@ pub struct SandboxArgs {
     /// INS version to send (6, 7 or 8).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(6..=8))]
     pub ins_version: u8,
+    /// An INS outage of this many seconds (0 = none): events still happen and are listed, but
+    /// no Instant Notification of them is sent, as when ClickBank stops sending.
+    #[arg(long, default_value_t = 0)]
+    pub ins_outage_secs: u64,
+    /// Seconds after the start at which the INS outage begins.
+    #[arg(long, default_value_t = 0)]
+    pub ins_outage_after_secs: u64,
 }
 
 fn parse_fraction(s: &str) -> Result<f64, String> {
@@ -82,6 +93,10 @@ fn parse_fraction(s: &str) -> Result<f64, String> {
 /// The share of older subscription sales in the demo and the `sandbox` command (percent).
 pub const DEMO_OLDER_SUBSCRIPTIONS: u32 = 30;
 
+/// The share of one-off sales with lines of one SKU in the demo and the `sandbox` command
+/// (percent).
+pub const DEMO_SAME_SKU_BUMPS: u32 = 5;
+
 impl SandboxArgs {
     /// The sandbox configuration these options describe.
     pub fn to_config(&self) -> SandboxConfig {
@@ -91,6 +106,7 @@ impl SandboxArgs {
             orders: self.orders,
             days: self.days,
             older_subscriptions: self.older_subscriptions.min(100),
+            same_sku_bumps: self.same_sku_bumps.min(100),
             anchor: self.anchor_date.map(|d| {
                 d.and_time(NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default())
                     .and_utc()
@@ -107,6 +123,12 @@ impl SandboxArgs {
             ticket_delay: Duration::from_secs(self.ticket_delay_secs),
             partial_refunds: self.partial_refunds,
             ins_version: self.ins_version,
+            ins_outage: (self.ins_outage_secs > 0).then(|| {
+                (
+                    Duration::from_secs(self.ins_outage_after_secs),
+                    Duration::from_secs(self.ins_outage_secs),
+                )
+            }),
             ..SandboxConfig::default()
         }
     }
@@ -149,6 +171,16 @@ pub async fn run_sandbox(args: SandboxArgs) -> std::io::Result<()> {
         },
         args.latency_ms
     );
+    println!(
+        "  Line items     : {}% of one-off sales with two lines of one SKU",
+        args.same_sku_bumps.min(100)
+    );
+    if args.ins_outage_secs > 0 {
+        println!(
+            "  INS outage     : {} s, from {} s after the start",
+            args.ins_outage_secs, args.ins_outage_after_secs
+        );
+    }
     println!("Press Ctrl-C to stop.");
     actix_web::rt::signal::ctrl_c().await?;
     println!("Stopping the sandbox.");
@@ -187,6 +219,12 @@ mod tests {
             "2025-06-15",
             "--ins-version",
             "7",
+            "--same-sku-bumps",
+            "12",
+            "--ins-outage-secs",
+            "60",
+            "--ins-outage-after-secs",
+            "5",
         ])
         .unwrap();
         let c = cli.sandbox.to_config();
@@ -196,10 +234,17 @@ mod tests {
         assert_eq!(c.error_rate, 0.25);
         assert_eq!(c.latency, Duration::from_millis(150));
         assert_eq!(c.ins_version, 7);
+        assert_eq!(c.same_sku_bumps, 12);
+        assert_eq!(
+            c.ins_outage,
+            Some((Duration::from_secs(5), Duration::from_secs(60)))
+        );
         assert_eq!(c.anchor.unwrap().to_rfc3339(), "2025-06-15T12:00:00+00:00");
         let defaults = Cli::try_parse_from(["sandbox"]).unwrap().sandbox;
         assert_eq!(defaults.bind.to_string(), "127.0.0.1:8090");
         assert_eq!(defaults.to_config().rate_limit, None);
+        assert_eq!(defaults.to_config().same_sku_bumps, DEMO_SAME_SKU_BUMPS);
+        assert_eq!(defaults.to_config().ins_outage, None);
         assert!(Cli::try_parse_from(["sandbox", "--error-rate", "2"]).is_err());
         assert!(Cli::try_parse_from(["sandbox", "--ins-version", "5"]).is_err());
     }

@@ -16,7 +16,10 @@ pub mod types;
 
 pub use api::{fetch_all_orders, fetch_all_products, ApiFuture, ClickBankApi, OrderPages};
 pub use cli::{decrypt_ins_to_pretty_json, run_sandbox, SandboxArgs};
-pub use client::{shared_client, ClickBankClient, ClientConfig, ClientStats, RetryPolicy, DEFAULT_BASE_URL};
+pub use client::{
+    shared_client, shared_client_with, ClickBankClient, ClientConfig, ClientStats, Limiter, Limiters,
+    RetryPolicy, DEFAULT_BASE_URL,
+};
 pub use error::ClickBankError;
 pub use ins::{InsDecoder, InsEncoder, InsError, Notification};
 pub use money::{format_minor, parse_minor, Amount, MoneyError};

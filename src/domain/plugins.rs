@@ -124,12 +124,27 @@ pub fn keys(plugin: &Plugin, secrets: &SecretBox) -> Result<PluginKeys, AppError
     })
 }
 
-/// Builds a ClickBank client for these keys against `base_url`.
+/// Builds a ClickBank client for these keys against `base_url`, with a limiter of its own: for
+/// one-off calls outside the jobs (the connect check of keys being saved, the CLI, the demo).
 pub fn client_for(keys: &PluginKeys, base_url: &str) -> Result<Arc<dyn ClickBankApi>, AppError> {
     let cfg = ClientConfig::new(keys.api_key.clone())
         .with_base_url(base_url)
         .with_dev_key(keys.dev_key.clone());
     clickbank::client::shared_client(cfg).map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
+}
+
+/// A client for these keys taking its turns from `limiter`, the account's one limiter
+/// (`JobContext::limiter`); `None`: no limit.
+pub fn client_sharing(
+    keys: &PluginKeys,
+    base_url: &str,
+    limiter: Option<Arc<clickbank::Limiter>>,
+) -> Result<Arc<dyn ClickBankApi>, AppError> {
+    let cfg = ClientConfig::new(keys.api_key.clone())
+        .with_base_url(base_url)
+        .with_dev_key(keys.dev_key.clone());
+    clickbank::client::shared_client_with(cfg, limiter)
+        .map_err(|e| AppError::Validation(format!("ClickBank client: {e}")))
 }
 
 /// Checks keys and site against ClickBank by reading the first products page. The error

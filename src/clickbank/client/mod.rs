@@ -3,18 +3,18 @@
 mod bodies;
 mod config;
 mod endpoints;
+mod limiter;
 mod transport;
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use url::Url;
 
 pub use config::{ClientConfig, RetryPolicy, DEFAULT_BASE_URL};
+pub use limiter::{Limiter, Limiters};
 
 use super::api::ClickBankApi;
 use super::error::ClickBankError;
@@ -42,7 +42,7 @@ pub struct ClickBankClient {
     http: reqwest::Client,
     base: Url,
     config: ClientConfig,
-    limiter: Option<DefaultDirectRateLimiter>,
+    limiter: Option<Arc<Limiter>>,
     counters: Counters,
 }
 
@@ -67,8 +67,16 @@ fn decode_err(e: impl fmt::Display) -> ClickBankError {
 }
 
 impl ClickBankClient {
-    /// Build a client. Fails on an unusable base URL or key.
+    /// Build a client with a limiter of its own (`requests_per_second`, `burst`). Fails on an
+    /// unusable base URL or key.
     pub fn new(config: ClientConfig) -> Result<Self, ClickBankError> {
+        let limiter = Limiter::new(config.requests_per_second, config.burst).map(Arc::new);
+        Self::with_limiter(config, limiter)
+    }
+
+    /// Build a client that takes its turns from `limiter` (shared with the other clients of
+    /// the account, see [`Limiters`]; `None`: no limit) instead of the configuration's rate.
+    pub fn with_limiter(config: ClientConfig, limiter: Option<Arc<Limiter>>) -> Result<Self, ClickBankError> {
         let base = Url::parse(config.base_url.trim())
             .map_err(|e| invalid(format!("base URL `{}`: {e}", config.base_url)))?;
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
@@ -92,10 +100,6 @@ impl ClickBankClient {
             .user_agent(config.user_agent.clone())
             .build()
             .map_err(|e| invalid(format!("HTTP client: {e}")))?;
-        let limiter = NonZeroU32::new(config.requests_per_second).map(|rate| {
-            let burst = NonZeroU32::new(config.burst).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::direct(Quota::per_second(rate).allow_burst(burst))
-        });
         Ok(ClickBankClient {
             http,
             base,
@@ -108,6 +112,11 @@ impl ClickBankClient {
     /// The configuration in use.
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// The limiter this client takes its turns from, if any.
+    pub fn limiter(&self) -> Option<&Arc<Limiter>> {
+        self.limiter.as_ref()
     }
 
     /// Request, retry and limiter counters.
@@ -123,6 +132,14 @@ impl ClickBankClient {
 /// Convenience: a shared client behind the trait.
 pub fn shared_client(config: ClientConfig) -> Result<Arc<dyn ClickBankApi>, ClickBankError> {
     Ok(Arc::new(ClickBankClient::new(config)?))
+}
+
+/// A client behind the trait taking its turns from `limiter` (see [`ClickBankClient::with_limiter`]).
+pub fn shared_client_with(
+    config: ClientConfig,
+    limiter: Option<Arc<Limiter>>,
+) -> Result<Arc<dyn ClickBankApi>, ClickBankError> {
+    Ok(Arc::new(ClickBankClient::with_limiter(config, limiter)?))
 }
 
 #[cfg(test)]

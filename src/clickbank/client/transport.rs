@@ -43,9 +43,8 @@ impl ClickBankClient {
 
     async fn wait_for_limiter(&self) {
         if let Some(limiter) = &self.limiter {
-            if limiter.check().is_err() {
+            if limiter.acquire().await {
                 self.counters.throttled.fetch_add(1, Ordering::Relaxed);
-                limiter.until_ready().await;
             }
         }
     }

@@ -1,7 +1,7 @@
 //! How a sandbox is configured ([`SandboxConfig`]) and the settings its state keeps.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -22,6 +22,10 @@ pub struct SandboxConfig {
     /// [`OLDER_SALES_DAYS`] earlier, as in a real account with years of subscribers: their
     /// rebills, refunds and cancellations fall in the listed days, their SALE does not.
     pub older_subscriptions: u32,
+    /// Percent (0..=100) of one-off sales whose line items share a SKU, as real accounts
+    /// have: an ORIGINAL and a BUMP of one product, or a cart with it twice. Their refunds
+    /// may pay back one of the two lines.
+    pub same_sku_bumps: u32,
     /// "Now" of the dataset; `None` = the current time. Pin it for reproducible tests.
     pub anchor: Option<DateTime<Utc>>,
     /// Vendor / site nickname.
@@ -58,6 +62,9 @@ pub struct SandboxConfig {
     pub ins_max_attempts: u32,
     /// Delay between INS delivery attempts.
     pub ins_retry_delay: Duration,
+    /// An INS outage: (starts this long after the start, lasts this long). Events still
+    /// happen and are listed; their deliveries (retries included) in it are dropped.
+    pub ins_outage: Option<(Duration, Duration)>,
     /// HTTP worker threads.
     pub workers: usize,
 }
@@ -73,6 +80,7 @@ impl Default for SandboxConfig {
             orders: 1_000,
             days: 180,
             older_subscriptions: 0,
+            same_sku_bumps: 0,
             anchor: None,
             site: "DEMOSHOP".to_string(),
             api_key: "API-SANDBOX-0000000000000000000000".to_string(),
@@ -91,6 +99,7 @@ impl Default for SandboxConfig {
             ins_version: 8,
             ins_max_attempts: 3,
             ins_retry_delay: Duration::from_secs(2),
+            ins_outage: None,
             workers: 2,
         }
     }
@@ -111,6 +120,11 @@ impl SandboxConfig {
             ins_retry_delay: self.ins_retry_delay,
             seed: self.seed,
             events_per_second: self.events_per_second.max(0.0),
+            same_sku_bumps: self.same_sku_bumps.min(100),
+            ins_outage: self.ins_outage.map(|(after, length)| {
+                let start = Instant::now() + after;
+                (start, Some(start + length))
+            }),
         }
     }
 }

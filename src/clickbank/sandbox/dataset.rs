@@ -24,6 +24,8 @@ pub(crate) struct GenConfig {
     pub days: u32,
     /// Percent of subscription sales made before the `days` (see `SandboxConfig`).
     pub older_subscriptions: u32,
+    /// Percent of one-off sales whose lines share a SKU (see `SandboxConfig`).
+    pub same_sku_bumps: u32,
     pub anchor: DateTime<Utc>,
 }
 
@@ -172,6 +174,41 @@ pub(crate) fn negate(lines: &[SbLine]) -> Vec<SbLine> {
         .collect()
 }
 
+/// A second line of the product of `first` (a one-off front): mostly a BUMP of it at three
+/// quarters of its price (a second one at the order form), one time in four a cart holding
+/// it twice (both lines then `CART`). Real accounts have both; each line is an item of its own.
+pub(crate) fn same_sku_line(
+    rng: &mut StdRng,
+    first: &mut SbLine,
+    product: &SbProduct,
+    has_affiliate: bool,
+    country: &str,
+) -> SbLine {
+    if rng.gen_ratio(1, 4) {
+        first.line_type = LineItemType::Cart;
+        make_line(
+            product,
+            first.product,
+            LineItemType::Cart,
+            first.qty,
+            product.price,
+            has_affiliate,
+            country,
+        )
+    } else {
+        let price = (product.price * 3 / 4).max(1);
+        make_line(
+            product,
+            first.product,
+            LineItemType::Bump,
+            1,
+            price,
+            has_affiliate,
+            country,
+        )
+    }
+}
+
 /// First rebill after a purchase at `t`.
 pub(crate) fn first_rebill(t: DateTime<Utc>, plan: &Plan) -> DateTime<Utc> {
     if plan.trial_days > 0 {
@@ -299,7 +336,14 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
             affiliate.is_some(),
             &country,
         )];
-        if !bumps.is_empty() && rng.gen_ratio(3, 10) {
+        // Lines sharing a SKU (one-off fronts only: a subscription is one line of its SKU). The
+        // draw happens only when asked for, so datasets without them stay as they were.
+        let same_sku =
+            cfg.same_sku_bumps > 0 && fp.plan.is_none() && rng.gen_ratio(cfg.same_sku_bumps.min(100), 100);
+        if same_sku {
+            let second = same_sku_line(&mut rng, &mut lines[0], fp, affiliate.is_some(), &country);
+            lines.push(second);
+        } else if !bumps.is_empty() && rng.gen_ratio(3, 10) {
             let b = bumps[rng.gen_range(0..bumps.len())];
             lines.push(make_line(
                 &products[b],
@@ -476,6 +520,15 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
                         }
                     }
                 }
+                OutcomeKind::PartialRefund if same_sku => {
+                    // One of the two lines paid back in full, the other kept.
+                    ev.tx_type = TransactionType::Rfnd;
+                    ev.lines = negate(&info.last_payment.lines[1..]);
+                    info.refunded_of_last += info.last_payment.lines[1..]
+                        .iter()
+                        .map(|l| l.customer_amount + l.tax + l.shipping)
+                        .sum::<i64>();
+                }
                 OutcomeKind::PartialRefund => {
                     let first = &info.last_payment.lines[0];
                     let amount = first.customer_amount / 2;
@@ -582,6 +635,7 @@ mod tests {
             orders: 400,
             days: 120,
             older_subscriptions: 0,
+            same_sku_bumps: 0,
             anchor: Utc.with_ymd_and_hms(2025, 6, 15, 12, 0, 0).unwrap(),
         }
     }
@@ -634,5 +688,46 @@ mod tests {
             *per_customer.entry(e.customer).or_default() += 1;
         }
         assert!(per_customer.values().any(|&n| n > 1));
+    }
+
+    fn shares_a_sku(e: &SbEvent) -> bool {
+        e.lines
+            .iter()
+            .enumerate()
+            .any(|(i, l)| e.lines[..i].iter().any(|k| k.product == l.product))
+    }
+
+    #[test]
+    fn same_sku_lines_only_when_asked_for() {
+        let plain = generate(&cfg(3));
+        assert!(!plain.events.iter().any(shares_a_sku));
+        let w = generate(&GenConfig {
+            orders: 2_000,
+            same_sku_bumps: 50,
+            ..cfg(3)
+        });
+        let sales: Vec<&SbEvent> = w
+            .events
+            .iter()
+            .filter(|e| e.tx_type == TransactionType::Sale && shares_a_sku(e))
+            .collect();
+        assert!(sales.len() > 10, "{} same-SKU sales", sales.len());
+        let kinds = |e: &SbEvent| e.lines.iter().map(|l| l.line_type.clone()).collect::<Vec<_>>();
+        assert!(sales
+            .iter()
+            .any(|e| kinds(e) == [LineItemType::Original, LineItemType::Bump]));
+        assert!(sales
+            .iter()
+            .any(|e| kinds(e) == [LineItemType::Cart, LineItemType::Cart]));
+        // Some refund pays back one of the two lines and keeps the other.
+        assert!(w.events.iter().any(|e| {
+            e.tx_type == TransactionType::Rfnd
+                && e.lines.len() == 1
+                && w.receipts[e.receipt.as_deref().unwrap_or("")].sale_lines.len() == 2
+                && shares_a_sku(&SbEvent {
+                    lines: w.receipts[e.receipt.as_deref().unwrap_or("")].sale_lines.clone(),
+                    ..e.clone()
+                })
+        }));
     }
 }

@@ -114,6 +114,9 @@ pub(crate) async fn scheduler(shared: Arc<Shared>) {
                     shared.lock().complete_ticket(id);
                     shared.wake.notify_one();
                 }
+                Job::Deliver { event, .. } if shared.lock().drop_if_down(event) => {
+                    // ClickBank sends nothing while INS is down, retries included.
+                }
                 Job::Deliver { url, event, attempt } => {
                     let s = shared.clone();
                     tokio::spawn(async move {

@@ -12,6 +12,8 @@ pub(crate) struct Faults {
     pub fail_next: u32,
     pub rate_limit_rps: Option<u32>,
     pub rate_limit_next: u32,
+    /// Requests answered with the rate-limit 403 so far.
+    pub rate_limited: u64,
     window_start: Instant,
     window_count: u32,
     pub latency: Duration,
@@ -34,6 +36,7 @@ impl Faults {
             fail_next: 0,
             rate_limit_rps,
             rate_limit_next: 0,
+            rate_limited: 0,
             window_start: Instant::now(),
             window_count: 0,
             latency,
@@ -57,6 +60,7 @@ impl Faults {
             self.window_count += 1;
             rate_limited = self.window_count > rps;
         }
+        self.rate_limited += u64::from(rate_limited);
         let fail = if self.fail_next > 0 {
             self.fail_next -= 1;
             true

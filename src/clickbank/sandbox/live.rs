@@ -7,6 +7,7 @@ use rand::Rng;
 use super::catalog::AFFILIATES;
 use super::dataset::{
     first_rebill, make_customer, make_line, negate, new_receipt, pick_payment_method, pick_vendor_vars,
+    same_sku_line,
 };
 use super::model::{add_period, FunnelRole, Payment, ReceiptInfo, SbEvent, SbLine, SbProduct, Subscription};
 use super::state::{Job, State};
@@ -69,7 +70,17 @@ impl State {
             .products
             .iter()
             .position(|p| p.role == FunnelRole::Bump && p.currency == currency);
-        if let Some(b) = bump.filter(|_| self.rng.gen_ratio(1, 3)) {
+        let pct = self.settings.same_sku_bumps;
+        if pct > 0 && product.plan.is_none() && self.rng.gen_ratio(pct.min(100), 100) {
+            let second = same_sku_line(
+                &mut self.rng,
+                &mut lines[0],
+                &product,
+                affiliate.is_some(),
+                &country,
+            );
+            lines.push(second);
+        } else if let Some(b) = bump.filter(|_| self.rng.gen_ratio(1, 3)) {
             let bp = self.products[b].clone();
             lines.push(make_line(
                 &bp,

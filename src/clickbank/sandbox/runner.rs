@@ -29,6 +29,7 @@ impl Sandbox {
             orders: config.orders,
             days: config.days,
             older_subscriptions: config.older_subscriptions.min(100),
+            same_sku_bumps: config.same_sku_bumps.min(100),
             anchor,
         });
         State::new(world, config.site.clone(), anchor, config.settings())

@@ -96,6 +96,11 @@ pub(crate) struct Settings {
     pub ins_retry_delay: std::time::Duration,
     pub seed: u64,
     pub events_per_second: f64,
+    /// Percent of live one-off sales whose lines share a SKU.
+    pub same_sku_bumps: u32,
+    /// INS deliveries are dropped from the first instant until the second (`None`: until
+    /// switched off), as when ClickBank stops sending.
+    pub ins_outage: Option<(Instant, Option<Instant>)>,
 }
 
 /// Work for the scheduler.
@@ -169,6 +174,8 @@ pub(crate) struct State {
     pub open_refunds: HashSet<String>,
     pub ship_notices: Vec<RecordedShipNotice>,
     pub deliveries: Vec<DeliveryRecord>,
+    /// Events whose INS deliveries an outage dropped.
+    pub dropped: Vec<u64>,
     pub pending: Vec<Pending>,
     cache: Vec<(String, u64, Arc<Vec<usize>>)>,
     pub version: u64,
@@ -193,6 +200,7 @@ impl State {
             open_refunds: HashSet::new(),
             ship_notices: Vec::new(),
             deliveries: Vec::new(),
+            dropped: Vec::new(),
             pending: Vec::new(),
             cache: Vec::new(),
             version: 0,
@@ -251,8 +259,28 @@ impl State {
         id
     }
 
-    /// Queue the INS delivery of an event to the notify URL, when one is set.
+    /// Whether INS is down at `at` (an outage switched on or its window).
+    pub fn ins_down(&self, at: Instant) -> bool {
+        self.settings
+            .ins_outage
+            .is_some_and(|(from, until)| at >= from && until.is_none_or(|u| at < u))
+    }
+
+    /// Drops the delivery of `event` when INS is down now; true when dropped.
+    pub fn drop_if_down(&mut self, event: u64) -> bool {
+        let down = self.ins_down(Instant::now());
+        if down && !self.dropped.contains(&event) {
+            self.dropped.push(event);
+        }
+        down
+    }
+
+    /// Queue the INS delivery of an event to the notify URL, when one is set (dropped
+    /// during an INS outage).
     pub fn queue_delivery(&mut self, event: u64) {
+        if self.settings.notify_url.is_some() && self.drop_if_down(event) {
+            return;
+        }
         if let Some(url) = self.settings.notify_url.clone() {
             self.pending.push(Pending {
                 due: Instant::now(),

@@ -1,7 +1,7 @@
-//! Switches of a running sandbox: injected faults (errors, rate limits, latency), the
-//! live settings, tickets applied on demand and catalog edits.
+//! Switches of a running sandbox: injected faults (errors, rate limits, latency), INS
+//! outages, the live settings, tickets applied on demand and catalog edits.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::runner::SandboxHandle;
 use super::state::Job;
@@ -20,6 +20,11 @@ impl SandboxHandle {
     /// Refuse requests above `rps` per second with ClickBank's rate-limit 403 (None = off).
     pub fn set_rate_limit(&self, rps: Option<u32>) {
         self.shared.faults().rate_limit_rps = rps;
+    }
+
+    /// Requests answered with the rate-limit 403 so far.
+    pub fn rate_limited_count(&self) -> u64 {
+        self.shared.faults().rate_limited
     }
 
     /// Refuse the next `n` requests with the rate-limit 403.
@@ -42,6 +47,33 @@ impl SandboxHandle {
     /// Set or clear the Instant Notification URL.
     pub fn set_notify_url(&self, url: Option<String>) {
         self.shared.lock().settings.notify_url = url;
+    }
+
+    /// Stop (true) or resume (false) delivering Instant Notifications, as when ClickBank
+    /// stops sending: events still happen and appear in the orders list, but the deliveries
+    /// due while it is down (first attempts and retries) are dropped, never sent later.
+    /// [`dropped_notifications`](Self::dropped_notifications) names their events. A test's own
+    /// [`post_event`](Self::post_event) still posts.
+    pub fn set_ins_outage(&self, down: bool) {
+        self.shared.lock().settings.ins_outage = down.then(|| (Instant::now(), None));
+        self.shared.wake.notify_one();
+    }
+
+    /// An INS outage from now for `length` (see [`set_ins_outage`](Self::set_ins_outage)).
+    pub fn ins_outage_for(&self, length: Duration) {
+        let now = Instant::now();
+        self.shared.lock().settings.ins_outage = Some((now, Some(now + length)));
+        self.shared.wake.notify_one();
+    }
+
+    /// Whether INS is down now.
+    pub fn ins_down(&self) -> bool {
+        self.shared.lock().ins_down(Instant::now())
+    }
+
+    /// Ids of the events whose INS deliveries an outage dropped, in the order dropped.
+    pub fn dropped_notifications(&self) -> Vec<u64> {
+        self.shared.lock().dropped.clone()
     }
 
     /// Time before tickets are applied.

@@ -11,6 +11,33 @@ use crate::clickbank::money::parse_minor;
 use crate::clickbank::requests::reasons;
 use crate::clickbank::types::{LineItemStatus, RefundType, TicketStatus, TicketType, TransactionType};
 
+/// The line a partial refund of `amount` pays back, out of `lines` (the SKU's, or all, of
+/// the last payment; not empty): the line of exactly that price when there is one (one of
+/// two lines of a SKU paid back), else the first, with the vendor's share in proportion.
+fn partial_line(lines: &[&SbLine], amount: i64) -> SbLine {
+    let of = lines
+        .iter()
+        .find(|l| l.customer_amount == amount)
+        .or(lines.first())
+        .map(|l| (*l).clone())
+        .unwrap_or(SbLine {
+            product: 0,
+            line_type: crate::clickbank::types::LineItemType::Original,
+            qty: 1,
+            customer_amount: amount,
+            account_amount: amount,
+            tax: 0,
+            shipping: 0,
+        });
+    SbLine {
+        customer_amount: -amount,
+        account_amount: -(amount * of.account_amount / of.customer_amount.max(1)),
+        tax: 0,
+        shipping: 0,
+        ..of
+    }
+}
+
 impl State {
     /// The refund a request asks for: (type, lines paid back, money).
     fn refund_plan(
@@ -45,14 +72,7 @@ impl State {
                 sku.unwrap_or("")
             )));
         }
-        let first = base_lines[0].clone();
-        let partial_line = |amount: i64| SbLine {
-            customer_amount: -amount,
-            account_amount: -(amount * first.account_amount / first.customer_amount.max(1)),
-            tax: 0,
-            shipping: 0,
-            ..first.clone()
-        };
+        let partial_line = |amount: i64| partial_line(&base_lines, amount);
         match refund_type {
             RefundType::Full => {
                 if info.refunded_of_last > 0 || sku.is_some() {
@@ -278,14 +298,20 @@ impl State {
             let lines = if t.refund_type == Some(RefundType::Full) {
                 self.refund_plan(&info, &p).map(|(_, l, _)| l).unwrap_or_default()
             } else {
-                let first = info.last_payment.lines.first().cloned()?;
-                vec![SbLine {
-                    customer_amount: -t.refund_minor,
-                    account_amount: -(t.refund_minor * first.account_amount / first.customer_amount.max(1)),
-                    tax: 0,
-                    shipping: 0,
-                    ..first
-                }]
+                let lines: Vec<&SbLine> = info
+                    .last_payment
+                    .lines
+                    .iter()
+                    .filter(|l| {
+                        t.sku
+                            .as_deref()
+                            .is_none_or(|s| self.products[l.product].sku.eq_ignore_ascii_case(s))
+                    })
+                    .collect();
+                if lines.is_empty() {
+                    return None;
+                }
+                vec![partial_line(&lines, t.refund_minor)]
             };
             let refunded: i64 = -lines
                 .iter()

@@ -14,9 +14,9 @@ use crate::clickbank::ShipNotice;
 use crate::db::schema::fulfillments;
 use crate::db::DbConn;
 use crate::domain::clickbank_budget::{self, Purpose};
+use crate::domain::context::JobContext;
 use crate::domain::{audit, plugins, Actor};
 use crate::error::AppError;
-use crate::secrets::SecretBox;
 
 /// One update as a house posts it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -228,13 +228,8 @@ pub fn apply(
 
 /// Sends the tracking of item `id` to ClickBank as a ship notice, through the client trait
 /// (the sandbox records it), and notes when it was sent.
-pub async fn send_ship_notice(
-    db: &crate::db::Database,
-    secrets: &SecretBox,
-    api_base: &str,
-    actor: &Actor,
-    id: i64,
-) -> Result<String, AppError> {
+pub async fn send_ship_notice(ctx: &JobContext, actor: &Actor, id: i64) -> Result<String, AppError> {
+    let db = &ctx.db;
     let (item, plugin) = db
         .read(move |c| {
             let item = super::list::item(c, id)?;
@@ -247,8 +242,8 @@ pub async fn send_ship_notice(
         .clone()
         .filter(|t| !t.trim().is_empty())
         .ok_or_else(|| AppError::Validation("This item has no tracking number to send yet.".into()))?;
-    let keys = plugins::keys(&plugin, secrets)?;
-    let api = plugins::client_for(&keys, api_base)?;
+    let keys = plugins::keys(&plugin, &ctx.secrets)?;
+    let api = plugins::client_sharing(&keys, &ctx.api_base, ctx.limiter(plugin.id))?;
     let notice = ShipNotice {
         date: item.ship_date.unwrap_or_else(|| crate::domain::now().date()),
         carrier: item.carrier.clone().unwrap_or_default(),

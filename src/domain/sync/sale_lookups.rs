@@ -290,17 +290,9 @@ pub async fn run_due(ctx: &JobContext) -> Result<Round, AppError> {
                 continue;
             }
         };
-        let started = std::time::Instant::now();
+        // The client takes its turns from the account's one limiter, with the imports and
+        // the actions of the same account: the round keeps to ClickBank's rate by it.
         let (answer, requests) = read(api.as_ref(), &l).await;
-        // Each look-up has a client of its own: the round keeps to ClickBank's rate itself.
-        if ctx.requests_per_second > 0 {
-            let share = std::time::Duration::from_millis(
-                1000 * requests.max(1) as u64 / u64::from(ctx.requests_per_second),
-            );
-            if let Some(rest) = share.checked_sub(started.elapsed()) {
-                tokio::time::sleep(rest).await;
-            }
-        }
         ctx.db
             .run(move |c| clickbank_budget::add(c, pid, Purpose::Lookup, requests))
             .await?;

@@ -507,9 +507,7 @@ pub async fn ship_notice(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let result = crate::domain::fulfillment::updates::send_ship_notice(
-        &state.db,
-        &state.secrets,
-        &state.config.clickbank_api_base,
+        &state.job_context(),
         &s.actor(),
         id.into_inner(),
     )
