@@ -126,6 +126,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         msrp_by_merchant -> Bool,
+        rebill_frequency -> Nullable<Text>,
     }
 }
 

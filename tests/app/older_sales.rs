@@ -8,10 +8,11 @@ use std::net::SocketAddr;
 use chrono::Duration as Days;
 use diesel::prelude::*;
 use merchant_crm::clickbank::time::pacific_date;
-use merchant_crm::clickbank::{Sandbox, SandboxConfig, SandboxHandle, TransactionType};
-use merchant_crm::db::models::TaskState;
+use merchant_crm::clickbank::{LineItemStatus, Sandbox, SandboxConfig, SandboxHandle, TransactionType};
+use merchant_crm::db::models::{PurchaseStatus, TaskState};
 use merchant_crm::db::schema::{fulfillments, orders, pending_events, sale_lookups, transactions};
 use merchant_crm::domain::context::JobContext;
+use merchant_crm::domain::customer_service::customers;
 use merchant_crm::domain::sync::imports::{self, clickbank_today};
 use merchant_crm::domain::sync::sale_lookups as lookups;
 use merchant_crm::domain::{plugins, Actor};
@@ -115,14 +116,17 @@ async fn an_import_puts_every_event_of_older_sales_on_an_order_and_reads_their_s
     let days = i64::from(DAYS) - 5;
     let secrets = c.job.secrets.clone();
     let input = plugins::PluginInput::basic("ClickBank", sb.site(), sb.api_key(), sb.secret_key()).unwrap();
-    let id = app
+    let (id, products) = app
         .db
         .run(move |conn| {
             let pid = plugins::create(conn, &Actor::cli(), &secrets, &input, false)?.id;
-            Ok(imports::start_initial(conn, &Actor::cli(), pid, days as i32, Some(days as i32))?.id)
+            let products = imports::start_products(conn, &Actor::cli(), pid)?.id;
+            let orders = imports::start_initial(conn, &Actor::cli(), pid, days as i32, Some(days as i32))?.id;
+            Ok((orders, products))
         })
         .await
         .unwrap();
+    imports::run_task(&c, products, "runner", 1).await.unwrap();
     loop {
         let r = imports::run_task(&c, id, "runner", 50).await.unwrap();
         if !r.more {
@@ -228,6 +232,48 @@ async fn an_import_puts_every_event_of_older_sales_on_an_order_and_reads_their_s
     }
     let waiting = app.db.read(|c| lookups::waiting(c, None)).await.unwrap();
     assert_eq!(waiting.orders, 0);
+
+    // The orders list has no cancel types: each line's status, read with the record, is the
+    // subscription's state then. Every subscription is in ClickBank's state and shows the
+    // product's rebill frequency (the records carry none; the product import does).
+    let subs: Vec<(String, String, PurchaseStatus, i64)> = app
+        .db
+        .read(|c| {
+            use merchant_crm::db::schema::{order_items, purchases};
+            Ok(purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .inner_join(order_items::table)
+                .select((
+                    orders::receipt,
+                    order_items::item_no,
+                    purchases::status,
+                    purchases::id,
+                ))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert!(subs.len() > 10);
+    let mut cancelled = 0;
+    for (receipt, sku, status, id) in &subs {
+        let truth = sb.subscriptions(receipt);
+        let want = truth.iter().find(|t| &t.sku == sku).unwrap();
+        match want.status {
+            LineItemStatus::Canceled => {
+                cancelled += 1;
+                assert_eq!(*status, PurchaseStatus::Cancelled, "{receipt} {sku}");
+            }
+            LineItemStatus::Active => assert!(status.is_running(), "{receipt} {sku}: {status}"),
+            _ => {}
+        }
+        let id = *id;
+        let p = app.db.read(move |c| customers::purchase(c, id)).await.unwrap();
+        assert!(
+            p.frequency().is_some(),
+            "{receipt} {sku} shows how often it rebills"
+        );
+    }
+    assert!(cancelled > 0, "the sandbox has cancelled subscriptions");
 }
 
 #[actix_web::test]

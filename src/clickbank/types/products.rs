@@ -182,6 +182,13 @@ impl Product {
         })
     }
 
+    /// The rebill frequency of the first recurring pricing.
+    pub fn rebill_frequency(&self) -> Option<&Frequency> {
+        self.pricings
+            .iter()
+            .find_map(|p| p.recurring.as_ref().and_then(|r| r.frequency.as_ref()))
+    }
+
     /// The first pricing's initial price and its currency.
     pub fn initial_price(&self) -> Option<(&str, &Amount)> {
         self.pricings.iter().find_map(|p| {

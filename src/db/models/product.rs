@@ -61,6 +61,8 @@ pub struct Product {
     pub merchant_edited: bool,
     /// The merchant changed the MSRP: imports no longer update it.
     pub msrp_by_merchant: bool,
+    /// A recurring product's rebill frequency (ClickBank's pricing, or its first INS).
+    pub rebill_frequency: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

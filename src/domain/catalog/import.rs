@@ -53,6 +53,8 @@ pub struct ImportedProduct {
     pub price: Option<(String, i64)>,
     pub shippable: bool,
     pub recurring: bool,
+    /// ClickBank's spelling (MONTHLY, ...), from the first recurring pricing.
+    pub rebill_frequency: Option<String>,
 }
 
 impl ImportedProduct {
@@ -94,6 +96,7 @@ impl ImportedProduct {
             price,
             shippable: p.is_physical(),
             recurring: p.is_recurring(),
+            rebill_frequency: p.rebill_frequency().map(|f| f.to_string()),
             sku,
         })
     }
@@ -161,6 +164,7 @@ pub fn store_import(
                                 products::description.eq(&p.description),
                                 products::shippable.eq(p.shippable),
                                 products::recurring.eq(p.recurring),
+                                products::rebill_frequency.eq(&p.rebill_frequency),
                                 products::fulfillment_house_id.eq(house),
                                 products::created_at.eq(now),
                                 products::updated_at.eq(now),
@@ -225,6 +229,9 @@ fn sync_from_clickbank(
     if row.recurring != p.recurring {
         fields.push("recurring");
     }
+    if p.rebill_frequency.is_some() && row.rebill_frequency != p.rebill_frequency {
+        fields.push("rebill frequency");
+    }
     let (currency, msrp) = match &p.price {
         Some((c, m)) if !row.msrp_by_merchant => (Some(c.clone()), Some(*m)),
         _ => (row.currency.clone(), row.msrp_minor),
@@ -251,6 +258,7 @@ fn sync_from_clickbank(
             .set((
                 products::title.eq(&p.title),
                 products::recurring.eq(p.recurring),
+                products::rebill_frequency.eq(p.rebill_frequency.as_ref().or(row.rebill_frequency.as_ref())),
                 products::currency.eq(currency),
                 products::msrp_minor.eq(msrp),
                 products::description.eq(description),

@@ -12,7 +12,7 @@ use crate::clickbank::{format_minor, TransactionType};
 use crate::db::models::{OrderShown, OrderStatus, PurchaseShown, PurchaseStatus};
 use crate::db::schema::{
     audit_log, campaigns, customer_notes, customers, fulfillment_houses, fulfillments, order_items, orders,
-    partials, plugins, purchases, transactions,
+    partials, plugins, products, purchases, transactions,
 };
 use crate::db::DbConn;
 use crate::domain::{audit, Actor};
@@ -165,6 +165,20 @@ impl OrderView {
     }
 }
 
+/// Purchases with what a [`PurchaseRow`] reads beside them: their order, line and product.
+macro_rules! purchase_rows {
+    () => {
+        $crate::db::schema::purchases::table
+            .inner_join(
+                $crate::db::schema::orders::table
+                    .on($crate::db::schema::orders::id.eq($crate::db::schema::purchases::order_id)),
+            )
+            .inner_join($crate::db::schema::order_items::table)
+            .inner_join($crate::db::schema::products::table)
+    };
+}
+pub(crate) use purchase_rows;
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = purchases)]
 pub struct PurchaseRow {
@@ -185,6 +199,10 @@ pub struct PurchaseRow {
     pub billing_cycle: i32,
     pub rebill_amount_minor: Option<i64>,
     pub frequency: Option<String>,
+    /// The product's rebill frequency: shown when the subscription's own is not known (built
+    /// from a list record, which carries none).
+    #[diesel(select_expression = products::rebill_frequency)]
+    pub product_frequency: Option<String>,
     pub next_bill_date: Option<NaiveDateTime>,
     pub cancelled_at: Option<NaiveDateTime>,
     pub paused_until: Option<NaiveDateTime>,
@@ -197,6 +215,11 @@ impl PurchaseRow {
     pub fn is_running(&self) -> bool {
         self.status.is_running()
     }
+    /// How often it rebills: ClickBank's word for the subscription, else the product's.
+    pub fn frequency(&self) -> Option<&str> {
+        self.frequency.as_deref().or(self.product_frequency.as_deref())
+    }
+
     pub fn rebill(&self) -> String {
         self.rebill_amount_minor
             .map(|m| format_minor(m, &self.currency))
@@ -319,9 +342,7 @@ pub fn items_of(conn: &mut DbConn, order_ids: &[i64]) -> Result<Vec<OrderItemVie
 
 /// One purchase with its receipt and SKU (for the actions).
 pub fn purchase(conn: &mut DbConn, purchase_id: i64) -> Result<PurchaseRow, AppError> {
-    purchases::table
-        .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
-        .inner_join(order_items::table)
+    purchase_rows!()
         .filter(purchases::id.eq(purchase_id))
         .select(PurchaseRow::as_select())
         .first(conn)
@@ -395,9 +416,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         .collect();
 
     let now = crate::domain::now();
-    let purchases_view: Vec<PurchaseView> = purchases::table
-        .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
-        .inner_join(order_items::table)
+    let purchases_view: Vec<PurchaseView> = purchase_rows!()
         .filter(purchases::customer_id.eq(id))
         .select(PurchaseRow::as_select())
         .order(purchases::id.desc())

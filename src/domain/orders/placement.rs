@@ -86,6 +86,7 @@ pub fn product_for(
                 products::msrp_minor.eq(Some(item.amount_minor)),
                 products::shippable.eq(item.shippable),
                 products::recurring.eq(item.recurring),
+                products::rebill_frequency.eq(&item.frequency),
                 products::fulfillment_house_id.eq(house),
                 products::created_at.eq(now),
                 products::updated_at.eq(now),

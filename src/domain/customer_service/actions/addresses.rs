@@ -12,7 +12,7 @@ use super::sending::send_change;
 use super::{load, ServiceContext};
 use crate::clickbank::AddressChange;
 use crate::db::models::PurchaseStatus;
-use crate::db::schema::{order_items, orders, purchases};
+use crate::db::schema::{order_items, purchases};
 use crate::db::DbConn;
 use crate::domain::customer_service::customers::{self, PurchaseRow};
 use crate::domain::customer_service::requests::{Action, NewRequest, ServiceRequest};
@@ -21,9 +21,7 @@ use crate::error::AppError;
 
 /// The customer's running subscriptions of items that ship, one per receipt (the oldest).
 pub fn subscriptions_that_ship(conn: &mut DbConn, customer_id: i64) -> Result<Vec<PurchaseRow>, AppError> {
-    let mut rows: Vec<PurchaseRow> = purchases::table
-        .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
-        .inner_join(order_items::table)
+    let mut rows: Vec<PurchaseRow> = customers::purchase_rows!()
         .filter(purchases::customer_id.eq(customer_id))
         .filter(purchases::status.eq_any(PurchaseStatus::RUNNING))
         .filter(order_items::shippable.eq(true))
