@@ -291,7 +291,18 @@ async fn a_deleted_order_and_an_extra_record_are_named_and_reimporting_the_day_m
 #[actix_web::test]
 async fn the_nightly_run_checks_the_last_days_and_a_clickbank_failure_shows_as_such() {
     let (sb, app, c, pid) = setup().await;
-    // Not due yet: nothing runs.
+    // The initial import asked for its last complete days at once; then nothing is due.
+    assert_eq!(reconcile::run_due(&c.job, "nightly-test").await.unwrap(), 1);
+    let yesterday = clickbank_today() - Duration::days(1);
+    let after_import = app
+        .db
+        .read(move |conn| reconcile::days_between(conn, pid, yesterday - Duration::days(30), yesterday))
+        .await
+        .unwrap();
+    assert_eq!(after_import.len() as i64, reconcile::NIGHTLY_DAYS);
+    assert!(after_import
+        .iter()
+        .all(|r| r.outcome == DayOutcome::Match && r.checked_by == "initial import"));
     assert_eq!(reconcile::run_due(&c.job, "nightly-test").await.unwrap(), 0);
     let past = merchant_crm::domain::now() - Duration::minutes(1);
     app.db
@@ -304,7 +315,6 @@ async fn the_nightly_run_checks_the_last_days_and_a_clickbank_failure_shows_as_s
         .await
         .unwrap();
     assert_eq!(reconcile::run_due(&c.job, "nightly-test").await.unwrap(), 1);
-    let yesterday = clickbank_today() - Duration::days(1);
     let first = yesterday - Duration::days(reconcile::NIGHTLY_DAYS - 1);
     let rows = app
         .db

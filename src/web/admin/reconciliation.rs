@@ -201,7 +201,7 @@ pub async fn check(
         .db
         .run(move |c| {
             let (start, end) = (parse_day(&s)?, parse_day(&e)?);
-            schedule::request(c, Some(&actor), pid, start, end)
+            schedule::request(c, schedule::AskedBy::Staff(&actor), pid, start, end)
         })
         .await;
     if result.is_ok() {

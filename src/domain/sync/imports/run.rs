@@ -17,7 +17,7 @@ use crate::db::DbConn;
 use crate::domain::clickbank_budget::{self, Purpose};
 use crate::domain::context::JobContext;
 use crate::domain::lease::{lease_mine, lease_release, lease_take, Lease};
-use crate::domain::sync::reconcile;
+use crate::domain::sync::reconcile::{self, schedule::AskedBy};
 use crate::domain::{plugins, Actor};
 use crate::error::AppError;
 
@@ -380,6 +380,18 @@ async fn all_read(ctx: &ImportContext, task: &ImportTask, report: &mut RunReport
         let interval = ctx.continuous_interval_minutes;
         finish(ctx, id, End::done("done"), report).await?;
         if report.finished {
+            // Prove it at once: the last complete days of the import are reconciled now.
+            let start = parse_day(task.range_start.as_deref().unwrap_or_default())?;
+            let (first, last) = reconcile::nightly_window(start);
+            if first <= last {
+                ctx.job
+                    .db
+                    .run(move |c| {
+                        reconcile::schedule::request(c, AskedBy::Job("initial import"), pid, first, last)
+                            .map(|_| ())
+                    })
+                    .await?;
+            }
             let cont = ctx
                 .job
                 .db
@@ -396,7 +408,9 @@ async fn all_read(ctx: &ImportContext, task: &ImportTask, report: &mut RunReport
         if report.finished {
             ctx.job
                 .db
-                .run(move |c| reconcile::schedule::request(c, None, pid, end, end).map(|_| ()))
+                .run(move |c| {
+                    reconcile::schedule::request(c, AskedBy::Job("re-import"), pid, end, end).map(|_| ())
+                })
                 .await?;
         }
         return Ok(());

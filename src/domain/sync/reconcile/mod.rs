@@ -96,6 +96,16 @@ pub fn compared(kind: &TransactionType, plugin: &Plugin) -> bool {
     money && (!kind.is_test() || plugin.include_test)
 }
 
+/// The days the nightly run checks (the last [`NIGHTLY_DAYS`] complete ClickBank days), from
+/// `covered` on at the earliest; empty when `first > last`.
+pub fn nightly_window(covered: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let yesterday = crate::domain::clickbank_budget::clickbank_today() - Duration::days(1);
+    (
+        (yesterday - Duration::days(NIGHTLY_DAYS - 1)).max(covered),
+        yesterday,
+    )
+}
+
 /// The UTC instants `[start, end)` of ClickBank day `day`.
 pub fn day_bounds(day: NaiveDate) -> (NaiveDateTime, NaiveDateTime) {
     (

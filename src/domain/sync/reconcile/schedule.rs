@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
 
-use super::{covered_from, day_text, parse_day, MAX_RANGE_DAYS, NIGHTLY_DAYS};
+use super::{covered_from, day_text, nightly_window, parse_day, MAX_RANGE_DAYS};
 use crate::clickbank::time::pacific_midnight;
 use crate::db::schema::{plugins, reconcile_schedules as sched};
 use crate::db::DbConn;
@@ -91,11 +91,20 @@ pub fn find(conn: &mut DbConn, plugin_id: i64) -> Result<Option<Schedule>, AppEr
         .optional()?)
 }
 
+/// Who asks for days to be checked.
+#[derive(Debug, Clone, Copy)]
+pub enum AskedBy<'a> {
+    /// An account executive on the page (audited).
+    Staff(&'a Actor),
+    /// A job that just changed the CRM's side: "re-import", "initial import".
+    Job(&'static str),
+}
+
 /// Checks `start..=end` of ClickBank days: validated, merged with days already asked for,
-/// run by the job soon after. `by` names who asked (audited when it is staff).
+/// run by the job soon after.
 pub fn request(
     conn: &mut DbConn,
-    actor: Option<&Actor>,
+    asked: AskedBy<'_>,
     plugin_id: i64,
     start: NaiveDate,
     end: NaiveDate,
@@ -131,7 +140,10 @@ pub fn request(
             Some((a, b)) => (a.min(start), b.max(end)),
             None => (start, end),
         };
-        let by = actor.map_or_else(|| "re-import".to_string(), |a| a.label.clone());
+        let by = match asked {
+            AskedBy::Staff(a) => a.label.clone(),
+            AskedBy::Job(what) => what.to_string(),
+        };
         diesel::update(sched::table.find(plugin_id))
             .set((
                 sched::requested_start.eq(Some(day_text(start))),
@@ -139,7 +151,7 @@ pub fn request(
                 sched::requested_by.eq(Some(by)),
             ))
             .execute(c)?;
-        if let Some(actor) = actor {
+        if let AskedBy::Staff(actor) = asked {
             audit::record(
                 c,
                 actor,
@@ -213,8 +225,7 @@ fn what_to_read(conn: &mut DbConn, s: &Schedule) -> Result<Claimed, AppError> {
         });
     }
     let plugin = plugin_rows::find(conn, s.plugin_id)?;
-    let yesterday = clickbank_today() - Duration::days(1);
-    let first = (yesterday - Duration::days(NIGHTLY_DAYS - 1)).max(covered_from(conn, &plugin)?);
+    let (first, yesterday) = nightly_window(covered_from(conn, &plugin)?);
     let days = (0..=(yesterday - first).num_days().max(-1))
         .map(|i| first + Duration::days(i))
         .collect();
