@@ -154,6 +154,11 @@ async fn an_initial_import_equals_the_sandbox_truth_and_starts_the_continuous_on
         "counts and sums per currency and type equal ClickBank's"
     );
 
+    // The plugin page says the import is done and offers more days only as a second step.
+    let plugin_page = app.get_text(&format!("/admin/plugins/{pid}")).await;
+    assert!(plugin_page.contains("id=\"initial-done\""), "{plugin_page}");
+    assert!(plugin_page.contains("id=\"import-more\""));
+
     // Items whose own event (the sale, or the rebill of a later cycle) is older than the
     // cut-off ship no more; newer ones wait for an address (ClickBank's orders list has no
     // street or city) or were cancelled by a refund. None goes to a house without a street.

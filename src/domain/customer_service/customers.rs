@@ -8,11 +8,12 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::requests::{self, ServiceRequest};
+use super::timeline::{self, TimelineEntry};
 use crate::clickbank::{format_minor, TransactionType};
 use crate::db::models::{OrderShown, OrderStatus, PurchaseShown, PurchaseStatus};
 use crate::db::schema::{
-    audit_log, campaigns, customer_notes, customers, fulfillment_houses, fulfillments, order_items, orders,
-    partials, plugins, products, purchases, transactions,
+    campaigns, customer_notes, customers, fulfillment_houses, fulfillments, order_items, orders, plugins,
+    products, purchases, transactions,
 };
 use crate::db::DbConn;
 use crate::domain::{audit, Actor};
@@ -278,16 +279,6 @@ pub struct Note {
     pub created_at: NaiveDateTime,
 }
 
-/// One line of the timeline.
-#[derive(Debug, Clone)]
-pub struct TimelineEntry {
-    pub at: NaiveDateTime,
-    /// `event` (from ClickBank), `staff` (an action), `note`, `cart` (abandoned cart).
-    pub kind: &'static str,
-    pub who: String,
-    pub text: String,
-}
-
 /// Everything the profile page shows.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -299,6 +290,18 @@ pub struct Profile {
     pub requests: Vec<ServiceRequest>,
     pub notes: Vec<Note>,
     pub timeline: Vec<TimelineEntry>,
+}
+
+impl Profile {
+    /// When the customer first bought (ClickBank's time of their oldest order), not when the
+    /// CRM first saw them (an import's time).
+    pub fn customer_since(&self) -> &NaiveDateTime {
+        self.orders
+            .iter()
+            .map(|o| &o.order.transaction_time)
+            .min()
+            .unwrap_or(&self.customer.created_at)
+    }
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> Result<Customer, AppError> {
@@ -465,41 +468,11 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         text: n.body.clone(),
     }));
 
-    let staff: Vec<(NaiveDateTime, String, String, String)> = audit_log::table
-        .filter(audit_log::target.eq(format!("customer:{id}")))
-        .select((
-            audit_log::at,
-            audit_log::actor,
-            audit_log::action,
-            audit_log::detail,
-        ))
-        .load(conn)?;
-    timeline.extend(staff.into_iter().map(|(at, who, action, detail)| TimelineEntry {
-        at,
-        kind: "staff",
-        who,
-        text: staff_text(&action, &detail),
-    }));
-
-    let carts: Vec<(NaiveDateTime, Option<String>, Option<i64>)> = partials::table
-        .filter(partials::plugin_id.eq(customer.plugin_id))
-        .filter(partials::email.eq(&customer.email))
-        .select((
-            partials::event_time,
-            partials::item_no,
-            partials::converted_order_id,
-        ))
-        .load(conn)?;
-    timeline.extend(carts.into_iter().map(|(at, item, converted)| TimelineEntry {
-        at,
-        kind: "cart",
-        who: "ClickBank".into(),
-        text: format!(
-            "Abandoned cart{}{}",
-            item.map(|i| format!(" ({i})")).unwrap_or_default(),
-            if converted.is_some() { ", later bought" } else { "" }
-        ),
-    }));
+    timeline.extend(timeline::staff_and_carts(
+        conn,
+        id,
+        (customer.plugin_id, &customer.email),
+    )?);
     timeline.sort_by_key(|e| std::cmp::Reverse(e.at));
 
     Ok(Profile {
@@ -512,32 +485,6 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
         notes,
         timeline,
     })
-}
-
-/// A staff action of the audit log in words.
-fn staff_text(action: &str, detail: &str) -> String {
-    let d: serde_json::Value = serde_json::from_str(detail).unwrap_or_default();
-    let what = match action {
-        "customer.refund" => "Refund",
-        "customer.cancel" => "Cancellation",
-        "customer.pause" => "Pause",
-        "customer.resume" => "Resume",
-        "customer.change_date" => "Next bill date change",
-        "customer.note" => return "Added a note".into(),
-        other => other,
-    };
-    let outcome = d["outcome"].as_str().unwrap_or("");
-    let mut text = format!("{what}: {outcome}");
-    if let Some(t) = d["ticket"].as_str() {
-        text.push_str(&format!(" (ticket {t})"));
-    }
-    if let Some(e) = d["error"].as_str() {
-        text.push_str(&format!(" — ClickBank said: {e}"));
-    }
-    if let Some(s) = d["detail"]["summary"].as_str() {
-        text.push_str(&format!(" — {s}"));
-    }
-    text
 }
 
 /// Adds a staff note, audited.

@@ -7,3 +7,4 @@ pub mod customers;
 pub mod requests;
 pub mod search;
 pub mod shipping_address;
+pub mod timeline;

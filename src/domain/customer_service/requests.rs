@@ -56,6 +56,18 @@ impl RequestStatus {
 impl Action {
     /// Refund and cancel open a ticket that ClickBank completes later; the others are
     /// answered at once.
+    /// The action in words (the profile, its timeline).
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Refund => "Refund",
+            Action::Cancel => "Cancellation",
+            Action::Pause => "Pause",
+            Action::Resume => "Resume",
+            Action::ChangeDate => "Next bill date change",
+            Action::ChangeAddress => "Address sent to ClickBank",
+        }
+    }
+
     pub fn opens_ticket(self) -> bool {
         matches!(self, Action::Refund | Action::Cancel)
     }
@@ -125,14 +137,7 @@ impl ServiceRequest {
 
     /// What the profile says about it, e.g. "Refund requested (ticket 123)".
     pub fn summary(&self) -> String {
-        let what = match self.action {
-            Action::Refund => "Refund",
-            Action::Cancel => "Cancellation",
-            Action::Pause => "Pause",
-            Action::Resume => "Resume",
-            Action::ChangeDate => "Next bill date change",
-            Action::ChangeAddress => "Address change",
-        };
+        let what = self.action.label();
         let ticket = self
             .ticket_id
             .as_deref()

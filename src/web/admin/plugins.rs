@@ -7,12 +7,12 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::db::models::{ApiUser, InboundNotification, Plugin};
+use crate::db::models::{ApiUser, ImportTask, InboundNotification, Plugin, TaskState};
 use crate::domain::accounts::api_users::{self, Permission};
 use crate::domain::clickbank_budget;
 use crate::domain::plugins::{self, PluginInput};
 use crate::domain::sync::inbox::{self, InboxFilter};
-use crate::domain::sync::sale_lookups;
+use crate::domain::sync::{imports, sale_lookups};
 use crate::error::AppError;
 use crate::secrets::mask;
 use crate::web::extract::{Admin, AdminForm};
@@ -130,7 +130,21 @@ struct PluginPage {
     requests_today: i64,
     usage: clickbank_budget::Usage,
     lookups_waiting: sale_lookups::Waiting,
+    /// The newest initial import (not cancelled): done, under way, or none yet.
+    initial: Option<ImportTask>,
     error: Option<String>,
+}
+
+impl PluginPage {
+    fn initial_done(&self) -> bool {
+        self.initial.as_ref().is_some_and(|t| t.state == TaskState::Done)
+    }
+
+    fn initial_under_way(&self) -> bool {
+        self.initial
+            .as_ref()
+            .is_some_and(|t| TaskState::UNDER_WAY.contains(&t.state))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -145,7 +159,7 @@ async fn plugin_page(
     chosen: Option<String>,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (p, users, recent, (usage, lookups_waiting)) = state
+    let (p, users, recent, (usage, lookups_waiting, initial)) = state
         .db
         .run(move |c| {
             let p = plugins::find(c, id)?;
@@ -163,7 +177,8 @@ async fn plugin_page(
             )?;
             let usage = clickbank_budget::today_usage(c, id)?;
             let waiting = sale_lookups::waiting(c, Some(id))?;
-            Ok((p, users, recent, (usage, waiting)))
+            let initial = imports::latest_initial(c, id)?;
+            Ok((p, users, recent, (usage, waiting, initial)))
         })
         .await?;
     let keys = plugins::keys(&p, &state.secrets)?;
@@ -200,6 +215,7 @@ async fn plugin_page(
             requests_today: usage.total,
             usage,
             lookups_waiting,
+            initial,
             error,
         },
         status,

@@ -92,6 +92,10 @@ struct ItemsPage {
 }
 
 impl ItemsPage {
+    /// The list shows only the items waiting for an address (the banner need not link to them).
+    fn showing_needs_address(&self) -> bool {
+        self.filter.status == Some(crate::domain::fulfillment::Status::NeedsAddress)
+    }
     fn is_status(&self, s: &str) -> bool {
         self.filter.status.is_some_and(|f| f.as_str() == s)
     }

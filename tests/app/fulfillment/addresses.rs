@@ -74,6 +74,11 @@ async fn an_item_without_a_street_waits_for_one_and_ships_once_staff_enter_it() 
     let page = fx.app.get_text("/fulfillment").await;
     assert!(page.contains("id=\"needs-address\""), "{page}");
     let listed = fx.app.get_text("/fulfillment?status=NEEDS_ADDRESS").await;
+    assert!(page.contains("id=\"show-needs-address\""));
+    assert!(
+        !listed.contains("id=\"show-needs-address\""),
+        "the filtered page does not link to itself"
+    );
     assert!(listed.contains("NIA00001"), "{listed}");
     assert!(
         listed.contains("no street · <a href=\"/customers/")
@@ -136,6 +141,10 @@ async fn an_item_without_a_street_waits_for_one_and_ships_once_staff_enter_it() 
     );
     let audit = fx.app.get_text("/admin/audit").await;
     assert!(audit.contains("customer.shipping_address"), "{audit}");
+    assert!(
+        shown.contains("Shipping address changed to 9 Harbour Lane, Springfield, 62701, US; 1 item(s) not yet at a house took it"),
+        "the timeline says it in words: {shown}"
+    );
 
     // The next run sends it, with its street.
     let run = run_export(&fx.app, house).await;

@@ -69,6 +69,18 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<(ImportTask, String)>, AppError> {
         .load(conn)?)
 }
 
+/// The plugin's newest initial order import that was not cancelled.
+pub fn latest_initial(conn: &mut DbConn, plugin_id: i64) -> Result<Option<ImportTask>, AppError> {
+    Ok(tasks::table
+        .filter(tasks::plugin_id.eq(plugin_id))
+        .filter(tasks::kind.eq(TaskKind::InitialOrders))
+        .filter(tasks::state.ne(TaskState::Cancelled))
+        .order(tasks::id.desc())
+        .select(ImportTask::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 pub fn runs_of(conn: &mut DbConn, task_id: i64, limit: i64) -> Result<Vec<ImportTaskRun>, AppError> {
     Ok(runs::table
         .filter(runs::task_id.eq(task_id))
