@@ -64,7 +64,7 @@ impl Action {
             Action::Pause => "Pause",
             Action::Resume => "Resume",
             Action::ChangeDate => "Next bill date change",
-            Action::ChangeAddress => "Address sent to ClickBank",
+            Action::ChangeAddress => "Address change",
         }
     }
 
