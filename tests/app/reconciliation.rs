@@ -386,3 +386,38 @@ async fn the_nightly_run_checks_the_last_days_and_a_clickbank_failure_shows_as_s
     assert!(cal.contains("has not begun in ClickBank"), "{cal}");
     assert_eq!(reconcile::run_due(&c.job, "nightly-test").await.unwrap(), 0);
 }
+
+#[actix_web::test]
+async fn sales_clickbank_never_notified_during_an_ins_outage_show_as_missing_and_the_reimport_brings_them() {
+    let (sb, app, c, pid) = setup().await;
+    sb.set_notify_url(Some(crate::support::clickbank::ins_url(&app)));
+    sb.set_ins_outage(true);
+    let lost: Vec<String> = (0..3)
+        .map(|_| {
+            sb.emit(&merchant_crm::clickbank::TransactionType::Sale)
+                .receipt
+                .unwrap()
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(sb.dropped_notifications().len() >= 3, "ClickBank sent nothing");
+    let today = clickbank_today();
+    check_days(&app, &c, pid, today, today).await;
+    let row = day_row(&app, pid, today).await;
+    assert_eq!(row.outcome, DayOutcome::Differs);
+    let missing: Vec<String> = row.details().missing.iter().map(|d| d.receipt.clone()).collect();
+    for r in &lost {
+        assert!(missing.contains(&r.to_uppercase()), "{r} in {missing:?}");
+    }
+    assert_eq!(row.extra, 0);
+
+    let task = app
+        .db
+        .run(move |conn| Ok(imports::start_day(conn, &Actor::cli(), pid, today)?.id))
+        .await
+        .unwrap();
+    run_until_done(&app, &c, task).await;
+    assert_eq!(reconcile::run_due(&c.job, "reconcile-test").await.unwrap(), 1);
+    let row = day_row(&app, pid, today).await;
+    assert_eq!(row.outcome, DayOutcome::Match, "{:?}", row.details());
+}
