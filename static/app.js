@@ -32,8 +32,10 @@ window.addEventListener("pageshow", function () {
   if (!box) return;
   var url = box.getAttribute("data-progress-url");
   function set(id, text) { var el = document.getElementById(id); if (el) el.textContent = text; }
+  var first = null;
   function tick() {
     fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) { return r.json(); }).then(function (p) {
+      if (first === null) first = p.state;
       var bar = document.getElementById("task-progress");
       if (bar) bar.value = p.percent;
       set("task-percent", p.percent + "%");
@@ -44,7 +46,10 @@ window.addEventListener("pageshow", function () {
       set("task-errors", p.errors);
       var err = document.getElementById("task-error");
       if (err) { err.hidden = !p.last_error; err.textContent = p.last_error || ""; }
-      if (p.state === "queued" || p.state === "running") setTimeout(tick, 1000);
+      var under_way = p.state === "queued" || p.state === "running";
+      if (under_way) setTimeout(tick, 1000);
+      // It ended while the page was open: load it again for the runs, outcome and buttons.
+      else if (first === "queued" || first === "running") window.location.reload();
     }).catch(function () { setTimeout(tick, 3000); });
   }
   setTimeout(tick, 500);

@@ -477,6 +477,7 @@ diesel::table! {
         crm_count -> BigInt,
         missing -> BigInt,
         extra -> BigInt,
+        amounts -> BigInt,
         details -> Text,
         error -> Nullable<Text>,
         checked_at -> Timestamp,

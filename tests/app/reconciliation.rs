@@ -225,6 +225,12 @@ async fn a_deleted_order_and_an_extra_record_are_named_and_reimporting_the_day_m
         "{page}"
     );
     assert!(page.contains("id=\"missing\"") && page.contains("id=\"extra\""));
+    assert!(page.contains("<td title=\"SALE\">Sale</td>"), "types in words");
+    assert!(
+        !page.contains(&format!("receipt={}\"", receipt.to_uppercase()))
+            && page.contains(&format!("receipt={}\"", extra.to_uppercase())),
+        "a missing receipt is not in the CRM to link to; the extra one is"
+    );
 
     // A browser opens the calendar and drills into the red day.
     {
@@ -384,6 +390,30 @@ async fn the_nightly_run_checks_the_last_days_and_a_clickbank_failure_shows_as_s
     assert_eq!(r.status(), 303);
     let cal = app.get_text("/admin/reconciliation").await;
     assert!(cal.contains("has not begun in ClickBank"), "{cal}");
+    // Days before the CRM's data begins would only look lost: refused, and said why.
+    let before = clickbank_today() - Duration::days(20);
+    let r = app
+        .post_form(
+            "/admin/reconciliation",
+            "/admin/reconciliation/check",
+            &[
+                ("plugin", &pid.to_string()),
+                ("start", &before.to_string()),
+                ("end", &before.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let cal = app.get_text("/admin/reconciliation").await;
+    assert!(cal.contains("earlier days were never imported"), "{cal}");
+    // A day that has not begun offers nothing to do.
+    let future = app
+        .get_text(&format!(
+            "/admin/reconciliation/{pid}/{}",
+            clickbank_today() + Duration::days(3)
+        ))
+        .await;
+    assert!(future.contains("has not begun in ClickBank's time") && !future.contains("id=\"reimport-day\""));
     assert_eq!(reconcile::run_due(&c.job, "nightly-test").await.unwrap(), 0);
 }
 

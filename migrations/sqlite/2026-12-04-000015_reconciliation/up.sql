@@ -47,6 +47,7 @@ CREATE TABLE reconciliation_days (
     crm_count BIGINT NOT NULL DEFAULT 0,
     missing BIGINT NOT NULL DEFAULT 0,
     extra BIGINT NOT NULL DEFAULT 0,
+    amounts BIGINT NOT NULL DEFAULT 0,
     details TEXT NOT NULL,
     error TEXT,
     checked_at TIMESTAMP NOT NULL,

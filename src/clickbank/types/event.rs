@@ -59,6 +59,22 @@ impl TransactionType {
         TransactionType::UncancelTestRebill,
     ];
 
+    /// The type in words for people (its test twin in the same words); ClickBank's spelling
+    /// for the types that have none.
+    pub fn words(&self) -> &str {
+        use TransactionType::*;
+        match self {
+            Sale | TestSale => "Sale",
+            Bill | TestBill => "Rebill",
+            Rfnd | TestRfnd => "Refund",
+            Cgbk => "Chargeback",
+            Insf => "Insufficient funds",
+            CancelRebill => "Subscription cancelled",
+            UncancelRebill => "Subscription reinstated",
+            _ => self.as_str(),
+        }
+    }
+
     /// Test transactions (`TEST`, `TEST_*`, `*-TEST-*`).
     pub fn is_test(&self) -> bool {
         let s = self.as_str();

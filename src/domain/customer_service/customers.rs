@@ -92,17 +92,7 @@ impl TransactionView {
 
     /// ClickBank's transaction type in words (its test twin in the same words).
     pub fn label(&self) -> &str {
-        use TransactionType::*;
-        match self.kind {
-            Sale | TestSale => "Sale",
-            Bill | TestBill => "Rebill",
-            Rfnd | TestRfnd => "Refund",
-            Cgbk => "Chargeback",
-            Insf => "Insufficient funds",
-            CancelRebill => "Subscription cancelled",
-            UncancelRebill => "Subscription reinstated",
-            _ => self.kind.as_str(),
-        }
+        self.kind.words()
     }
 }
 

@@ -51,7 +51,7 @@ pub struct EventItem {
     pub payments_processed: Option<i32>,
     /// The subscription's state the orders list showed for this line when the record was read
     /// (the list has no cancel types: its line items carry ACTIVE, CANCELED, ...). INS: None.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list_status: Option<PurchaseStatus>,
 }
 
@@ -74,7 +74,7 @@ pub struct OrderEvent {
     pub items: Vec<EventItem>,
     /// When the portal read the record from ClickBank's orders list: the time its
     /// `list_status` holds at (None for INS).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_at: Option<DateTime<Utc>>,
 }
 

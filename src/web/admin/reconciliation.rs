@@ -70,6 +70,11 @@ pub struct CalendarQuery {
     plugin: String,
     #[serde(default)]
     month: String,
+    /// The range last asked for, shown again in the form.
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
 }
 
 fn first_of_month(s: &str, today: NaiveDate) -> NaiveDate {
@@ -171,8 +176,12 @@ pub async fn calendar(
         red,
         schedule: sched,
         covered: day_text(covered),
-        default_start: day_text(yesterday - Duration::days(NIGHTLY_DAYS - 1)),
-        default_end: day_text(yesterday),
+        default_start: parse_day(&q.start)
+            .map(day_text)
+            .unwrap_or_else(|_| day_text(yesterday - Duration::days(NIGHTLY_DAYS - 1))),
+        default_end: parse_day(&q.end)
+            .map(day_text)
+            .unwrap_or_else(|_| day_text(yesterday)),
         today: day_text(today),
         nightly_days: NIGHTLY_DAYS,
         max_days: MAX_RANGE_DAYS,
@@ -207,19 +216,26 @@ pub async fn check(
     if result.is_ok() {
         state.wake_jobs.notify_one();
     }
+    let (start, end) = (form.start.trim(), form.end.trim());
     let back = if form.back == "day" {
-        format!("/admin/reconciliation/{pid}/{}", form.start.trim())
+        format!("/admin/reconciliation/{pid}/{start}")
     } else {
-        format!(
-            "/admin/reconciliation?plugin={pid}&month={}",
-            form.start.trim().get(..7).unwrap_or("")
-        )
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("plugin", &pid.to_string())
+            .append_pair("month", start.get(..7).unwrap_or(""))
+            .append_pair("start", start)
+            .append_pair("end", end)
+            .finish();
+        format!("/admin/reconciliation?{q}")
     };
     a.flash_result(result, |(s, e)| {
+        let days = if s == e {
+            day_text(s)
+        } else {
+            format!("{} to {}", day_text(s), day_text(e))
+        };
         format!(
-            "Checking {} to {} against ClickBank in the background; reload this page in a moment.",
-            day_text(s),
-            day_text(e)
+            "Checking {days} against ClickBank in the background; the page shows the result when it is done."
         )
     })?;
     Ok(redirect(&back))
@@ -235,6 +251,11 @@ struct DayPage {
     details: Details,
     schedule: Option<Schedule>,
     is_today: bool,
+    /// The day has not begun in ClickBank's time.
+    is_future: bool,
+    prev_day: String,
+    /// None for today: tomorrow has not begun.
+    next_day: Option<String>,
     nightly_days: i64,
 }
 
@@ -246,6 +267,21 @@ fn busy(s: &Option<Schedule>) -> bool {
 impl CalendarPage {
     fn busy(&self) -> bool {
         busy(&self.schedule)
+    }
+
+    /// The calendar's colours in words.
+    fn legend(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("match", "matches".into()),
+            ("differs", "differs".into()),
+            ("failed", "ClickBank not read".into()),
+            ("unchecked", "not checked".into()),
+            (
+                "uncovered",
+                format!("before the CRM's data begins ({})", self.covered),
+            ),
+            ("future", "not begun yet".into()),
+        ]
     }
 
     fn is_plugin(&self, id: &i64) -> bool {
@@ -260,6 +296,16 @@ impl DayPage {
 
     fn month(&self) -> &str {
         self.day.get(..7).unwrap_or("")
+    }
+
+    /// A type in words ("Rebill").
+    fn kind_words(&self, kind: &str) -> String {
+        crate::clickbank::TransactionType::from(kind).words().to_string()
+    }
+
+    /// Whether any missing record has a reason to show.
+    fn any_note(&self) -> bool {
+        self.details.missing.iter().any(|d| d.note.is_some())
     }
 
     fn money(&self, minor: &i64, currency: &str) -> String {
@@ -304,6 +350,9 @@ pub async fn day(
         details,
         schedule: sched,
         is_today: day == clickbank_today(),
+        is_future: day > clickbank_today(),
+        prev_day: day_text(day - Duration::days(1)),
+        next_day: (day < clickbank_today()).then(|| day_text(day + Duration::days(1))),
         nightly_days: NIGHTLY_DAYS,
     })
 }

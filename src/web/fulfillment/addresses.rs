@@ -42,7 +42,10 @@ pub async fn upload(state: web::Data<AppState>, s: Staff, mp: Multipart) -> Resu
 
 /// The customers whose items wait for an address, in the upload's columns.
 pub async fn waiting_csv(state: web::Data<AppState>, _s: Staff) -> Result<HttpResponse, AppError> {
-    let body = state.db.read(waiting::waiting_csv).await?;
+    // With a byte-order mark, so a spreadsheet reads names like Siobhán as UTF-8 (the upload
+    // accepts one too).
+    let mut body = "\u{feff}".as_bytes().to_vec();
+    body.extend(state.db.read(waiting::waiting_csv).await?);
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

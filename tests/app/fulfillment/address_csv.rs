@@ -120,6 +120,9 @@ async fn a_file_of_addresses_releases_the_waiting_items_and_the_next_run_sends_t
         "{page}"
     );
     let waiting = fx.app.get_text("/fulfillment/addresses/waiting.csv").await;
+    let waiting = waiting
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark for spreadsheets");
     let lines: Vec<&str> = waiting.lines().collect();
     assert_eq!(
         lines,
@@ -145,7 +148,7 @@ async fn a_file_of_addresses_releases_the_waiting_items_and_the_next_run_sends_t
     assert!(
         page.contains(
             "Imported the address file: 4 row(s), 3 customer(s) updated; 3 item(s) not at a house yet took the new \
-             address (2 that waited for an address now on hold). 1 item(s) already at a house keep the address they \
+             address (2 that waited for an address now on HOLD for the next export). 1 item(s) already at a house keep the address they \
              were sent with: ask the house to change it. 1 repeated row(s) were counted once."
         ),
         "{page}"
@@ -223,6 +226,16 @@ async fn a_file_of_addresses_releases_the_waiting_items_and_the_next_run_sends_t
 async fn a_bad_file_of_addresses_applies_nothing_and_names_every_bad_line() {
     let fx = fixture().await;
     three_customers(&fx).await;
+    // A spreadsheet that saved with semicolons is told so.
+    let r = send(
+        &fx,
+        "semi.csv",
+        b"receipt;email;address1;city;postalCode;country\nNIA00001;;1 A St;B;1;US\n",
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("separated by semicolons"), "{text}");
     for (receipt, email) in [("KIM00001", "kim@example.com"), ("HKG00001", "hkg@example.com")] {
         apply(&fx, SaleBuilder::new(receipt).email(email).address("").build()).await;
     }

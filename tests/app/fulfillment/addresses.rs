@@ -132,7 +132,7 @@ async fn an_item_without_a_street_waits_for_one_and_ships_once_staff_enter_it() 
     assert_eq!(fx.app.post_form(&profile, &action, &fields).await.status(), 303);
     let shown = fx.app.get_text(&profile).await;
     assert!(
-        shown.contains("1 item not at a house yet took it (1 that waited for an address is now on hold)"),
+        shown.contains("1 item not at a house yet took it (1 that waited for an address is now on HOLD for the next export)"),
         "{shown}"
     );
     assert_eq!(

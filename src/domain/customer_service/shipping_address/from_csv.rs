@@ -149,6 +149,12 @@ pub fn parse_file(bytes: &[u8]) -> Result<ParsedAddresses, Rejected> {
     let mut at: Vec<(Col, usize)> = Vec::new();
     for (i, h) in headers.iter().enumerate() {
         let Some(col) = Col::of(&header_key(h)) else {
+            if h.contains(';') {
+                return Err(bad_header(
+                    "The columns are separated by semicolons (;), as some spreadsheets save CSV: save it with commas \
+                     (Excel: Save As, \"CSV UTF-8 (comma delimited)\").",
+                ));
+            }
             return Err(bad_header(&format!("Unknown column {h:?}.")));
         };
         if at.iter().any(|(c, _)| *c == col) {
@@ -417,7 +423,7 @@ pub fn report_text(r: &AddressReport) -> String {
     );
     if d.released > 0 {
         t.push_str(&format!(
-            " ({} that waited for an address now on hold)",
+            " ({} that waited for an address now on HOLD for the next export)",
             d.released
         ));
     }

@@ -1,6 +1,6 @@
 //! Staff correct a customer's shipping address (ClickBank's orders list carries no street or
 //! city). The customer's row takes it, and so does every item of theirs not at a house yet;
-//! items that waited for an address go on hold. Items already at a house keep the address
+//! items that waited for an address move to HOLD for the next export. Items already at a house keep the address
 //! they were sent with, and the answer says how many. Audited with the address before and
 //! after.
 //!
@@ -194,7 +194,7 @@ pub fn summary(done: &Readdressed) -> String {
     );
     if done.released > 0 {
         s.push_str(&format!(
-            " ({} that waited for an address {} now on hold)",
+            " ({} that waited for an address {} now on HOLD for the next export)",
             done.released,
             if done.released == 1 { "is" } else { "are" }
         ));

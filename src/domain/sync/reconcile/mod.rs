@@ -64,6 +64,8 @@ pub struct DayRow {
     pub crm_count: i64,
     pub missing: i64,
     pub extra: i64,
+    /// Records on both sides with different amounts.
+    pub amounts: i64,
     pub details: String,
     pub error: Option<String>,
     pub checked_at: NaiveDateTime,
@@ -78,6 +80,29 @@ impl DayRow {
 
     pub fn is_red(&self) -> bool {
         self.outcome != DayOutcome::Match
+    }
+
+    /// What differs, in short ("2 missing, 1 amount differs"); empty when nothing does.
+    pub fn differences(&self) -> String {
+        let mut parts = Vec::new();
+        if self.missing > 0 {
+            parts.push(format!("{} missing", self.missing));
+        }
+        if self.extra > 0 {
+            parts.push(format!("{} extra", self.extra));
+        }
+        if self.amounts > 0 {
+            let s = if self.amounts == 1 {
+                "amount differs"
+            } else {
+                "amounts differ"
+            };
+            parts.push(format!("{} {s}", self.amounts));
+        }
+        if parts.is_empty() && self.outcome == DayOutcome::Differs {
+            parts.push("sums differ".into());
+        }
+        parts.join(", ")
     }
 }
 
@@ -119,6 +144,9 @@ pub fn day_text(d: NaiveDate) -> String {
 }
 
 pub fn parse_day(s: &str) -> Result<NaiveDate, AppError> {
+    if s.trim().is_empty() {
+        return Err(AppError::Validation("Pick a From and a To day.".into()));
+    }
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
         .map_err(|_| AppError::Validation(format!("{s:?} is not a day (YYYY-MM-DD).")))
 }
@@ -159,6 +187,7 @@ pub fn store(
         days::crm_count.eq(details.crm_count()),
         days::missing.eq(details.missing_total),
         days::extra.eq(details.extra_total),
+        days::amounts.eq(details.amounts_total),
         days::details.eq(&json),
         days::error.eq(&error),
         days::checked_at.eq(now),
@@ -213,4 +242,40 @@ pub fn red_days(conn: &mut DbConn, since: NaiveDate) -> Result<Vec<(DayRow, Stri
         .order((days::day.desc(), plugins::name.asc()))
         .select((DayRow::as_select(), plugins::name))
         .load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(outcome: DayOutcome, missing: i64, extra: i64, amounts: i64) -> DayRow {
+        DayRow {
+            plugin_id: 1,
+            day: "2026-12-01".into(),
+            outcome,
+            clickbank_count: 10,
+            crm_count: 10,
+            missing,
+            extra,
+            amounts,
+            details: "{}".into(),
+            error: None,
+            checked_at: crate::domain::now(),
+            checked_by: "nightly".into(),
+        }
+    }
+
+    #[test]
+    fn a_red_day_says_what_differs_even_when_only_amounts_do() {
+        assert_eq!(
+            row(DayOutcome::Differs, 0, 0, 1).differences(),
+            "1 amount differs"
+        );
+        assert_eq!(
+            row(DayOutcome::Differs, 2, 1, 0).differences(),
+            "2 missing, 1 extra"
+        );
+        assert_eq!(row(DayOutcome::Differs, 0, 0, 0).differences(), "sums differ");
+        assert_eq!(row(DayOutcome::Match, 0, 0, 0).differences(), "");
+    }
 }

@@ -111,11 +111,15 @@ pub fn request(
 ) -> Result<(NaiveDate, NaiveDate), AppError> {
     let today = clickbank_today();
     if start > end {
-        return Err(AppError::Validation("The first day comes after the last.".into()));
+        return Err(AppError::Validation(format!(
+            "From ({}) is after To ({}).",
+            day_text(start),
+            day_text(end)
+        )));
     }
     if end > today {
         return Err(AppError::Validation(format!(
-            "{} has not begun in ClickBank's time yet (today there is {}).",
+            "{} has not begun in ClickBank's time yet: it is {} in Pacific time. Pick that day or earlier.",
             day_text(end),
             day_text(today)
         )));
@@ -127,6 +131,16 @@ pub fn request(
     }
     conn.transaction(|c| {
         let plugin = plugin_rows::find(c, plugin_id)?;
+        let covered = covered_from(c, &plugin)?;
+        if start < covered && matches!(asked, AskedBy::Staff(_)) {
+            return Err(AppError::Validation(format!(
+                "The CRM holds {}'s data from {} on (its initial import, or its activation): earlier days were \
+                 never imported, so they would only look lost. To check them, import further back first (plugin \
+                 page, Import more days back).",
+                plugin.name,
+                day_text(covered)
+            )));
+        }
         if find(c, plugin_id)?.is_none() {
             diesel::insert_into(sched::table)
                 .values((
