@@ -75,9 +75,9 @@ enum DevCommand {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// address:port for the portal
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    bind: String,
+    /// address:port for the portal [env: MERCHANT_CRM_BIND] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    bind: Option<String>,
     /// Orders in the sandbox's history
     #[arg(long, default_value_t = 3000)]
     orders: usize,
@@ -241,7 +241,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             user_command(&db, cmd)
         }
         Command::Demo(args) => {
-            let mut o = overrides(&cli.common, Some(args.bind));
+            let mut o = overrides(&cli.common, args.bind);
             // The demo keeps its data apart from a real portal's unless told otherwise.
             o.data_dir = o.data_dir.or_else(|| Some(PathBuf::from("./data/demo")));
             let config = Config::load(&o)?;
