@@ -75,7 +75,7 @@ pub async fn reconcile_day(
         Ok(theirs) => {
             job.db
                 .run(move |c| {
-                    let mine = read_crm(c, plugin.id, day)?;
+                    let mine = read_crm(c, &plugin, day)?;
                     let mut found = compare(theirs, mine);
                     explain_missing(c, plugin.id, &mut found)?;
                     store(c, plugin.id, day, Ok(&found), &by)
@@ -123,12 +123,13 @@ async fn read_clickbank(
     Ok(out)
 }
 
-/// The CRM's money transactions of plugin `plugin_id` in ClickBank day `day`.
-fn read_crm(conn: &mut DbConn, plugin_id: i64, day: NaiveDate) -> Result<Vec<Entry>, AppError> {
+/// The CRM's money transactions of `plugin` in ClickBank day `day`, of the types compared
+/// (test ones kept from before the plugin left them out are not ClickBank's list's either).
+fn read_crm(conn: &mut DbConn, plugin: &Plugin, day: NaiveDate) -> Result<Vec<Entry>, AppError> {
     let (start, end) = day_bounds(day);
     let rows: Vec<(String, TransactionType, String, i64, chrono::NaiveDateTime)> = transactions::table
         .inner_join(orders::table)
-        .filter(orders::plugin_id.eq(plugin_id))
+        .filter(orders::plugin_id.eq(plugin.id))
         .filter(transactions::transaction_time.ge(start))
         .filter(transactions::transaction_time.lt(end))
         .select((
@@ -141,6 +142,7 @@ fn read_crm(conn: &mut DbConn, plugin_id: i64, day: NaiveDate) -> Result<Vec<Ent
         .load(conn)?;
     Ok(rows
         .into_iter()
+        .filter(|(_, kind, ..)| compared(kind, plugin))
         .map(|(receipt, kind, currency, amount, time)| Entry {
             receipt: receipt.trim().to_ascii_uppercase(),
             kind: kind.as_str().to_string(),
