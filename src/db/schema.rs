@@ -127,6 +127,7 @@ diesel::table! {
         updated_at -> Timestamp,
         msrp_by_merchant -> Bool,
         rebill_frequency -> Nullable<Text>,
+        trial_days -> Integer,
     }
 }
 

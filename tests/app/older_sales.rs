@@ -274,6 +274,52 @@ async fn an_import_puts_every_event_of_older_sales_on_an_order_and_reads_their_s
         );
     }
     assert!(cancelled > 0, "the sandbox has cancelled subscriptions");
+
+    // A trial is the first payment of a product whose ClickBank pricing has trial days, until
+    // the first rebill.
+    let trials: Vec<(String, PurchaseStatus, i64)> = app
+        .db
+        .read(|c| {
+            use merchant_crm::db::schema::{order_items, products, purchases};
+            Ok(purchases::table
+                .inner_join(orders::table.on(orders::id.eq(purchases::order_id)))
+                .inner_join(order_items::table)
+                .inner_join(products::table)
+                .filter(products::trial_days.gt(0))
+                .select((orders::receipt, purchases::status, orders::id))
+                .load(c)?)
+        })
+        .await
+        .unwrap();
+    assert!(!trials.is_empty(), "the sandbox sells a product with a trial");
+    let mut in_trial = 0;
+    for (receipt, status, oid) in trials {
+        let rebilled: i64 = app
+            .db
+            .read(move |c| {
+                Ok(transactions::table
+                    .filter(transactions::order_id.eq(oid))
+                    .filter(transactions::kind.eq("BILL"))
+                    .count()
+                    .get_result(c)?)
+            })
+            .await
+            .unwrap();
+        match status {
+            PurchaseStatus::Trial => {
+                in_trial += 1;
+                assert_eq!(rebilled, 0, "{receipt} was rebilled: no longer a trial");
+            }
+            PurchaseStatus::Active => assert!(rebilled > 0, "{receipt}: a trial until its first rebill"),
+            PurchaseStatus::Cancelled => {}
+        }
+    }
+    assert!(in_trial > 0, "some subscriptions are in their trial");
+    let found = app.get_text("/customer-service?purchase=TRIAL").await;
+    assert!(
+        found.contains("TRIAL") || found.contains("Trial"),
+        "the TRIAL filter finds them: {found}"
+    );
 }
 
 #[actix_web::test]

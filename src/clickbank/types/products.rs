@@ -189,6 +189,14 @@ impl Product {
             .find_map(|p| p.recurring.as_ref().and_then(|r| r.frequency.as_ref()))
     }
 
+    /// Trial days of the first recurring pricing (0 when it has none).
+    pub fn trial_days(&self) -> u32 {
+        self.pricings
+            .iter()
+            .find_map(|p| p.recurring.as_ref().and_then(|r| r.trial_days))
+            .unwrap_or(0)
+    }
+
     /// The first pricing's initial price and its currency.
     pub fn initial_price(&self) -> Option<(&str, &Amount)> {
         self.pricings.iter().find_map(|p| {

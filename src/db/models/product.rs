@@ -63,6 +63,8 @@ pub struct Product {
     pub msrp_by_merchant: bool,
     /// A recurring product's rebill frequency (ClickBank's pricing, or its first INS).
     pub rebill_frequency: Option<String>,
+    /// Trial days of its ClickBank pricing (0: none): its first payment is a trial.
+    pub trial_days: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

@@ -55,6 +55,8 @@ pub struct ImportedProduct {
     pub recurring: bool,
     /// ClickBank's spelling (MONTHLY, ...), from the first recurring pricing.
     pub rebill_frequency: Option<String>,
+    /// Trial days of the first recurring pricing (0: none).
+    pub trial_days: i32,
 }
 
 impl ImportedProduct {
@@ -97,6 +99,7 @@ impl ImportedProduct {
             shippable: p.is_physical(),
             recurring: p.is_recurring(),
             rebill_frequency: p.rebill_frequency().map(|f| f.to_string()),
+            trial_days: p.trial_days().min(3650) as i32,
             sku,
         })
     }
@@ -165,6 +168,7 @@ pub fn store_import(
                                 products::shippable.eq(p.shippable),
                                 products::recurring.eq(p.recurring),
                                 products::rebill_frequency.eq(&p.rebill_frequency),
+                                products::trial_days.eq(p.trial_days),
                                 products::fulfillment_house_id.eq(house),
                                 products::created_at.eq(now),
                                 products::updated_at.eq(now),
@@ -232,6 +236,9 @@ fn sync_from_clickbank(
     if p.rebill_frequency.is_some() && row.rebill_frequency != p.rebill_frequency {
         fields.push("rebill frequency");
     }
+    if row.trial_days != p.trial_days {
+        fields.push("trial days");
+    }
     let (currency, msrp) = match &p.price {
         Some((c, m)) if !row.msrp_by_merchant => (Some(c.clone()), Some(*m)),
         _ => (row.currency.clone(), row.msrp_minor),
@@ -259,6 +266,7 @@ fn sync_from_clickbank(
                 products::title.eq(&p.title),
                 products::recurring.eq(p.recurring),
                 products::rebill_frequency.eq(p.rebill_frequency.as_ref().or(row.rebill_frequency.as_ref())),
+                products::trial_days.eq(p.trial_days),
                 products::currency.eq(currency),
                 products::msrp_minor.eq(msrp),
                 products::description.eq(description),

@@ -51,20 +51,36 @@ pub(super) fn campaign_id(
 
 /// (product id, its fulfillment house) for a sold item, creating the product on first
 /// sight (an order can arrive before the catalog import).
+/// The product an event's line is filed under: its id, its house, and whether its ClickBank
+/// pricing has trial days (its first payment is then a trial).
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    pub id: i64,
+    pub house: i64,
+    pub has_trial: bool,
+}
+
 pub fn product_for(
     conn: &mut DbConn,
     plugin: &Plugin,
     item: &EventItem,
     currency: &str,
-) -> Result<(i64, i64), AppError> {
+) -> Result<Placed, AppError> {
     let cat = catalog::import_category_id(conn, plugin)?;
-    let find = |conn: &mut DbConn| -> QueryResult<Option<(i64, i64)>> {
+    let find = |conn: &mut DbConn| -> QueryResult<Option<Placed>> {
         products::table
             .filter(products::category_id.eq(cat))
             .filter(products::sku.eq(&item.item_no))
-            .select((products::id, products::fulfillment_house_id))
-            .first(conn)
+            .select((products::id, products::fulfillment_house_id, products::trial_days))
+            .first::<(i64, i64, i32)>(conn)
             .optional()
+            .map(|p| {
+                p.map(|(id, house, trial_days)| Placed {
+                    id,
+                    house,
+                    has_trial: trial_days > 0,
+                })
+            })
     };
     if let Some(p) = find(conn)? {
         return Ok(p);

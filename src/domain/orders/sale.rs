@@ -184,6 +184,8 @@ struct NewLine {
     /// The plugin lets ClickBank ship and the product is on the ClickBank house: the item is
     /// SHIPPED at once.
     ships_from_clickbank: bool,
+    /// The product's pricing has trial days: a sale of it starts a trial.
+    has_trial: bool,
 }
 
 fn insert_order(
@@ -280,12 +282,13 @@ fn add_lines(
     };
     let dummy_house = lk.house(conn)?;
     for item in &ev.items {
-        let (product_id, house) = lk.product(conn, plugin, item, &ev.currency)?;
+        let placed = lk.product(conn, plugin, item, &ev.currency)?;
         let line = NewLine {
             order_id,
-            product_id,
-            ships_from_clickbank: plugin.clickbank_ships && house == dummy_house,
-            house,
+            product_id: placed.id,
+            ships_from_clickbank: plugin.clickbank_ships && placed.house == dummy_house,
+            house: placed.house,
+            has_trial: placed.has_trial,
         };
         let known = have
             .iter()
@@ -348,7 +351,10 @@ fn insert_line(
     )?
     .ok_or_else(|| AppError::Internal(format!("an item of order {} was not inserted", ev.receipt)))?;
     if item.recurring {
-        let own = if item.amount_minor == 0 && ev.kind.live() == TransactionType::Sale {
+        // A trial: the first payment of a product whose pricing has trial days (or a free
+        // first payment), until the first rebill.
+        let trial = line.has_trial || item.amount_minor == 0;
+        let own = if trial && ev.kind.live() == TransactionType::Sale {
             PurchaseStatus::Trial
         } else {
             PurchaseStatus::Active

@@ -30,7 +30,7 @@ use crate::error::AppError;
 pub struct LookupsAndWrites {
     house: Option<i64>,
     campaigns: std::collections::HashMap<(String, bool), i64>,
-    products: std::collections::HashMap<String, (i64, i64)>,
+    products: std::collections::HashMap<String, super::placement::Placed>,
     /// Keys asked about by `known_applied`, and those of them found applied.
     asked: HashSet<String>,
     found: HashSet<String>,
@@ -233,7 +233,7 @@ impl LookupsAndWrites {
         plugin: &Plugin,
         item: &EventItem,
         currency: &str,
-    ) -> Result<(i64, i64), AppError> {
+    ) -> Result<super::placement::Placed, AppError> {
         if let Some(p) = self.products.get(&item.item_no) {
             return Ok(*p);
         }

@@ -72,7 +72,7 @@ pub async fn product_on(fx: &Fx, sku: &str, house: i64, delay: i32) {
     fx.app
         .db
         .run(move |c| {
-            let (id, _) = merchant_crm::domain::orders::product_for(c, &plugin, &it, "USD")?;
+            let id = merchant_crm::domain::orders::product_for(c, &plugin, &it, "USD")?.id;
             diesel::update(products::table.find(id))
                 .set((
                     products::fulfillment_house_id.eq(house),

@@ -1,1 +1,2 @@
+ALTER TABLE products DROP COLUMN trial_days;
 ALTER TABLE products DROP COLUMN rebill_frequency;
