@@ -2,3 +2,4 @@
 //! a way back, pages link to what they name, money and words read well.
 
 mod error_pages;
+mod links;
