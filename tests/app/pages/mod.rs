@@ -3,3 +3,4 @@
 
 mod error_pages;
 mod links;
+mod money_and_words;
