@@ -209,6 +209,7 @@ impl Application {
                 .configure(web::routes)
                 .default_service(aweb::to(web::not_found))
                 .wrap(from_fn(web::csrf::protect))
+                .wrap(from_fn(web::error_page::pages))
                 .wrap(sessions)
                 .wrap(security_headers())
                 .wrap(TracingLogger::<PathOnlySpan>::new())

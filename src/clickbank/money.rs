@@ -124,6 +124,51 @@ pub fn format_minor(minor: i64, currency: &str) -> String {
     format!("{sign}{int}.{frac}")
 }
 
+/// An amount as people read it in the portal: thousands grouped, the currency's decimals and
+/// its code (`117,496.76 USD`, `1,200 JPY`). Pages only: CSV, JSON and the house API keep
+/// [`format_minor`]'s plain decimal. Takes values or references (of any depth), so templates
+/// call it as `crate::clickbank::money::display(o.total_minor, o.currency)`.
+pub fn display(minor: impl MinorUnits, currency: impl AsRef<str>) -> String {
+    let currency = currency.as_ref();
+    let plain = format_minor(minor.units(), currency);
+    let (sign, rest) = match plain.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", plain.as_str()),
+    };
+    let (int, frac) = match rest.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    let mut grouped = String::with_capacity(int.len() + int.len() / 3);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f} {}", currency.trim()),
+        None => format!("{sign}{grouped} {}", currency.trim()),
+    }
+}
+
+/// An amount in minor units, or a reference to one (what template bindings hand over).
+pub trait MinorUnits {
+    fn units(&self) -> i64;
+}
+
+impl MinorUnits for i64 {
+    fn units(&self) -> i64 {
+        *self
+    }
+}
+
+impl<T: MinorUnits + ?Sized> MinorUnits for &T {
+    fn units(&self) -> i64 {
+        (**self).units()
+    }
+}
+
 /// An exact decimal amount as ClickBank wrote it (`"11.94"`, `"-5.00"`, `1.00`).
 ///
 /// The text is validated on construction; convert with [`Amount::to_minor`] once the
@@ -264,5 +309,20 @@ mod tests {
         assert!(!Amount::parse("-0.00").unwrap().is_negative());
         assert_eq!(Amount::from_minor(906, "USD").as_str(), "9.06");
         assert!(Amount::parse("x").is_err());
+    }
+
+    #[test]
+    fn display_groups_thousands_and_keeps_the_raw_format_apart() {
+        assert_eq!(display(11749676, "USD"), "117,496.76 USD");
+        assert_eq!(display(&-123456789, "USD".to_string()), "-1,234,567.89 USD");
+        assert_eq!(display(5, "USD"), "0.05 USD");
+        assert_eq!(display(120000, "JPY"), "120,000 JPY");
+        assert_eq!(display(1234567, "KWD"), "1,234.567 KWD");
+        assert_eq!(display(99900, "EUR"), "999.00 EUR");
+        assert_eq!(
+            format_minor(11749676, "USD"),
+            "117496.76",
+            "the raw decimal is unchanged"
+        );
     }
 }

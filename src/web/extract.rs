@@ -169,6 +169,18 @@ async fn load_signed(req: HttpRequest) -> Result<Signed, AppError> {
     })
 }
 
+/// The page context of whoever sent `req`: the signed-in user's (menu included) when the
+/// session holds one that may still sign in, else a visitor's (the error page uses it).
+pub async fn page_ctx(req: &HttpRequest) -> PageCtx {
+    if let Ok(signed) = load_signed(req.clone()).await {
+        return signed.ctx;
+    }
+    match state(req).and_then(|st| Visitor::build(req, &st, None)) {
+        Ok(v) => v.ctx,
+        Err(_) => PageCtx::anonymous(),
+    }
+}
+
 /// Any signed-in user (merchant staff or account executive).
 pub struct Staff(pub Signed);
 

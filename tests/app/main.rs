@@ -15,6 +15,7 @@ mod health;
 mod imports;
 mod ins;
 mod older_sales;
+mod pages;
 mod products;
 mod rate_limit;
 mod reconciliation;

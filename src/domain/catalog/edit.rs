@@ -99,7 +99,7 @@ fn validate(conn: &mut DbConn, p: &Product, form: &ProductEdit) -> Result<ValidE
         }
     };
     let fulfillment_type = form.fulfillment_type.trim().to_string();
-    if !FULFILLMENT_TYPES.iter().any(|(v, _)| *v == fulfillment_type) {
+    if !FULFILLMENT_TYPES.iter().any(|t| t.value == fulfillment_type) {
         errors.push("Choose a fulfillment type from the list.".into());
     }
     let delay_hours = match form.delay_hours.trim() {

@@ -30,11 +30,35 @@ use crate::error::AppError;
 /// The category every plugin without `unique_products` shares.
 pub const SHARED_IMPORT_CATEGORY: &str = "ClickBank Imports";
 
-/// Fulfillment types a product can have: (stored value, label).
-pub const FULFILLMENT_TYPES: &[(&str, &str)] = &[
-    ("standard", "Standard: ships once per order, after the delay"),
-    ("each_rebill", "Subscription: ships again with every rebill"),
-    ("manual", "Manual: held until staff release it"),
+/// A fulfillment type a product can have: its stored value, its name, and in one line what
+/// fulfillment does with it (the product page shows the line; keep it true to
+/// `fulfillment::new_items`, which makes the items).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FulfillmentType {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub does: &'static str,
+}
+
+/// Fulfillment types a product can have. Fulfillment does not tell them apart yet: a shippable
+/// line gets an item at its sale and another at every rebill of its subscription, each
+/// exported once the product's delay has passed, whatever the type says.
+pub const FULFILLMENT_TYPES: &[FulfillmentType] = &[
+    FulfillmentType {
+        value: "standard",
+        label: "Standard",
+        does: "An item at the sale, and another at every rebill of a subscription; each goes to the house once the delay has passed.",
+    },
+    FulfillmentType {
+        value: "each_rebill",
+        label: "Every rebill",
+        does: "Ships as Standard does today: the sale and every rebill of the subscription each get an item.",
+    },
+    FulfillmentType {
+        value: "manual",
+        label: "Manual",
+        does: "Noted on the product only: its items still go to the house after the delay (set a long delay to hold them longer).",
+    },
 ];
 
 /// Longest fulfillment delay the merchant can set (30 days).
@@ -70,8 +94,8 @@ impl Product {
     pub fn fulfillment_type_label(&self) -> &str {
         FULFILLMENT_TYPES
             .iter()
-            .find(|(v, _)| *v == self.fulfillment_type)
-            .map(|(_, l)| *l)
+            .find(|t| t.value == self.fulfillment_type)
+            .map(|t| t.label)
             .unwrap_or(self.fulfillment_type.as_str())
     }
 }

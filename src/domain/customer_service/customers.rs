@@ -86,10 +86,6 @@ pub struct TransactionView {
 }
 
 impl TransactionView {
-    pub fn amount(&self) -> String {
-        format_minor(self.amount_minor, &self.currency)
-    }
-
     /// ClickBank's transaction type in words (its test twin in the same words).
     pub fn label(&self) -> &str {
         self.kind.words()
@@ -121,18 +117,12 @@ pub struct OrderRowView {
 }
 
 impl OrderRowView {
-    pub fn total(&self) -> String {
-        format_minor(self.total_minor, &self.currency)
-    }
     pub fn refunded(&self) -> String {
         format_minor(self.refunded_minor, &self.currency)
     }
     /// What may still be refunded.
     pub fn refundable_minor(&self) -> i64 {
         (self.total_minor - self.refunded_minor).max(0)
-    }
-    pub fn refundable(&self) -> String {
-        format_minor(self.refundable_minor(), &self.currency)
     }
     pub fn status_label(&self) -> OrderShown {
         self.status.shown(self.refunded_minor)
@@ -209,12 +199,6 @@ impl PurchaseRow {
     /// How often it rebills: ClickBank's word for the subscription, else the product's.
     pub fn frequency(&self) -> Option<&str> {
         self.frequency.as_deref().or(self.product_frequency.as_deref())
-    }
-
-    pub fn rebill(&self) -> String {
-        self.rebill_amount_minor
-            .map(|m| format_minor(m, &self.currency))
-            .unwrap_or_default()
     }
 }
 
@@ -388,7 +372,7 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
             text: format!(
                 "{} {} on {} ({})",
                 t.label(),
-                t.amount(),
+                crate::clickbank::money::display(t.amount_minor, &t.currency),
                 receipts.get(&t.order_id).map(String::as_str).unwrap_or("?"),
                 t.source
             ),

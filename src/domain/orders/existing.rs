@@ -46,3 +46,20 @@ pub(super) fn find_order(
         _ => Ok(None),
     }
 }
+
+/// Where the CRM keeps `receipt`'s order (a rebill's suffixed receipt included): the order
+/// and its customer, for pages that link to them; None when the CRM does not know it.
+pub fn order_and_customer(
+    conn: &mut DbConn,
+    plugin_id: i64,
+    receipt: &str,
+) -> Result<Option<(i64, i64)>, AppError> {
+    let Some(order) = find_order(conn, plugin_id, receipt)? else {
+        return Ok(None);
+    };
+    let customer: i64 = orders::table
+        .find(order.id)
+        .select(orders::customer_id)
+        .first(conn)?;
+    Ok(Some((order.id, customer)))
+}

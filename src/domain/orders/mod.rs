@@ -17,6 +17,7 @@ mod apply;
 mod changes;
 pub mod event;
 mod existing;
+pub use existing::order_and_customer;
 mod placement;
 mod sale;
 mod writes;

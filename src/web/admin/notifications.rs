@@ -120,6 +120,8 @@ pub async fn list(
 struct DetailPage {
     ctx: PageCtx,
     n: InboundNotification,
+    /// The order and customer of the receipt, when the CRM knows them.
+    known: Option<(i64, i64)>,
 }
 
 pub async fn show(
@@ -128,8 +130,24 @@ pub async fn show(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    let n = state.db.run(move |c| inbox::find(c, id)).await?;
-    render(&DetailPage { ctx: a.0.ctx, n })
+    let (n, known) = state
+        .db
+        .run(move |c| {
+            let n = inbox::find(c, id)?;
+            let known = match (n.plugin_id, n.receipt.as_deref()) {
+                (Some(plugin), Some(receipt)) => {
+                    crate::domain::orders::order_and_customer(c, plugin, receipt)?
+                }
+                _ => None,
+            };
+            Ok((n, known))
+        })
+        .await?;
+    render(&DetailPage {
+        ctx: a.0.ctx,
+        n,
+        known,
+    })
 }
 
 pub async fn reprocess(

@@ -7,7 +7,6 @@ use askama::Template;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
-use crate::clickbank::format_minor;
 use crate::db::models::Plugin;
 use crate::domain::clickbank_budget::clickbank_today;
 use crate::domain::plugins;
@@ -309,7 +308,7 @@ impl DayPage {
     }
 
     fn money(&self, minor: &i64, currency: &str) -> String {
-        format!("{} {currency}", format_minor(*minor, currency))
+        crate::clickbank::money::display(minor, currency)
     }
 
     fn money_opt(&self, minor: &Option<i64>, currency: &str) -> String {

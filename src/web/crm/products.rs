@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::db::models::{FulfillmentHouse, Product, ProductCategory};
 use crate::domain::catalog::edit::{self, ProductEdit};
 use crate::domain::catalog::list::{self, ProductFilter, ProductListPage};
-use crate::domain::catalog::{FULFILLMENT_TYPES, MAX_DELAY_HOURS};
+use crate::domain::catalog::{FulfillmentType, FULFILLMENT_TYPES, MAX_DELAY_HOURS};
 use crate::error::AppError;
 use crate::web::extract::Staff;
 use crate::web::page::PageCtx;
@@ -91,7 +91,7 @@ struct ProductPage {
     category: String,
     houses: Vec<FulfillmentHouse>,
     form: ProductEdit,
-    types: &'static [(&'static str, &'static str)],
+    types: &'static [FulfillmentType],
     max_delay: i32,
     error: Option<String>,
 }

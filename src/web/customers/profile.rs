@@ -46,9 +46,6 @@ impl ProfilePage {
             .map(|d| rules::today(d.and_utc()).to_string())
             .unwrap_or_default()
     }
-    fn money(&self, minor: &i64, currency: &str) -> String {
-        crate::clickbank::format_minor(*minor, currency)
-    }
     /// A subscription date as ClickBank's (US Pacific) calendar day, the day its rules use.
     fn day(&self, t: &Option<chrono::NaiveDateTime>) -> String {
         t.map(|t| rules::today(t.and_utc()).to_string())

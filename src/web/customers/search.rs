@@ -168,9 +168,6 @@ struct SearchPage {
 }
 
 impl SearchPage {
-    fn money(&self, minor: &i64, currency: &str) -> String {
-        format_minor(*minor, currency)
-    }
     fn is_campaign(&self, id: &i64) -> bool {
         self.q.campaign.trim() == id.to_string()
     }
@@ -236,6 +233,9 @@ struct TotalsRow {
     revenue: String,
     refunded: String,
     net: String,
+    /// The same amounts for the page (the JSON keeps the plain decimals above).
+    #[serde(skip)]
+    minor: [i64; 3],
 }
 
 impl From<CurrencyTotals> for TotalsRow {
@@ -245,6 +245,11 @@ impl From<CurrencyTotals> for TotalsRow {
             revenue: format_minor(t.revenue_minor, &t.currency),
             refunded: format_minor(t.refunded_minor, &t.currency),
             net: format_minor(t.revenue_minor - t.refunded_minor, &t.currency),
+            minor: [
+                t.revenue_minor,
+                t.refunded_minor,
+                t.revenue_minor - t.refunded_minor,
+            ],
             currency: t.currency,
         }
     }

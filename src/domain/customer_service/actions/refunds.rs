@@ -7,7 +7,7 @@ use super::clickbank_calls::clickbank_words;
 use super::sending::send_ticket;
 use super::{load, ServiceContext};
 use crate::clickbank::requests::reasons;
-use crate::clickbank::{format_minor, parse_minor, Amount, RefundKind, TicketRequest};
+use crate::clickbank::{parse_minor, Amount, RefundKind, TicketRequest};
 use crate::domain::clickbank_budget::Purpose;
 use crate::domain::customer_service::customers::{self, OrderItemView, OrderRowView};
 use crate::domain::customer_service::requests::{Action, NewRequest, ServiceRequest};
@@ -98,9 +98,8 @@ pub fn validate_refund(
             }
             if minor > order.refundable_minor() {
                 return bad(format!(
-                    "At most {} {} can still be refunded on this order.",
-                    order.refundable(),
-                    order.currency
+                    "At most {} can still be refunded on this order.",
+                    crate::clickbank::money::display(order.refundable_minor(), &order.currency)
                 ));
             }
             let a = Amount::from_minor(minor, &order.currency);
@@ -119,7 +118,7 @@ pub fn validate_refund(
     })
 }
 
-/// What ClickBank says the customer would get back.
+/// What ClickBank says the customer would get back, as the page shows amounts (`money::display`).
 #[derive(Debug, Clone)]
 pub struct RefundPreview {
     pub currency: String,
@@ -161,8 +160,8 @@ pub async fn refund_preview(
     let show = |a: &Option<Amount>| {
         a.as_ref()
             .and_then(|a| a.to_minor(&currency).ok())
-            .map(|m| format_minor(m, &currency))
-            .unwrap_or_else(|| format_minor(0, &currency))
+            .map(|m| crate::clickbank::money::display(m, &currency))
+            .unwrap_or_else(|| crate::clickbank::money::display(0, &currency))
     };
     Ok((
         valid,
