@@ -20,6 +20,7 @@ mod rate_limit;
 mod reconciliation;
 mod routes;
 mod same_sku;
+mod search_words;
 mod security;
 mod sessions;
 mod stored_rows;
