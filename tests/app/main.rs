@@ -17,6 +17,7 @@ mod ins;
 mod older_sales;
 mod products;
 mod rate_limit;
+mod reason_labels;
 mod reconciliation;
 mod routes;
 mod same_sku;
