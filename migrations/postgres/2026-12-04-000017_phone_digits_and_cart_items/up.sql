@@ -18,3 +18,8 @@ WHERE phone <> '';
 -- The search reads the digits, not the phone as stored.
 DROP INDEX customers_phone;
 CREATE INDEX customers_phone_digits ON customers (phone_digits_rev text_pattern_ops);
+
+-- The affiliate search is a prefix, any case: outside the "C" collation PostgreSQL reads a
+-- LIKE prefix from an index only with text_pattern_ops (equality still works on it).
+DROP INDEX orders_affiliate;
+CREATE INDEX orders_affiliate ON orders (lower(affiliate) text_pattern_ops, transaction_time, id);
