@@ -147,7 +147,7 @@ pub fn seed(db: &Database, secrets: &SecretBox, orders: u64) -> Result<SeedRepor
         let customers_n = (orders / 3).max(FIFTY + 1);
         let first_customer = max_id(conn, "customers")? + 1;
         let mut rng = Rng(StdRng::seed_from_u64(orders ^ 0x5EED));
-        let mut b = Bulk::new("INSERT INTO customers (id, plugin_id, email, first_name, last_name, phone, bill_address1, bill_city, bill_state, bill_postal_code, bill_country, ship_first_name, ship_last_name, ship_address1, ship_city, ship_state, ship_postal_code, ship_country, created_at, updated_at)");
+        let mut b = Bulk::new("INSERT INTO customers (id, plugin_id, email, first_name, last_name, phone, phone_digits_rev, bill_address1, bill_city, bill_state, bill_postal_code, bill_country, ship_first_name, ship_last_name, ship_address1, ship_city, ship_state, ship_postal_code, ship_country, created_at, updated_at)");
         for c in 0..customers_n {
             let id = first_customer + c as i64;
             let f = FIRST_NAMES[rng.below(FIRST_NAMES.len() as u64) as usize];
@@ -160,9 +160,10 @@ pub fn seed(db: &Database, secrets: &SecretBox, orders: u64) -> Result<SeedRepor
             };
             let (email, f, l) = (q(&email), q(f), q(l));
             let phone = format!("+1555{:07}", c);
+            let digits = crate::domain::phone::digits_reversed(&phone);
             let street = format!("{} Main St", 1 + rng.below(9000));
             b.push(conn, format!(
-                "({id}, {pid}, {email}, {f}, {l}, '{phone}', '{street}', 'Springfield', 'IL', '62701', 'US', {f}, {l}, '{street}', 'Springfield', 'IL', '62701', 'US', {}, {})",
+                "({id}, {pid}, {email}, {f}, {l}, '{phone}', '{digits}', '{street}', 'Springfield', 'IL', '62701', 'US', {f}, {l}, '{street}', 'Springfield', 'IL', '62701', 'US', {}, {})",
                 ts(now), ts(now)
             ))?;
         }
@@ -251,11 +252,13 @@ pub fn seed(db: &Database, secrets: &SecretBox, orders: u64) -> Result<SeedRepor
         report.orders = orders;
 
         let partials_n = orders / 20;
-        let mut pa = Bulk::new("INSERT INTO partials (plugin_id, email, first_name, last_name, phone, country, item_no, event_time, created_at)");
+        let mut pa = Bulk::new("INSERT INTO partials (plugin_id, email, first_name, last_name, phone, country, item_no, item_title, item_count, event_time, created_at)");
         for n in 0..partials_n {
             let t = start + chrono::Duration::seconds(rng.below(span) as i64);
+            // ClickBank sends line items on some abandoned carts only.
+            let item = if n % 2 == 0 { "'SEED-01', 'Seed product 1', 1" } else { "NULL, NULL, 0" };
             pa.push(conn, format!(
-                "({pid}, 'cart{n}@example.com', 'Cart', 'Visitor{n}', '', 'US', 'SEED-01', {}, {})",
+                "({pid}, 'cart{n}@example.com', 'Cart', 'Visitor{n}', '', 'US', {item}, {}, {})",
                 ts(t), ts(t)
             ))?;
         }

@@ -202,6 +202,21 @@ async fn the_same_sale_via_ins_and_rest_gives_the_same_keys_and_money() {
 }
 
 #[tokio::test]
+async fn abandoned_carts_carry_line_items_only_sometimes() {
+    let sb = start(200);
+    let decoder = InsDecoder::new(sb.secret_key());
+    let items: Vec<usize> = (0..6)
+        .map(|_| {
+            let ev = sb.create_event(&TransactionType::AbandonedOrder);
+            let n = decoder.decode(ev.encrypt(sb.secret_key()).as_bytes()).unwrap();
+            n.line_items.len()
+        })
+        .collect();
+    assert_eq!(items.iter().filter(|n| **n == 1).count(), 2, "{items:?}");
+    assert_eq!(items.iter().filter(|n| **n == 0).count(), 4, "{items:?}");
+}
+
+#[tokio::test]
 async fn every_event_type_round_trips_encrypted() {
     let sb = start(200);
     let decoder = InsDecoder::new(sb.secret_key());
@@ -218,7 +233,8 @@ async fn every_event_type_round_trips_encrypted() {
         assert_eq!(n.transaction_time.timestamp(), ev.transaction_time.timestamp());
         match t {
             TransactionType::AbandonedOrder => {
-                assert!(n.line_items.is_empty());
+                // Usually no line items (one cart in three carries one, as ClickBank sometimes sends).
+                assert!(n.line_items.len() <= 1, "{}", ev.plaintext);
                 assert_eq!(n.receipt, "");
                 assert!(n.email().is_some());
             }

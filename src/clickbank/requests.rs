@@ -179,38 +179,50 @@ pub mod reasons {
     /// Cancel: first reason code.
     pub const CANCEL_DEFAULT: &str = "ticket.type.cancel.1";
 
-    /// Refund reasons staff choose from: (code, label). ClickBank names `.7`, `.8` and
-    /// `returned`; codes `.1`–`.6` are offered by number (their wording is not in our reference).
-    pub const REFUND_CHOICES: &[(&str, &str)] = &[
-        (REFUND_OTHER, "Other"),
-        (REFUND_DUPLICATE_PURCHASE, "Duplicate purchase"),
-        (REFUND_RETURNED, "Product returned"),
-        ("ticket.type.refund.1", "Refund reason code 1"),
-        ("ticket.type.refund.2", "Refund reason code 2"),
-        ("ticket.type.refund.3", "Refund reason code 3"),
-        ("ticket.type.refund.4", "Refund reason code 4"),
-        ("ticket.type.refund.5", "Refund reason code 5"),
-        ("ticket.type.refund.6", "Refund reason code 6"),
+    /// Refund reason codes, in the order staff see them (the usual one first).
+    pub const REFUND_CODES: &[&str] = &[
+        REFUND_OTHER,
+        REFUND_DUPLICATE_PURCHASE,
+        REFUND_RETURNED,
+        "ticket.type.refund.1",
+        "ticket.type.refund.2",
+        "ticket.type.refund.3",
+        "ticket.type.refund.4",
+        "ticket.type.refund.5",
+        "ticket.type.refund.6",
     ];
 
-    /// Cancellation reasons staff choose from: (code, label).
-    pub const CANCEL_CHOICES: &[(&str, &str)] = &[
-        (CANCEL_DEFAULT, "Cancellation reason code 1"),
-        ("ticket.type.cancel.2", "Cancellation reason code 2"),
-        ("ticket.type.cancel.3", "Cancellation reason code 3"),
-        ("ticket.type.cancel.4", "Cancellation reason code 4"),
-        ("ticket.type.cancel.5", "Cancellation reason code 5"),
-        ("ticket.type.cancel.6", "Cancellation reason code 6"),
-        ("ticket.type.cancel.7", "Cancellation reason code 7"),
+    /// Cancellation reason codes, in the order staff see them.
+    pub const CANCEL_CODES: &[&str] = &[
+        CANCEL_DEFAULT,
+        "ticket.type.cancel.2",
+        "ticket.type.cancel.3",
+        "ticket.type.cancel.4",
+        "ticket.type.cancel.5",
+        "ticket.type.cancel.6",
+        "ticket.type.cancel.7",
     ];
 
-    /// The label of a reason code, or the code itself.
-    pub fn label(code: &str) -> &str {
-        REFUND_CHOICES
-            .iter()
-            .chain(CANCEL_CHOICES)
-            .find(|(c, _)| *c == code)
-            .map_or(code, |(_, l)| l)
+    /// The wording our ClickBank reference gives a code: only refund `.7` (duplicate
+    /// purchase), `.8` (other) and `returned`. The other codes' wording is not documented:
+    /// never invent it.
+    pub fn documented(code: &str) -> Option<&'static str> {
+        match code {
+            REFUND_DUPLICATE_PURCHASE => Some("Duplicate purchase"),
+            REFUND_OTHER => Some("Other"),
+            REFUND_RETURNED => Some("Returned"),
+            _ => None,
+        }
+    }
+
+    /// What follows the code's prefix: "7", "returned".
+    pub fn suffix(code: &str) -> &str {
+        code.rsplit('.').next().unwrap_or(code)
+    }
+
+    /// The label of a code nobody has named: as documented, else "ClickBank reason N".
+    pub fn default_label(code: &str) -> String {
+        documented(code).map_or_else(|| format!("ClickBank reason {}", suffix(code)), str::to_string)
     }
 
     /// True when `reason` is a valid code for a ticket of `ticket_type` (`rfnd`/`cncl`/`tech`).

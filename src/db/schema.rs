@@ -1,5 +1,11 @@
 //! Table definitions, written by hand with portable column types only (design.md):
-//! ids are `BigInt` on both backends (SQLite stores 64-bit integers in its rowid).
+//! ids are `BigInt` on both backends (SQLite stores 64-bit integers in its rowid). Later
+//! groups of tables live in `schema/` and are re-exported here.
+
+mod exports;
+mod settings;
+pub use exports::*;
+pub use settings::*;
 
 diesel::table! {
     users (id) {
@@ -179,6 +185,7 @@ diesel::table! {
         ship_country -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        phone_digits_rev -> Text,
     }
 }
 
@@ -297,6 +304,9 @@ diesel::table! {
         event_time -> Timestamp,
         converted_order_id -> Nullable<BigInt>,
         created_at -> Timestamp,
+        phone_digits_rev -> Text,
+        item_title -> Nullable<Text>,
+        item_count -> Integer,
     }
 }
 
@@ -544,45 +554,6 @@ diesel::table! {
 diesel::joinable!(service_requests -> customers (customer_id));
 diesel::joinable!(service_requests -> orders (order_id));
 diesel::joinable!(customer_notes -> customers (customer_id));
-
-// Fulfillment (issue 7): export runs and the shipments they sent.
-diesel::table! {
-    fulfillment_export_runs (id) {
-        id -> BigInt,
-        house_id -> BigInt,
-        runner -> Text,
-        started_at -> Timestamp,
-        finished_at -> Nullable<Timestamp>,
-        items -> Integer,
-        shipments -> Integer,
-        failures -> Integer,
-        outcome -> Nullable<Text>,
-        error -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    shipments (id) {
-        id -> BigInt,
-        shipment_id -> Text,
-        house_id -> BigInt,
-        run_id -> BigInt,
-        customer_id -> BigInt,
-        items -> Integer,
-        status -> Text,
-        attempts -> Integer,
-        house_ref -> Nullable<Text>,
-        error -> Nullable<Text>,
-        created_at -> Timestamp,
-        updated_at -> Timestamp,
-    }
-}
-
-diesel::joinable!(fulfillment_export_runs -> fulfillment_houses (house_id));
-diesel::joinable!(shipments -> fulfillment_export_runs (run_id));
-diesel::allow_tables_to_appear_in_same_query!(fulfillment_export_runs, shipments);
-diesel::allow_tables_to_appear_in_same_query!(fulfillment_export_runs, fulfillment_houses);
-diesel::allow_tables_to_appear_in_same_query!(shipments, fulfillment_houses);
 
 diesel::table! {
     sessions (id) {

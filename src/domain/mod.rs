@@ -11,6 +11,7 @@ pub mod customer_service;
 pub mod fulfillment;
 pub mod lease;
 pub mod orders;
+pub mod phone;
 pub mod plugins;
 
 pub mod sync;

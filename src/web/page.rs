@@ -60,6 +60,7 @@ pub const NAV: &[NavItem] = &[
     item("Reconciliation", "/admin/reconciliation", true, true),
     item("Users", "/admin/users", true, true),
     item("Sign-in locks", "/admin/locks", true, true),
+    item("Reason labels", "/admin/reason-labels", true, true),
     item("Audit log", "/admin/audit", true, true),
 ];
 

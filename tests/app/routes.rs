@@ -34,6 +34,8 @@ const ROUTES: &[(&str, &str)] = &[
     (GET, "/admin/audit"),
     (GET, "/admin/locks"),
     (POST, "/admin/locks/clear"),
+    (GET, "/admin/reason-labels"),
+    (POST, "/admin/reason-labels"),
     (POST, "/clickbank/"),
     (POST, "/clickbank"),
     (GET, "/admin/plugins"),

@@ -160,6 +160,33 @@ pub(crate) fn make_line(
     }
 }
 
+/// The line items of the `n`-th abandoned cart: ClickBank usually sends none, so only one
+/// cart in three carries one (a front product of its currency). No random draw: datasets stay
+/// as they were.
+pub(crate) fn cart_lines(products: &[SbProduct], n: usize, currency: &str, country: &str) -> Vec<SbLine> {
+    if n % 3 != 0 {
+        return Vec::new();
+    }
+    products
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.role == FunnelRole::Front && p.currency == currency)
+        .nth(n / 3 % 2)
+        .or_else(|| products.iter().enumerate().find(|(_, p)| p.currency == currency))
+        .map(|(i, p)| {
+            vec![make_line(
+                p,
+                i,
+                LineItemType::Original,
+                1,
+                p.price,
+                false,
+                country,
+            )]
+        })
+        .unwrap_or_default()
+}
+
 /// The lines negated (a refund or chargeback of them).
 pub(crate) fn negate(lines: &[SbLine]) -> Vec<SbLine> {
     lines
@@ -588,10 +615,16 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
         receipts.insert(receipt, info);
     }
 
-    // Abandoned carts: INS only, no receipt.
-    for _ in 0..cfg.orders / 10 {
+    // Abandoned carts: INS only, no receipt; one in three carries its line item.
+    for n in 0..cfg.orders / 10 {
         let cust = rng.gen_range(0..n_customers);
         let t = anchor - Duration::seconds(rng.gen_range(60..=span));
+        let lines = cart_lines(
+            &products,
+            n,
+            customers[cust].currency,
+            &customers[cust].address.country,
+        );
         events.push(SbEvent {
             id: 0,
             time: t,
@@ -601,7 +634,7 @@ pub(crate) fn generate(cfg: &GenConfig) -> World {
             affiliate: None,
             payment_method: "",
             currency: customers[cust].currency,
-            lines: Vec::new(),
+            lines,
             tracking_id: None,
             upsell_original: None,
             vendor_vars: Vec::new(),

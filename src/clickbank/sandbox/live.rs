@@ -331,6 +331,13 @@ impl State {
                 } else {
                     cust
                 };
+                let c = &self.customers[cust];
+                let lines = super::dataset::cart_lines(
+                    &self.products,
+                    self.events.len(),
+                    c.currency,
+                    &c.address.country,
+                );
                 let ev = SbEvent {
                     id: 0,
                     time: now,
@@ -340,7 +347,7 @@ impl State {
                     affiliate: None,
                     payment_method: "",
                     currency: self.customers[cust].currency,
-                    lines: Vec::new(),
+                    lines,
                     tracking_id: None,
                     upsell_original: None,
                     vendor_vars: Vec::new(),

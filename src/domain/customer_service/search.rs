@@ -229,16 +229,15 @@ macro_rules! customer_filters {
             }
         }
         if let Some(p) = clean(&f.phone) {
+            // The phones ending with the digits typed: a prefix of the reversed digits.
+            let rev = crate::domain::phone::search_prefix(&p)?;
+            let digits = customers::phone_digits_rev;
             if sqlite {
                 q = q
-                    .filter(customers::phone.ge(p.clone()))
-                    .filter(customers::phone.lt(prefix_end(&p)));
+                    .filter(digits.ge(rev.clone()))
+                    .filter(digits.lt(prefix_end(&rev)));
             }
-            q = q.filter(
-                customers::phone
-                    .like(format!("{}%", escape_like(&p)))
-                    .escape('\\'),
-            );
+            q = q.filter(digits.like(format!("{rev}%")));
         }
         q
     }};
@@ -345,7 +344,7 @@ macro_rules! keyset {
 
 // After the macros above: the abandoned-cart search uses `keyset!`.
 mod carts;
-pub use carts::{partials_page, PartialHit};
+pub use carts::{partials_csv, partials_page, PartialHit, CARTS_CSV_HEADER, ITEM_NOT_SENT};
 
 fn is_sqlite(conn: &DbConn) -> bool {
     matches!(conn, DbConn::Sqlite(_))
@@ -542,6 +541,13 @@ mod tests {
                     ..Default::default()
                 },
                 "sqlite_autoindex_customers_1 (plugin_id=? AND email>? AND email<?)",
+            ),
+            (
+                SearchFilter {
+                    phone: Some("657 5528".into()),
+                    ..Default::default()
+                },
+                "customers USING INDEX customers_phone_digits (phone_digits_rev>? AND phone_digits_rev<?)",
             ),
         ];
         for (filter, step) in cases {

@@ -296,8 +296,11 @@ pub(super) fn partial(conn: &mut DbConn, plugin: &Plugin, ev: &OrderEvent) -> Re
             partials::first_name.eq(&ev.customer.first_name),
             partials::last_name.eq(&ev.customer.last_name),
             partials::phone.eq(&ev.customer.phone),
+            partials::phone_digits_rev.eq(crate::domain::phone::digits_reversed(&ev.customer.phone)),
             partials::country.eq(&ev.customer.billing.country),
             partials::item_no.eq(ev.items.first().map(|i| i.item_no.clone())),
+            partials::item_title.eq(ev.items.first().map(|i| i.title.clone())),
+            partials::item_count.eq(i32::try_from(ev.items.len()).unwrap_or(i32::MAX)),
             partials::event_time.eq(ev.time.naive_utc()),
             partials::created_at.eq(crate::domain::now()),
         ))

@@ -480,10 +480,12 @@ fn customer_id(
             .optional())
     };
     let existing = find(conn)?;
+    let phone_digits = crate::domain::phone::digits_reversed(&c.phone);
     let values = (
         customers::first_name.eq(&c.first_name),
         customers::last_name.eq(&c.last_name),
         customers::phone.eq(&c.phone),
+        customers::phone_digits_rev.eq(&phone_digits),
         customers::bill_address1.eq(&c.billing.address1),
         customers::bill_address2.eq(&c.billing.address2),
         customers::bill_city.eq(&c.billing.city),

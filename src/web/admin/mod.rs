@@ -6,6 +6,7 @@ pub mod imports;
 pub mod locks;
 pub mod notifications;
 pub mod plugins;
+pub mod reason_labels;
 pub mod reconciliation;
 pub mod users;
 
@@ -22,6 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/audit", web::get().to(audit::list))
         .route("/locks", web::get().to(locks::list))
         .route("/locks/clear", web::post().to(locks::clear))
+        .route("/reason-labels", web::get().to(reason_labels::list))
+        .route("/reason-labels", web::post().to(reason_labels::save))
         .route("/plugins", web::get().to(plugins::list))
         .route("/plugins", web::post().to(plugins::activate))
         .route("/plugins/{id}", web::get().to(plugins::show))

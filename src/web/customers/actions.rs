@@ -7,9 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::parse_day;
-use crate::clickbank::requests::reasons;
 use crate::domain::customer_service::actions::{self, RefundInput, RefundPreview, ValidRefund};
 use crate::domain::customer_service::customers::{OrderItemView, OrderRowView};
+use crate::domain::customer_service::reason_labels::{self, ReasonChoice, ReasonKind};
 use crate::domain::customer_service::requests::ServiceRequest;
 use crate::error::AppError;
 use crate::web::extract::{Signed, Staff};
@@ -33,14 +33,17 @@ struct RefundPage {
     order: OrderRowView,
     items: Vec<OrderItemView>,
     input: RefundInput,
-    reasons: &'static [(&'static str, &'static str)],
+    reasons: Vec<ReasonChoice>,
     preview: Option<(ValidRefund, RefundPreview)>,
     error: Option<String>,
 }
 
 impl RefundPage {
     fn reason_label(&self) -> &str {
-        reasons::label(&self.input.reason)
+        self.reasons
+            .iter()
+            .find(|r| r.code == self.input.reason)
+            .map_or(self.input.reason.as_str(), |r| r.label.as_str())
     }
 }
 
@@ -73,6 +76,10 @@ pub async fn refund_form(
             Err(e) => return Err(e),
         }
     };
+    let reasons = state
+        .db
+        .read(|c| reason_labels::choices(c, ReasonKind::Refund))
+        .await?;
     let mut input = q.input;
     if input.refund_type.is_empty() {
         input.refund_type = "FULL".into();
@@ -83,7 +90,7 @@ pub async fn refund_form(
         order,
         items,
         input,
-        reasons: reasons::REFUND_CHOICES,
+        reasons,
         preview,
         error,
     })

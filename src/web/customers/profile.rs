@@ -7,10 +7,10 @@ use askama::Template;
 use chrono::Utc;
 use serde::Deserialize;
 
-use crate::clickbank::requests::reasons;
 use crate::clickbank::rules;
 use crate::domain::customer_service::actions;
 use crate::domain::customer_service::customers::{self, Customer, Profile, PurchaseView};
+use crate::domain::customer_service::reason_labels::{self, ReasonChoice, ReasonKind};
 use crate::domain::customer_service::shipping_address::{self, AddressForm};
 use crate::error::AppError;
 use crate::web::extract::{Signed, Staff};
@@ -23,7 +23,7 @@ use crate::AppState;
 struct ProfilePage {
     ctx: PageCtx,
     p: Profile,
-    cancel_reasons: &'static [(&'static str, &'static str)],
+    cancel_reasons: Vec<ReasonChoice>,
     /// ClickBank's tomorrow: the earliest next bill date.
     tomorrow: String,
     /// The latest restart date a pause allows.
@@ -80,12 +80,13 @@ async fn page(
     id: i64,
     typed: Option<Typed>,
 ) -> Result<ProfilePage, AppError> {
-    let (p, ships) = state
+    let (p, ships, cancel_reasons) = state
         .db
         .read(move |c| {
             Ok((
                 customers::profile(c, id)?,
                 actions::subscriptions_that_ship(c, id)?.len(),
+                reason_labels::choices(c, ReasonKind::Cancel)?,
             ))
         })
         .await?;
@@ -97,7 +98,7 @@ async fn page(
     Ok(ProfilePage {
         ctx,
         p,
-        cancel_reasons: reasons::CANCEL_CHOICES,
+        cancel_reasons,
         tomorrow: (today + chrono::Duration::days(1)).to_string(),
         pause_last: rules::pause_window(today, today).1.to_string(),
         address,

@@ -49,6 +49,9 @@ pub struct SearchQuery {
     after: String,
     #[serde(default)]
     before: String,
+    /// `csv`: the abandoned carts of the filter as a file.
+    #[serde(default)]
+    format: String,
 }
 
 impl SearchQuery {
@@ -104,6 +107,9 @@ impl SearchQuery {
                     .map_err(|_| AppError::Validation("Choose a campaign from the list.".into()))?,
             ),
         };
+        if let Some(p) = opt(&self.phone) {
+            crate::domain::phone::search_prefix(&p)?;
+        }
         let from = parse_day("From", &self.from)?;
         let to = parse_day("To", &self.to)?;
         if let (Some(f), Some(t)) = (from, to) {
@@ -165,12 +171,35 @@ struct SearchPage {
     totals_url: String,
     totals_json_url: String,
     first_page: bool,
+    /// The abandoned carts of this filter as CSV.
+    csv_url: String,
 }
 
 impl SearchPage {
     fn is_campaign(&self, id: &i64) -> bool {
         self.q.campaign.trim() == id.to_string()
     }
+    fn item_not_sent(&self) -> &'static str {
+        cs::ITEM_NOT_SENT
+    }
+}
+
+/// The abandoned carts of the filter (every page) as a CSV download.
+async fn carts_csv(state: &AppState, q: &SearchQuery, tz: chrono_tz::Tz) -> Result<HttpResponse, AppError> {
+    let f = q.filter(tz)?;
+    if f.show != Show::Partials {
+        return Err(AppError::Validation(
+            "The CSV export is of the abandoned carts: choose Show = Abandoned carts.".into(),
+        ));
+    }
+    let body = state.db.read(move |c| cs::partials_csv(c, &f)).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"abandoned-carts.csv\"",
+        ))
+        .body(body))
 }
 
 pub async fn page(
@@ -180,6 +209,9 @@ pub async fn page(
 ) -> Result<HttpResponse, AppError> {
     let q = q.into_inner();
     let ctx = s.0.ctx;
+    if q.format == "csv" {
+        return carts_csv(&state, &q, ctx.tz).await;
+    }
     let filter = q.filter(ctx.tz);
     let (cursor, dir) = q.cursor();
     let error = filter.as_ref().err().map(|e| e.to_string());
@@ -208,6 +240,7 @@ pub async fn page(
         totals_url: q.link("/customer-service/totals", None),
         totals_json_url: q.link("/customer-service/totals", Some(("format", "json".into()))),
         first_page: cursor.is_none(),
+        csv_url: q.link("/customer-service", Some(("format", "csv".into()))),
         ctx,
         campaigns,
         order_statuses: ORDER_STATUSES,

@@ -69,7 +69,8 @@ pub(crate) fn ins_notification(st: &State, e: &SbEvent, attempt: u32) -> String 
         j.str(t);
     }
     j.end_arr();
-    if !abandoned {
+    // An abandoned order carries its line items only sometimes (see `dataset::cart_lines`).
+    if !abandoned || !e.lines.is_empty() {
         j.key("lineItems");
         j.begin_arr();
         let receipt = e.receipt.as_deref().unwrap_or("");

@@ -10,6 +10,7 @@ use crate::clickbank::requests::reasons;
 use crate::clickbank::{parse_minor, Amount, RefundKind, TicketRequest};
 use crate::domain::clickbank_budget::Purpose;
 use crate::domain::customer_service::customers::{self, OrderItemView, OrderRowView};
+use crate::domain::customer_service::reason_labels::{self, ReasonKind};
 use crate::domain::customer_service::requests::{Action, NewRequest, ServiceRequest};
 use crate::domain::Actor;
 use crate::error::AppError;
@@ -65,7 +66,7 @@ pub fn validate_refund(
             order.receipt
         ));
     }
-    if !reasons::REFUND_CHOICES.iter().any(|(c, _)| *c == input.reason) {
+    if !reasons::REFUND_CODES.contains(&input.reason.as_str()) {
         return bad("Choose a refund reason.".into());
     }
     let sku = Some(input.sku.trim().to_string()).filter(|s| !s.is_empty());
@@ -184,12 +185,17 @@ pub async fn request_refund(
 ) -> Result<ServiceRequest, AppError> {
     let (order, items) = order_with_items(ctx, order_id).await?;
     let valid = validate_refund(&order, &items, input)?;
+    let code = valid.reason.clone();
+    let reason_label = load(&ctx.db, move |c| {
+        reason_labels::label(c, ReasonKind::Refund, &code)
+    })
+    .await?;
     let detail = json!({
         "summary": valid.summary,
         "refund_type": input.refund_type,
         "amount": input.amount.trim(),
         "reason": valid.reason,
-        "reason_label": reasons::label(&valid.reason),
+        "reason_label": reason_label,
         "sku": valid.sku,
         "before": { "refunded": order.refunded(), "status": order.status_label() },
     });

@@ -15,6 +15,7 @@ use crate::db::models::PurchaseStatus;
 use crate::db::schema::purchases;
 use crate::db::DbConn;
 use crate::domain::customer_service::customers::{self, PurchaseRow};
+use crate::domain::customer_service::reason_labels::{self, ReasonKind};
 use crate::domain::customer_service::requests::{Action, NewRequest, ServiceRequest};
 use crate::domain::Actor;
 use crate::error::AppError;
@@ -62,15 +63,20 @@ pub async fn request_cancel(
             p.status.as_str().to_lowercase()
         )));
     }
-    if !reasons::CANCEL_CHOICES.iter().any(|(c, _)| *c == reason) {
+    if !reasons::CANCEL_CODES.contains(&reason) {
         return Err(AppError::Validation("Choose a cancellation reason.".into()));
     }
+    let code = reason.to_string();
+    let reason_label = load(&ctx.db, move |c| {
+        reason_labels::label(c, ReasonKind::Cancel, &code)
+    })
+    .await?;
     let ticket = TicketRequest::cancel(reason).with_sku(p.sku.clone());
     let new = request_for(
         &p,
         Action::Cancel,
         actor,
-        json!({ "summary": format!("cancel {}", p.sku), "reason": reason, "reason_label": reasons::label(reason) }),
+        json!({ "summary": format!("cancel {}", p.sku), "reason": reason, "reason_label": reason_label }),
     );
     send_ticket(ctx, new, p.receipt.clone(), ticket).await
 }

@@ -1,0 +1,8 @@
+DROP INDEX orders_affiliate;
+CREATE INDEX orders_affiliate ON orders (lower(affiliate), transaction_time, id);
+DROP INDEX customers_phone_digits;
+CREATE INDEX customers_phone ON customers (phone);
+ALTER TABLE partials DROP COLUMN item_count;
+ALTER TABLE partials DROP COLUMN item_title;
+ALTER TABLE partials DROP COLUMN phone_digits_rev;
+ALTER TABLE customers DROP COLUMN phone_digits_rev;
