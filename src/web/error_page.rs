@@ -237,7 +237,8 @@ pub async fn pages(
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/html"));
+            // A page or a JSON answer the handler wrote itself (/healthz's 503, a poll's error).
+            .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
     if handler_page || (machine && noted.is_none()) {
         return Ok(res);
     }

@@ -122,9 +122,14 @@ fn list_status(s: &LineItemStatus) -> Option<PurchaseStatus> {
     }
 }
 
-/// The rank of a state read from the orders list: at its reading time it is what ClickBank
-/// says, above any event of that second.
-pub const READ_RANK: i32 = 7;
+/// A state read from the orders list is stamped this long before the reading: the reading
+/// time is this server's clock while events carry ClickBank's, and an event of the same
+/// moment may well come after the read. Any event from then on decides over the read (what
+/// it sets agrees with the read for events the read already reflects); older ones do not.
+pub const READ_MARGIN_SECS: i64 = 120;
+
+/// The rank of a state read from the orders list: below every event of its (stamped) second.
+pub const READ_RANK: i32 = 0;
 
 /// The ISO code ClickBank sent, USD when it sent none or something else.
 fn currency_of(c: &Option<String>) -> String {
@@ -313,11 +318,14 @@ impl OrderEvent {
     }
 
     /// The state ClickBank's orders list showed for line `item_no` when the record was read,
-    /// stamped with the reading time (see [`READ_RANK`]).
+    /// stamped with the reading time less [`READ_MARGIN_SECS`] (see [`READ_RANK`]), or the
+    /// record's own time when that is later.
     pub fn read_state(&self, item_no: &str) -> Option<(PurchaseStatus, (chrono::NaiveDateTime, i32))> {
-        let at = self.read_at?;
+        let at = self.read_at? - chrono::Duration::seconds(READ_MARGIN_SECS);
         let status = self.items.iter().find(|i| i.item_no == item_no)?.list_status?;
-        Some((status, (at.naive_utc().trunc_subsecs(0), READ_RANK)))
+        // The record's own event is in what was read: the read is never older than it.
+        let stamp = (at.naive_utc().trunc_subsecs(0), READ_RANK).max(self.stamp());
+        Some((status, stamp))
     }
 
     /// The receipt of the order the event is about: a rebill's receipt may carry a suffix
