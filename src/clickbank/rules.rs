@@ -1,6 +1,8 @@
 //! ClickBank's rules for subscription actions, in one place: the sandbox enforces them the way
 //! ClickBank does, and the portal's forms check them before calling so staff get the answer
-//! without a round trip. Dates are ClickBank's (US Pacific) calendar days.
+//! without a round trip. Dates are ClickBank's (US Pacific) calendar days. Also how a state
+//! ClickBank states (its orders list's line status, its "already canceled") is weighed
+//! against events.
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -10,6 +12,23 @@ use super::time::{pacific_date, pacific_midnight};
 pub const MAX_PAUSE_DAYS: i64 = 60;
 /// A cancelled subscription can be reinstated within this many days of its cancellation.
 pub const REINSTATE_WITHIN_DAYS: i64 = 60;
+
+/// ClickBank's refusal says the subscription is cancelled already ("Subscription already
+/// canceled"): a state to record, not only an error to show. A bare 403 says nothing of the
+/// kind (ClickBank answers 403 for bad keys and rate limits too).
+pub fn says_already_cancelled(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("already canceled") || t.contains("already cancelled")
+}
+
+/// A state read from the orders list is stamped this long before the reading: the reading
+/// time is this server's clock while events carry ClickBank's, and an event of the same
+/// moment may well come after the read. Any event from then on decides over the read (what
+/// it sets agrees with the read for events the read already reflects); older ones do not.
+pub const READ_MARGIN_SECS: i64 = 120;
+
+/// The rank of a state read from the orders list: below every event of its (stamped) second.
+pub const READ_RANK: i32 = 0;
 
 /// ClickBank's "today".
 pub fn today(now: DateTime<Utc>) -> NaiveDate {

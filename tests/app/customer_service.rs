@@ -456,6 +456,22 @@ async fn subscription_already_canceled_at_clickbank_is_shown_verbatim() {
         "{}",
         flash(&page)
     );
+    // ClickBank's word is recorded: the subscription is cancelled here too, the page says why
+    // and offers no Cancel.
+    let status: String = app
+        .db
+        .read(move |c| Ok(purchases::table.find(pid).select(purchases::status).first(c)?))
+        .await
+        .unwrap();
+    assert_eq!(status, "CANCELLED");
+    assert!(
+        page.contains("it is marked cancelled here, as ClickBank has it"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("/purchases/{pid}/cancel\"")),
+        "no Cancel button any more"
+    );
 }
 
 #[actix_web::test]

@@ -122,14 +122,7 @@ fn list_status(s: &LineItemStatus) -> Option<PurchaseStatus> {
     }
 }
 
-/// A state read from the orders list is stamped this long before the reading: the reading
-/// time is this server's clock while events carry ClickBank's, and an event of the same
-/// moment may well come after the read. Any event from then on decides over the read (what
-/// it sets agrees with the read for events the read already reflects); older ones do not.
-pub const READ_MARGIN_SECS: i64 = 120;
-
-/// The rank of a state read from the orders list: below every event of its (stamped) second.
-pub const READ_RANK: i32 = 0;
+pub use crate::clickbank::rules::{READ_MARGIN_SECS, READ_RANK};
 
 /// The ISO code ClickBank sent, USD when it sent none or something else.
 fn currency_of(c: &Option<String>) -> String {

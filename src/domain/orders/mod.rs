@@ -23,6 +23,6 @@ mod sale;
 mod writes;
 
 pub use apply::{apply, apply_unguarded, apply_with};
-pub use event::{OrderEvent, Outcome};
+pub use event::{OrderEvent, Outcome, READ_MARGIN_SECS, READ_RANK};
 pub use placement::product_for;
 pub use writes::LookupsAndWrites;

@@ -2,11 +2,14 @@
 //! portal left `sending`), calling ClickBank, and recording its answer — a ticket opened, a
 //! change accepted, or ClickBank's words for a refusal.
 
+use diesel::prelude::*;
 use serde_json::Value;
 
 use super::clickbank_calls::{answer_lost, call_change, clickbank_words, open_ticket_of, Change};
 use super::ServiceContext;
-use crate::clickbank::{ClickBankApi, TicketRequest};
+use crate::clickbank::{rules, ClickBankApi, TicketRequest};
+use crate::db::models::PurchaseStatus;
+use crate::db::schema::purchases;
 use crate::db::DbConn;
 use crate::domain::clickbank_budget::Purpose;
 use crate::domain::customer_service::customers::PurchaseRow;
@@ -86,13 +89,32 @@ pub(super) async fn send_ticket(
         Err(e) => Err(clickbank_words(&e)),
     };
     ctx.count_sent(new.plugin_id, Purpose::Action, api.as_ref()).await;
-    let who = new.actor;
+    let (who, purchase) = (new.actor, new.purchase_id);
     ctx.db
         .run(move |c| match outcome {
             Ok(ticket) => requests::opened(c, &who, id, &ticket),
-            Err(words) => requests::failed(c, &who, id, &words),
+            Err(words) => refused(c, &who, id, purchase, &words),
         })
         .await
+}
+
+/// Records ClickBank's refusal; when it says the subscription is cancelled already, the
+/// purchase is marked so (the Cancel button goes, the page says why).
+fn refused(
+    c: &mut DbConn,
+    who: &crate::domain::Actor,
+    id: i64,
+    purchase: Option<i64>,
+    words: &str,
+) -> Result<ServiceRequest, AppError> {
+    match purchase.filter(|_| rules::says_already_cancelled(words)) {
+        Some(p) => c.transaction(|c| {
+            cancelled_at_clickbank(c, p)?;
+            let words = format!("{words}: it is marked cancelled here, as ClickBank has it");
+            requests::failed(c, who, id, &words)
+        }),
+        None => requests::failed(c, who, id, words),
+    }
 }
 
 /// Sends a change, then stores what changed (`after`) with ClickBank's acceptance.
@@ -110,11 +132,35 @@ where
     let id = begin(ctx, api.as_ref(), &new, &p.receipt).await?;
     let result = call_change(api.as_ref(), &p.receipt, &p.sku, change).await;
     ctx.count_sent(new.plugin_id, Purpose::Action, api.as_ref()).await;
-    let who = new.actor;
+    let (who, purchase) = (new.actor, new.purchase_id);
     ctx.db
         .run(move |c| match result {
             Ok(()) => requests::answered(c, &who, id, after),
-            Err(e) => requests::failed(c, &who, id, &clickbank_words(&e)),
+            Err(e) => refused(c, &who, id, purchase, &clickbank_words(&e)),
         })
         .await
+}
+
+/// ClickBank said the subscription is cancelled already: it is, from now (ClickBank's word,
+/// stamped like a state read from ClickBank, so a later event still decides).
+fn cancelled_at_clickbank(conn: &mut DbConn, purchase_id: i64) -> Result<(), AppError> {
+    let now = crate::domain::now();
+    let at = now - chrono::Duration::seconds(rules::READ_MARGIN_SECS);
+    let newer = purchases::state_at
+        .is_null()
+        .or(purchases::state_at.lt(at))
+        .or(purchases::state_at
+            .eq(at)
+            .and(purchases::state_rank.le(rules::READ_RANK)));
+    diesel::update(purchases::table.find(purchase_id).filter(newer))
+        .set((
+            purchases::status.eq(PurchaseStatus::Cancelled),
+            purchases::cancelled_at.eq(Some(now)),
+            purchases::pending_request.eq(None::<String>),
+            purchases::state_at.eq(Some(at)),
+            purchases::state_rank.eq(rules::READ_RANK),
+            purchases::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
