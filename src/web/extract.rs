@@ -114,6 +114,11 @@ impl Signed {
         session::flash(&self.session, kind, text);
     }
 
+    /// A message about the element with id `at`, shown there and at the top.
+    pub fn flash_at(&self, kind: &str, text: impl Into<String>, at: &str) {
+        session::flash_at(&self.session, kind, text, Some(at));
+    }
+
     /// Flashes `ok` on success, or the error when the user can fix it (a validation or
     /// conflict message) and the page should simply be shown again; other errors propagate.
     pub fn flash_result<T>(

@@ -21,6 +21,17 @@ pub struct Flash {
     /// `ok`, `info` or `error` (a CSS class).
     pub kind: String,
     pub text: String,
+    /// The id of what the message is about (`order-12`, `purchase-7`): the page shows it there
+    /// too, where the person is looking, as well as at the top.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+}
+
+impl Flash {
+    /// Whether the message is about the element `kind-id` (`order`, 12).
+    pub fn is_at(&self, kind: &str, id: &i64) -> bool {
+        self.at.as_deref() == Some(format!("{kind}-{id}").as_str())
+    }
 }
 
 fn session_err(e: impl std::fmt::Display) -> AppError {
@@ -83,6 +94,11 @@ fn new_token() -> String {
 }
 
 pub fn flash(session: &Session, kind: &str, text: impl Into<String>) {
+    flash_at(session, kind, text, None)
+}
+
+/// [`flash`] about the element with id `at`.
+pub fn flash_at(session: &Session, kind: &str, text: impl Into<String>, at: Option<&str>) {
     let mut all = session
         .get::<Vec<Flash>>(FLASH)
         .ok()
@@ -91,6 +107,7 @@ pub fn flash(session: &Session, kind: &str, text: impl Into<String>) {
     all.push(Flash {
         kind: kind.into(),
         text: text.into(),
+        at: at.map(str::to_string),
     });
     // A session that cannot take the message only loses the message.
     let _ = session.insert(FLASH, all);

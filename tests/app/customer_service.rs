@@ -287,6 +287,17 @@ async fn clickbank_refusals_are_shown_verbatim_and_release_the_request() {
         flash(&page)
     );
     assert_eq!(request_rows(&app, order_id).await[0].1, "failed");
+    // Where the person is looking: beside the order (the page lands on it), and marked.
+    assert!(
+        page.contains(&format!(
+            "id=\"outcome-order-{order_id}\">ClickBank refused: Partial refunds"
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("id=\"refund-refused-{order_id}\"")),
+        "{page}"
+    );
 
     // A refund ticket opened elsewhere (ClickBank's own portal): "Refund ticket already open".
     let api = merchant_crm::clickbank::ClickBankClient::new(sb.client_config()).unwrap();
@@ -467,6 +478,10 @@ async fn subscription_already_canceled_at_clickbank_is_shown_verbatim() {
     assert!(
         page.contains("it is marked cancelled here, as ClickBank has it"),
         "{page}"
+    );
+    assert!(
+        page.contains(&format!("id=\"outcome-purchase-{pid}\">ClickBank refused")),
+        "the answer sits beside the subscription: {page}"
     );
     assert!(
         !page.contains(&format!("/purchases/{pid}/cancel\"")),

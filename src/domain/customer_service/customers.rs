@@ -137,6 +137,8 @@ pub struct OrderView {
     pub transactions: Vec<TransactionView>,
     /// The refund request still waiting for ClickBank, if any.
     pub open_refund: Option<ServiceRequest>,
+    /// The order's latest refund request, when ClickBank refused it (the order's mark).
+    pub refused_refund: Option<ServiceRequest>,
 }
 
 impl OrderView {
@@ -388,6 +390,12 @@ pub fn profile(conn: &mut DbConn, id: i64) -> Result<Profile, AppError> {
             items: items.remove(&o.id).unwrap_or_default(),
             transactions: by_order.remove(&o.id).unwrap_or_default(),
             open_refund: live(&|r| r.order_id == o.id && r.action == requests::Action::Refund),
+            refused_refund: requests
+                .iter()
+                .filter(|r| r.order_id == o.id && r.action == requests::Action::Refund)
+                .max_by_key(|r| r.id)
+                .filter(|r| r.is_failed())
+                .cloned(),
             order: o,
         })
         .collect();

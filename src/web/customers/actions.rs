@@ -104,16 +104,19 @@ fn answer(
     result: Result<ServiceRequest, AppError>,
     ok: impl FnOnce(&ServiceRequest) -> String,
 ) -> Result<HttpResponse, AppError> {
+    // Shown beside the order or subscription acted on (where the page lands) and at the top.
     match result {
-        Ok(r) if r.is_failed() => s.flash(
+        Ok(r) if r.is_failed() => s.flash_at(
             "error",
             format!(
                 "ClickBank refused: {}",
                 r.error.as_deref().unwrap_or("no reason given")
             ),
+            anchor,
         ),
-        Ok(r) => s.flash("ok", ok(&r)),
-        Err(e) => s.flash_error(e)?,
+        Ok(r) => s.flash_at("ok", ok(&r), anchor),
+        Err(e) if e.is_user_fixable() => s.flash_at("error", e.to_string(), anchor),
+        Err(e) => return Err(e),
     }
     Ok(redirect(&format!("/customers/{customer_id}#{anchor}")))
 }
