@@ -4,33 +4,10 @@
 //! that wait download as a file to fill in; the upload needs a signed-in user and the token.
 
 use diesel::prelude::*;
-use merchant_crm::db::schema::{audit_log, customers, fulfillments, orders};
+use merchant_crm::db::schema::{audit_log, customers};
 
 use crate::support::builders::SaleBuilder;
 use crate::support::fulfillment::*;
-
-/// (status, street) of the receipt's item.
-async fn item_of(fx: &Fx, receipt: &str) -> (String, String) {
-    let receipt = receipt.to_string();
-    let (status, to): (String, Option<String>) = fx
-        .app
-        .db
-        .read(move |c| {
-            Ok(fulfillments::table
-                .inner_join(orders::table)
-                .filter(orders::receipt.eq(receipt))
-                .select((fulfillments::status, fulfillments::ship_to))
-                .first(c)?)
-        })
-        .await
-        .unwrap();
-    let street = to
-        .as_deref()
-        .and_then(merchant_crm::domain::fulfillment::ShipTo::from_json)
-        .map(|s| s.address1)
-        .unwrap_or_default();
-    (status, street)
-}
 
 /// (first name, street, city, postal code, country) the customer's row has.
 async fn saved(fx: &Fx, email: &str) -> (String, String, String, String, String) {

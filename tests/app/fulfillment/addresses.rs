@@ -3,7 +3,7 @@
 //! on the profile complete it, and the next run sends it.
 
 use diesel::prelude::*;
-use merchant_crm::db::schema::{customers, fulfillments, orders};
+use merchant_crm::db::schema::customers;
 
 use crate::support::builders::SaleBuilder;
 use crate::support::fulfillment::*;
@@ -20,29 +20,6 @@ async fn customer_of(fx: &Fx, email: &str) -> i64 {
         })
         .await
         .unwrap()
-}
-
-/// (status, street) of the receipt's items.
-async fn item_of(fx: &Fx, receipt: &str) -> (String, String) {
-    let receipt = receipt.to_string();
-    let (status, to): (String, Option<String>) = fx
-        .app
-        .db
-        .read(move |c| {
-            Ok(fulfillments::table
-                .inner_join(orders::table)
-                .filter(orders::receipt.eq(receipt))
-                .select((fulfillments::status, fulfillments::ship_to))
-                .first(c)?)
-        })
-        .await
-        .unwrap();
-    let street = to
-        .as_deref()
-        .and_then(merchant_crm::domain::fulfillment::ShipTo::from_json)
-        .map(|s| s.address1)
-        .unwrap_or_default();
-    (status, street)
 }
 
 #[actix_web::test]

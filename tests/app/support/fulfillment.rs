@@ -278,3 +278,26 @@ pub async fn cancel_by_batch(app: &TestApp, id: i64) -> reqwest::Response {
     )
     .await
 }
+
+/// (status, street) of the receipt's item.
+pub async fn item_of(fx: &Fx, receipt: &str) -> (String, String) {
+    let receipt = receipt.to_string();
+    let (status, to): (String, Option<String>) = fx
+        .app
+        .db
+        .read(move |c| {
+            Ok(fulfillments::table
+                .inner_join(orders::table)
+                .filter(orders::receipt.eq(receipt))
+                .select((fulfillments::status, fulfillments::ship_to))
+                .first(c)?)
+        })
+        .await
+        .unwrap();
+    let street = to
+        .as_deref()
+        .and_then(merchant_crm::domain::fulfillment::ShipTo::from_json)
+        .map(|s| s.address1)
+        .unwrap_or_default();
+    (status, street)
+}
